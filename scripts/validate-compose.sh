@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# CI check for the Docker deployment files (no Docker engine needed):
+#   1. docker-compose.yml passes a compose client's `config` (the `docker compose` plugin when
+#      it works here, otherwise Debian's `docker-compose`, installed on demand);
+#   2. the resolved config has what the testbed needs (services, healthchecks,
+#      depends_on: service_healthy, the loadgen profile, the gateway's template mount);
+#   3. the gateway template, rendered exactly as the nginx image would render it with the
+#      compose environment (envsubst limited by NGINX_ENVSUBST_FILTER), passes `nginx -t`
+#      inside an nginx.conf like the image's (service host names mapped to 127.0.0.1, as
+#      `user`, `restaurant` and `order` do not resolve outside compose).
+# Also checks the shell scripts parse (bash -n). Installs nginx / docker-compose /
+# gettext-base from Debian's packages when missing (needs root). Exits non-zero on any failure.
+#
+#   scripts/validate-compose.sh [path/to/docker-compose.yml]
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+compose_file="${1:-$repo/docker-compose.yml}"
+W="$(mktemp -d "${TMPDIR:-/tmp}/validate-compose.XXXXXX")"
+trap 'rm -rf "$W"' EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+finish() {
+    echo "validate-compose: $passed passed, $failed failed"
+    [[ "$failed" == 0 ]] && exit 0 || exit 1
+}
+
+apt_updated=0
+apt_install() { # apt_install PACKAGE...: idempotent, quiet, never starts services
+    if [[ "$(id -u)" != 0 ]]; then echo "validate-compose: need root to install $*" >&2; return 1; fi
+    local made_policy=0 rc
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ "$apt_updated" == 0 ]]; then apt-get update -qq >"$W/apt.log" 2>&1 && apt_updated=1; fi
+    apt-get install -y -qq --no-install-recommends "$@" >>"$W/apt.log" 2>&1
+    rc=$?
+    [[ "$made_policy" == 1 ]] && rm -f /usr/sbin/policy-rc.d
+    [[ $rc == 0 ]] || cat "$W/apt.log" >&2
+    return $rc
+}
+
+[[ -f "$compose_file" ]] || { fail "no compose file at $compose_file"; finish; }
+cd "$(dirname "$compose_file")"
+
+# ---- 1. a compose client that validates without an engine ---------------------------------
+compose=()
+if docker compose version >/dev/null 2>&1; then
+    compose=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+    compose=(docker-compose)
+else
+    echo "validate-compose: no 'docker compose' plugin here; installing Debian's docker-compose"
+    apt_install docker-compose || { fail "could not install docker-compose"; finish; }
+    compose=(docker-compose)
+fi
+echo "validate-compose: using ${compose[*]} ($("${compose[@]}" version 2>/dev/null | head -1))"
+
+cf=(-f "$compose_file")
+if "${compose[@]}" "${cf[@]}" --profile loadgen config -q 2>"$W/config.err"; then
+    pass "${compose[*]} config -q accepts $(basename "$compose_file")"
+else
+    cat "$W/config.err"
+    fail "${compose[*]} config rejects $(basename "$compose_file")"
+    finish
+fi
+"${compose[@]}" "${cf[@]}" --profile loadgen config >"$W/resolved.yml" 2>"$W/config.err" || { cat "$W/config.err"; fail "compose config (resolved)"; finish; }
+
+# ---- 2. what the testbed needs --------------------------------------------------------------
+py=""
+for cand in python3 /usr/bin/python3; do
+    if "$cand" -c 'import yaml' 2>/dev/null; then py="$cand"; break; fi
+done
+if [[ -z "$py" ]]; then
+    apt_install python3-yaml && py=/usr/bin/python3
+fi
+if [[ -n "$py" ]]; then
+    if "$py" - "$W/resolved.yml" "$W/gateway.env" <<'PY'
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+svcs = cfg.get("services", {})
+problems = []
+def need(cond, msg):
+    if not cond:
+        problems.append(msg)
+for name in ("postgres", "redis", "user", "restaurant", "order", "gateway", "loadgen"):
+    need(name in svcs, "service %s is missing" % name)
+for name, port in (("user", 8001), ("restaurant", 8002), ("order", 8003)):
+    s = svcs.get(name, {})
+    env = s.get("environment", {}) or {}
+    need(str(env.get("PORT")) == str(port), "%s: PORT should be %d" % (name, port))
+    need(env.get("HOST") == "0.0.0.0", "%s: HOST should be 0.0.0.0" % name)
+    need(bool(env.get("JWT_SECRET")), "%s: JWT_SECRET missing" % name)
+    need(str(env.get("DATABASE_URL", "")).startswith("postgres://"), "%s: DATABASE_URL should be postgres://" % name)
+    need(env.get("REDIS_URL") == "redis://redis:6379", "%s: REDIS_URL" % name)
+    need(any(str(p.get("target") if isinstance(p, dict) else p).endswith(str(port)) for p in s.get("ports", [])), "%s: port %d not published" % (name, port))
+    need("test" in (s.get("healthcheck") or {}), "%s: no healthcheck" % name)
+    need("build" in s, "%s: not built from the Dockerfile" % name)
+for name in ("user", "restaurant", "order", "gateway", "loadgen"):
+    deps = svcs.get(name, {}).get("depends_on", {}) or {}
+    need(isinstance(deps, dict) and deps and all(v.get("condition") == "service_healthy" for v in deps.values()),
+         "%s: depends_on must use condition: service_healthy" % name)
+for name in ("postgres", "redis", "gateway"):
+    need("test" in (svcs.get(name, {}).get("healthcheck") or {}), "%s: no healthcheck" % name)
+order_env = svcs.get("order", {}).get("environment", {}) or {}
+need(order_env.get("USER_SERVICE_URL") == "http://user:8001", "order: USER_SERVICE_URL")
+need(order_env.get("RESTAURANT_SERVICE_URL") == "http://restaurant:8002", "order: RESTAURANT_SERVICE_URL")
+need(svcs.get("loadgen", {}).get("profiles") == ["loadgen"], "loadgen: should be under profiles: [loadgen]")
+gw = svcs.get("gateway", {})
+need(any("/etc/nginx/templates" in str(v) for v in gw.get("volumes", [])), "gateway: templates not mounted at /etc/nginx/templates")
+need(any(str(p.get("target") if isinstance(p, dict) else p).endswith("80") for p in gw.get("ports", [])), "gateway: port 80 not published")
+need(any("docker-entrypoint-initdb.d" in str(v) for v in svcs.get("postgres", {}).get("volumes", [])), "postgres: no init script mounted")
+need("postgres-data" in (cfg.get("volumes") or {}), "named volume postgres-data missing")
+with open(sys.argv[2], "w") as f:
+    for k, v in (gw.get("environment") or {}).items():
+        f.write("%s=%s\n" % (k, "" if v is None else v))
+for p in problems:
+    print("  - " + p)
+sys.exit(1 if problems else 0)
+PY
+    then pass "resolved compose config has the services, healthchecks, depends_on and profile the testbed needs"
+    else fail "resolved compose config is missing pieces (listed above)"
+    fi
+else
+    fail "no python with PyYAML to inspect the resolved compose config"
+fi
+
+# ---- 3. the gateway template, rendered like the nginx image, through nginx -t ---------------
+find_nginx() { command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; }; }
+NGINX="$(find_nginx || true)"
+[[ -n "$NGINX" ]] || { apt_install nginx && NGINX="$(find_nginx)"; }
+command -v envsubst >/dev/null 2>&1 || apt_install gettext-base
+if [[ -z "$NGINX" ]] || ! command -v envsubst >/dev/null 2>&1; then
+    fail "nginx or envsubst is missing and could not be installed"; finish
+fi
+[[ -s "$W/gateway.env" ]] || { fail "no gateway environment in the resolved compose config"; finish; }
+
+mkdir -p "$W/nginx/conf.d" "$W/nginx/logs" "$W/nginx/tmp"
+# What the image's 20-envsubst-on-templates.sh does, with the compose environment plus the
+# variables the image itself defines.
+(
+    set -e
+    mapfile -t envs <"$W/gateway.env"
+    env -i PATH="$PATH" HOSTNAME=gateway HOME=/root NGINX_VERSION=1.27.5 PKG_RELEASE=1 \
+        NJS_VERSION=0.8.10 NJS_RELEASE=1 DYNPKG_RELEASE=1 "${envs[@]}" bash -c '
+        filter="${NGINX_ENVSUBST_FILTER:-}"
+        defined_envs=$(printf "\${%s} " $(awk "END { for (name in ENVIRON) { print ( name ~ /${filter}/ ) ? name : \"\" } }" </dev/null))
+        echo "validate-compose: envsubst variables: $defined_envs"
+        envsubst "$defined_envs" <"$1" >"$2"
+    ' _ "$repo/gateway/templates/default.conf.template" "$W/nginx/conf.d/default.conf"
+) || { fail "rendering the gateway template like the nginx image"; finish; }
+if grep -nE '\$\{?(GATEWAY_PORT|(USER|RESTAURANT|ORDER)_UPSTREAM_SERVERS)' "$W/nginx/conf.d/default.conf"; then
+    fail "gateway template has unrendered variables with the compose environment"
+else
+    pass "gateway template renders with the compose environment (NGINX_ENVSUBST_FILTER honoured)"
+fi
+if grep -q '\$request_id' "$W/nginx/conf.d/default.conf" && grep -q '\$http_x_request_id' "$W/nginx/conf.d/default.conf"; then
+    pass "nginx's own \$variables survive rendering"
+else
+    fail "rendering ate nginx's own \$variables (check NGINX_ENVSUBST_FILTER)"
+fi
+# Compose service names do not resolve here: point them at loopback, ports unchanged.
+sed -E -i 's/^([[:space:]]*server[[:space:]]+)[A-Za-z][A-Za-z0-9_.-]*:/\1127.0.0.1:/' "$W/nginx/conf.d/default.conf"
+run_as=""; [[ "$(id -u)" == 0 ]] && run_as="user root;"
+cat >"$W/nginx/nginx.conf" <<CONF
+# shaped like the nginx image's /etc/nginx/nginx.conf
+$run_as
+worker_processes auto;
+error_log $W/nginx/logs/error.log notice;
+pid $W/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" '
+                    '\$status \$body_bytes_sent "\$http_referer" '
+                    '"\$http_user_agent" "\$http_x_forwarded_for"';
+    access_log $W/nginx/logs/access.log main;
+    client_body_temp_path $W/nginx/tmp/body;
+    proxy_temp_path $W/nginx/tmp/proxy;
+    fastcgi_temp_path $W/nginx/tmp/fastcgi;
+    uwsgi_temp_path $W/nginx/tmp/uwsgi;
+    scgi_temp_path $W/nginx/tmp/scgi;
+    sendfile on;
+    keepalive_timeout 65;
+    include $W/nginx/conf.d/*.conf;
+}
+CONF
+[[ -f /etc/nginx/mime.types ]] || sed -i '/mime.types/d' "$W/nginx/nginx.conf"
+if "$NGINX" -t -p "$W/nginx" -e "$W/nginx/logs/error.log" -c "$W/nginx/nginx.conf" >"$W/nginx-t.log" 2>&1; then
+    pass "nginx -t accepts the gateway config as the image would render it ($("$NGINX" -v 2>&1 | sed 's/.*: //'))"
+else
+    cat "$W/nginx-t.log"
+    fail "nginx -t rejects the gateway config rendered with the compose environment"
+fi
+
+# The standalone renderer (used by scripts/gateway-test.sh) with loopback upstreams.
+if "$here/render-gateway.sh" --port 127.0.0.1:8080 "$W/render" >/dev/null 2>"$W/render.err" &&
+    "$NGINX" -t -q -p "$W/render" -e "$W/render/logs/error.log" -c "$W/render/nginx.conf" >"$W/render-t.log" 2>&1; then
+    pass "scripts/render-gateway.sh output passes nginx -t"
+else
+    cat "$W/render.err" "$W/render-t.log" 2>/dev/null
+    fail "scripts/render-gateway.sh output does not pass nginx -t"
+fi
+
+# ---- shell scripts parse ------------------------------------------------------------------------
+for f in "$repo"/scripts/*.sh "$repo"/deploy/postgres/*.sh; do
+    [[ -f "$f" ]] || continue
+    if bash -n "$f" 2>"$W/bashn.err"; then pass "bash -n ${f#"$repo"/}"; else cat "$W/bashn.err"; fail "bash -n ${f#"$repo"/}"; fi
+done
+
+finish

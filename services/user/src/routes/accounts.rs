@@ -1,0 +1,203 @@
+//! `POST /signup`, `POST /login` (JSON or OAuth2 password form), `GET /users/{id}`.
+
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use testbed_common::error::ErrorBody;
+use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::{ApiError, ApiResult};
+use utoipa::ToSchema;
+
+use super::{TAG, UserState};
+use crate::domain;
+use crate::store;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "kim_minji", "password": "s3cret-pass", "email": "minji@example.com"}))]
+pub struct SignupRequest {
+    /// 1–64 characters, unique.
+    pub username: String,
+    /// 8–128 characters.
+    pub password: String,
+    /// Optional contact address.
+    pub email: Option<String>,
+}
+
+/// A user's public profile (never the password hash).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": 1, "username": "kim_minji", "email": "minji@example.com", "created_at": "2026-11-28T01:00:00Z"}))]
+pub struct UserProfile {
+    pub id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<store::users::Model> for UserProfile {
+    fn from(user: store::users::Model) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// Create an account.
+#[utoipa::path(post, path = "/signup", tag = TAG,
+    description = "Creates an account. The password is stored as an argon2id hash.",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "created", body = UserProfile),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 409, description = "the name is taken", body = ErrorBody,
+            example = json!({"error": "username_taken", "message": "the user name `kim` is taken"})),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "empty or over-long name, short password, bad email", body = ErrorBody),
+    ))]
+pub async fn signup(
+    State(state): State<UserState>,
+    ApiJson(body): ApiJson<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<UserProfile>)> {
+    domain::validate_signup(&body.username, &body.password, body.email.as_deref())?;
+    let hash = domain::hash_password(body.password).await?;
+    let user = store::insert_user(
+        &state.kit.db.conn,
+        &body.username,
+        body.email.as_deref(),
+        &hash,
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::conflict(
+            "username_taken",
+            format!("the user name `{}` is taken", body.username),
+        )
+    })?;
+    tracing::info!(user_id = user.id, "signed up");
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// Login credentials, as JSON or as the OAuth2 password form.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"username": "kim_minji", "password": "s3cret-pass"}))]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// Accepts `application/json` and `application/x-www-form-urlencoded` (OAuth2 password form,
+/// which Swagger's Authorize button sends; its extra fields such as `grant_type` are ignored).
+pub struct Credentials(LoginRequest);
+
+impl<S: Send + Sync> FromRequest<S> for Credentials {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            let axum::Form(body) = axum::Form::<LoginRequest>::from_request(req, state)
+                .await
+                .map_err(|e| {
+                    ApiError::validation(format!("invalid login form: {}", e.body_text()))
+                })?;
+            Ok(Self(body))
+        } else {
+            let ApiJson(body) = ApiJson::<LoginRequest>::from_request(req, state).await?;
+            Ok(Self(body))
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "bearer", "expires_in": 3600}))]
+pub struct LoginResponse {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+/// Log in and get a token.
+#[utoipa::path(post, path = "/login", tag = TAG,
+    description = "Checks the password and issues a JWT (HS256, `sub` = user id, `exp`). Accepts \
+                   a JSON body or the OAuth2 password form. Wrong name and wrong password give the \
+                   same answer. Attempts are limited per user name (429 with `Retry-After`).",
+    request_body(content(
+        (LoginRequest = "application/json"),
+        (LoginRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "logged in", body = LoginResponse),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, description = "wrong name or password", body = ErrorBody,
+            example = json!({"error": "invalid_credentials", "message": "wrong user name or password"})),
+        (status = 422, description = "missing fields", body = ErrorBody),
+        (status = 429, description = "too many attempts for this name", body = ErrorBody),
+    ))]
+pub async fn login(State(state): State<UserState>, Credentials(body): Credentials) -> Response {
+    match login_inner(&state, body).await {
+        Ok(response) => Json(response).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn login_inner(state: &UserState, body: LoginRequest) -> ApiResult<LoginResponse> {
+    if let Err(wait) = state.throttle.check(&body.username) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many login attempts for this user name; try again in {wait} s"),
+        )
+        .with("retry_after_secs", wait));
+    }
+    let user = store::find_by_username(&state.kit.db.conn, &body.username).await?;
+    let stored = match &user {
+        Some(user) => user.password_hash.clone(),
+        None => state.dummy_hash.to_string(),
+    };
+    let matches = domain::verify_password(body.password, stored).await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong user name or password",
+            ));
+        }
+    };
+    Ok(LoginResponse {
+        access_token: state.kit.jwt.issue(user.id, &user.username)?,
+        token_type: "bearer".into(),
+        expires_in: state.kit.jwt.ttl_secs(),
+    })
+}
+
+/// A user's public profile.
+#[utoipa::path(get, path = "/users/{id}", tag = TAG,
+    description = "The public profile of a user. The password hash is never returned.",
+    params(("id" = i64, Path, description = "user id")),
+    responses(
+        (status = 200, description = "the profile", body = UserProfile),
+        (status = 400, description = "the id is not a number", body = ErrorBody),
+        (status = 404, description = "no such user", body = ErrorBody),
+    ))]
+pub async fn get_user(
+    State(state): State<UserState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<UserProfile>> {
+    let user = store::find_by_id(&state.kit.db.conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("user {id} does not exist")))?;
+    Ok(Json(user.into()))
+}

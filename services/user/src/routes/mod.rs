@@ -1,0 +1,68 @@
+//! HTTP routes of the User Service: request and response shapes, status codes, docs.
+
+mod accounts;
+mod validate;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use testbed_common::Kit;
+use testbed_common::auth::JwtKeys;
+use testbed_common::docs::SecurityAddon;
+use testbed_common::error::ErrorBody;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::LoginThrottle;
+
+pub use accounts::{LoginResponse, SignupRequest, UserProfile};
+pub use validate::ValidateResponse;
+
+/// State of the User Service handlers.
+#[derive(Clone)]
+pub struct UserState {
+    pub kit: Kit,
+    pub throttle: LoginThrottle,
+    /// Hash checked for unknown names so their login takes as long as a known name's.
+    pub dummy_hash: Arc<str>,
+}
+
+impl FromRef<UserState> for JwtKeys {
+    fn from_ref(state: &UserState) -> Self {
+        state.kit.jwt.clone()
+    }
+}
+
+pub const TAG: &str = "users";
+
+const SECURITY: SecurityAddon = SecurityAddon {
+    token_url: "/login",
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "User Service",
+        version = "0.1.0",
+        description = "Accounts, login (JWT, HS256) and token validation for the food-delivery \
+                       chaos testbed. The Order Service calls `POST /validate` at order time; \
+                       `?delay=ms` on that call and the `/chaos` switches inject faults."
+    ),
+    tags(
+        (name = "users", description = "Accounts and tokens"),
+        (name = "chaos", description = "Fault injection switches"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SECURITY)
+)]
+pub struct ApiDoc;
+
+pub fn router() -> OpenApiRouter<UserState> {
+    OpenApiRouter::new()
+        .routes(routes!(accounts::signup))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::get_user))
+        .routes(routes!(validate::validate))
+}

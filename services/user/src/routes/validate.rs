@@ -1,0 +1,73 @@
+//! `POST /validate`: is this bearer token valid and its user existing? The Order Service
+//! calls it at order time; `?delay=ms` delays only this call (the brief's fault parameter).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use testbed_common::auth::bearer_token;
+use testbed_common::error::ErrorBody;
+use testbed_common::extract::ApiQuery;
+use testbed_common::{ApiError, ApiResult};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{TAG, UserState};
+use crate::store;
+
+/// Longest `?delay` accepted: one minute.
+pub const MAX_VALIDATE_DELAY_MS: u64 = 60_000;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ValidateQuery {
+    /// Milliseconds to delay this call (0–60000), for fault injection.
+    pub delay: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"valid": true, "user_id": 1, "username": "kim_minji"}))]
+pub struct ValidateResponse {
+    pub valid: bool,
+    pub user_id: i64,
+    pub username: String,
+}
+
+/// Validate a bearer token.
+#[utoipa::path(post, path = "/validate", tag = TAG,
+    description = "Answers whether the bearer token is valid (signature, HS256, not expired) and \
+                   belongs to an existing user.",
+    params(ValidateQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "valid", body = ValidateResponse),
+        (status = 401, description = "missing, invalid or expired token, or the user no longer exists", body = ErrorBody),
+        (status = 422, description = "delay out of range", body = ErrorBody),
+    ))]
+pub async fn validate(
+    State(state): State<UserState>,
+    ApiQuery(query): ApiQuery<ValidateQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<ValidateResponse>> {
+    if let Some(delay) = query.delay {
+        if delay > MAX_VALIDATE_DELAY_MS {
+            return Err(ApiError::validation(format!(
+                "`delay` must be at most {MAX_VALIDATE_DELAY_MS} ms"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let claims = state.kit.jwt.verify(bearer_token(&headers)?)?;
+    let user_id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::unauthorized("the token's subject is not a user id"))?;
+    let user = store::find_by_id(&state.kit.db.conn, user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
+    Ok(Json(ValidateResponse {
+        valid: true,
+        user_id: user.id,
+        username: user.username,
+    }))
+}
