@@ -154,3 +154,61 @@ impl Cache {
         }
     }
 }
+
+/// Whether a read was served from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "HIT",
+            CacheStatus::Miss => "MISS",
+        }
+    }
+}
+
+impl Cache {
+    /// Cache-aside: the stored bytes on a hit; otherwise `load`, serialize, store, return.
+    pub async fn get_or_load<T, F>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        load: F,
+    ) -> Result<(Bytes, CacheStatus), crate::ApiError>
+    where
+        T: serde::Serialize,
+        F: AsyncFnOnce() -> Result<T, crate::ApiError>,
+    {
+        if let Some(bytes) = self.get(key).await {
+            return Ok((bytes, CacheStatus::Hit));
+        }
+        let value = load().await?;
+        let bytes = Bytes::from(serde_json::to_vec(&value).map_err(crate::ApiError::internal)?);
+        self.set(key, bytes.clone(), ttl).await;
+        Ok((bytes, CacheStatus::Miss))
+    }
+}
+
+/// A JSON response from stored bytes, with `X-Cache: HIT|MISS`.
+pub fn cached_json(bytes: Bytes, status: CacheStatus) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::HeaderName::from_static("x-cache"),
+                HeaderValue::from_static(status.as_str()),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}

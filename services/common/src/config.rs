@@ -46,7 +46,8 @@ pub struct ServiceConfig {
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Explicit development mode: allows the built-in development JWT secret.
-    #[arg(long, env = "TESTBED_DEV")]
+    #[arg(long, env = "TESTBED_DEV", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub dev: bool,
     /// Largest accepted request body, in bytes (larger bodies get 413).
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]

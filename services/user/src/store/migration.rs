@@ -11,8 +11,13 @@ impl MigratorTrait for Migrator {
     }
 }
 
-#[derive(DeriveMigrationName)]
 struct CreateUsers;
+
+impl MigrationName for CreateUsers {
+    fn name(&self) -> &str {
+        "m20261128_000001_create_users"
+    }
+}
 
 #[derive(DeriveIden)]
 enum Users {

@@ -1,0 +1,326 @@
+//! Stock rules of the Restaurant Service: reserving stock for an order under the menu's row
+//! lock, giving it back (compensation), both idempotent per order; the audit identity
+//! stock = initial − reserved + restored; and the cache keys a stock change invalidates.
+//!
+//! Lock discipline: on PostgreSQL the menu row is locked with `SELECT … FOR UPDATE` for the
+//! whole transaction and the injected inventory delay runs while it is held, so the switch
+//! shows real lock contention. SQLite has no row locks, so there a per-menu async mutex gives
+//! the same per-menu exclusion (and the delay runs under it), and the database's write gate
+//! serializes the short write transactions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use testbed_common::ApiError;
+use testbed_common::chaos::Switch;
+use testbed_common::db::Db;
+use utoipa::ToSchema;
+
+use crate::store::{self, RESERVE, RESTORE, menus};
+
+/// The largest quantity one call may move: anything above is a caller's mistake.
+pub const MAX_QUANTITY: i64 = 10_000;
+
+/// Cache key of the menu list.
+pub const MENUS_KEY: &str = "menus";
+
+/// Cache key of one menu.
+pub fn menu_key(menu_id: i64) -> String {
+    format!("menu:{menu_id}")
+}
+
+/// Per-menu async locks, used where the database has no row locks (SQLite).
+#[derive(Clone, Default)]
+pub struct MenuLocks {
+    locks: Arc<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl MenuLocks {
+    fn lock_for(&self, menu_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        match self.locks.lock() {
+            Ok(mut map) => map.entry(menu_id).or_default().clone(),
+            // A poisoned map only means another task panicked mid-insert; a fresh mutex
+            // still excludes everyone who gets it from the map later.
+            Err(poisoned) => poisoned.into_inner().entry(menu_id).or_default().clone(),
+        }
+    }
+}
+
+/// What a reservation did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"menu_id": 1, "order_id": 42, "quantity": 2, "unit_price": 20000, "stock": 998, "replayed": false}))]
+pub struct Reservation {
+    pub menu_id: i64,
+    pub order_id: Option<i64>,
+    pub quantity: i64,
+    /// The menu's price at reservation time, in won (orders take prices from here).
+    pub unit_price: i64,
+    /// Stock after the reservation.
+    pub stock: i64,
+    /// True when this order had already reserved this menu and nothing moved now.
+    pub replayed: bool,
+}
+
+/// What a restoration did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"menu_id": 1, "order_id": 42, "restored": 2, "stock": 1000, "replayed": false}))]
+pub struct Restoration {
+    pub menu_id: i64,
+    pub order_id: i64,
+    /// Units given back now (0 when the order had reserved nothing or was restored before).
+    pub restored: i64,
+    pub stock: i64,
+    /// True when this order's stock had already been restored and nothing moved now.
+    pub replayed: bool,
+}
+
+/// The audit figures of one menu.
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[schema(example = json!({"menu_id": 1, "name": "Tteokbokki", "stock": 96, "initial_stock": 100, "reserved": 6, "restored": 2, "drift": 0}))]
+pub struct StockAudit {
+    pub menu_id: i64,
+    pub name: String,
+    pub stock: i64,
+    pub initial_stock: i64,
+    /// Units taken by reservations since accounting started.
+    pub reserved: i64,
+    /// Units given back by restorations.
+    pub restored: i64,
+    /// stock − (initial − reserved + restored); 0 when the books balance.
+    pub drift: i64,
+}
+
+/// The stock operations, with the state they need.
+#[derive(Clone)]
+pub struct Inventory {
+    pub db: Db,
+    pub locks: MenuLocks,
+    pub delay: Arc<Switch>,
+}
+
+fn check_quantity(quantity: i64) -> Result<(), ApiError> {
+    if quantity <= 0 {
+        return Err(ApiError::validation("`quantity` must be at least 1"));
+    }
+    if quantity > MAX_QUANTITY {
+        return Err(ApiError::validation(format!(
+            "`quantity` must be at most {MAX_QUANTITY}"
+        )));
+    }
+    Ok(())
+}
+
+impl Inventory {
+    /// Runs `work` with the menu row exclusively held (404 when it does not exist), the
+    /// injected delay spent inside the hold, in one transaction committed on success.
+    async fn with_menu_locked<T, F>(&self, menu_id: i64, work: F) -> Result<T, ApiError>
+    where
+        F: for<'t> AsyncFnOnce(&'t DatabaseTransaction, menus::Model) -> Result<T, ApiError>,
+    {
+        let delay = Duration::from_millis(self.delay.get());
+        let sqlite_lock = self.db.is_sqlite().then(|| self.locks.lock_for(menu_id));
+        let _menu_guard = match &sqlite_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        if sqlite_lock.is_some() && !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let _writer = self.db.write_guard().await;
+        let txn = self.db.conn.begin().await?;
+        let result = async {
+            let menu = store::lock_menu(&txn, menu_id)
+                .await?
+                .ok_or_else(|| menu_not_found(menu_id))?;
+            if sqlite_lock.is_none() && !delay.is_zero() {
+                // PostgreSQL: the row lock is held now, so the delay shows contention.
+                tokio::time::sleep(delay).await;
+            }
+            work(&txn, menu).await
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    /// Takes `quantity` from a menu's stock for an order (idempotent per order and menu).
+    pub async fn reserve_stock(
+        &self,
+        menu_id: i64,
+        quantity: i64,
+        order_id: Option<i64>,
+    ) -> Result<Reservation, ApiError> {
+        check_quantity(quantity)?;
+        self.with_menu_locked(menu_id, async |txn, menu| {
+            if let Some(order_id) = order_id {
+                if let Some(first) = store::ledger_entry(txn, menu_id, order_id, RESERVE).await? {
+                    return Ok(Reservation {
+                        menu_id,
+                        order_id: Some(order_id),
+                        quantity: first.quantity,
+                        unit_price: menu.price,
+                        stock: menu.stock,
+                        replayed: true,
+                    });
+                }
+                // A restoration already ran for this order (the order service gave up on
+                // an earlier, slow reservation): a late reservation must not take stock
+                // that nobody would ever give back.
+                if store::ledger_entry(txn, menu_id, order_id, RESTORE)
+                    .await?
+                    .is_some()
+                {
+                    return Err(ApiError::conflict(
+                        "order_compensated",
+                        format!(
+                            "order {order_id} was already compensated; it cannot reserve stock"
+                        ),
+                    ));
+                }
+            }
+            if menu.stock < quantity {
+                return Err(ApiError::conflict(
+                    "insufficient_stock",
+                    format!(
+                        "menu {menu_id} has {} left; {quantity} were requested",
+                        menu.stock
+                    ),
+                )
+                .with("menu_id", menu_id)
+                .with("available", menu.stock)
+                .with("requested", quantity));
+            }
+            store::add_stock(txn, menu_id, -quantity).await?;
+            store::insert_ledger(txn, menu_id, order_id, RESERVE, quantity).await?;
+            Ok(Reservation {
+                menu_id,
+                order_id,
+                quantity,
+                unit_price: menu.price,
+                stock: menu.stock - quantity,
+                replayed: false,
+            })
+        })
+        .await
+    }
+
+    /// Gives back what an order reserved of a menu (idempotent; never more than reserved).
+    ///
+    /// Also records the restoration when nothing was reserved, so a reservation that
+    /// arrives late (after the caller gave up and compensated) is refused.
+    pub async fn restore_stock(
+        &self,
+        menu_id: i64,
+        order_id: i64,
+        quantity: Option<i64>,
+    ) -> Result<Restoration, ApiError> {
+        if let Some(quantity) = quantity {
+            check_quantity(quantity)?;
+        }
+        self.with_menu_locked(menu_id, async |txn, menu| {
+            if store::ledger_entry(txn, menu_id, order_id, RESTORE)
+                .await?
+                .is_some()
+            {
+                return Ok(Restoration {
+                    menu_id,
+                    order_id,
+                    restored: 0,
+                    stock: menu.stock,
+                    replayed: true,
+                });
+            }
+            let reserved = store::ledger_entry(txn, menu_id, order_id, RESERVE)
+                .await?
+                .map_or(0, |r| r.quantity);
+            if let Some(quantity) = quantity
+                && quantity > reserved
+            {
+                return Err(ApiError::conflict(
+                    "restore_exceeds_reservation",
+                    format!(
+                        "order {order_id} reserved {reserved} of menu {menu_id}; {quantity} cannot be restored"
+                    ),
+                )
+                .with("reserved", reserved));
+            }
+            let restored = quantity.unwrap_or(reserved).min(reserved);
+            if restored > 0 {
+                store::add_stock(txn, menu_id, restored).await?;
+            }
+            store::insert_ledger(txn, menu_id, Some(order_id), RESTORE, restored).await?;
+            Ok(Restoration {
+                menu_id,
+                order_id,
+                restored,
+                stock: menu.stock + restored,
+                replayed: false,
+            })
+        })
+        .await
+    }
+
+    /// Audit figures for one menu, or all.
+    pub async fn audit(&self, menu_id: Option<i64>) -> Result<Vec<StockAudit>, ApiError> {
+        let menus = match menu_id {
+            Some(id) => match store::find_menu(&self.db.conn, id).await? {
+                Some(found) => vec![found],
+                None => return Err(menu_not_found(id)),
+            },
+            None => store::all_menus(&self.db.conn).await?,
+        };
+        let totals: HashMap<i64, store::LedgerTotals> =
+            store::ledger_totals(&self.db.conn, menu_id)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(menus
+            .into_iter()
+            .map(|(menu, _)| {
+                let t = totals.get(&menu.id).copied().unwrap_or_default();
+                StockAudit {
+                    menu_id: menu.id,
+                    name: menu.name,
+                    stock: menu.stock,
+                    initial_stock: menu.initial_stock,
+                    reserved: t.reserved,
+                    restored: t.restored,
+                    drift: menu.stock - (menu.initial_stock - t.reserved + t.restored),
+                }
+            })
+            .collect())
+    }
+
+    /// Sets a menu's stock and restarts its accounting.
+    pub async fn set_stock(&self, menu_id: i64, stock: i64) -> Result<(), ApiError> {
+        if !(0..=1_000_000_000).contains(&stock) {
+            return Err(ApiError::validation("`stock` must be from 0 to 1000000000"));
+        }
+        self.with_menu_locked(menu_id, async |txn, _menu| {
+            store::reset_stock(txn, menu_id, stock).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+async fn finish<T>(txn: DatabaseTransaction, result: Result<T, ApiError>) -> Result<T, ApiError> {
+    match result {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // Rolling back a failed business rule is the normal path; a failed rollback is
+            // harmless too (the connection drops the transaction).
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+pub fn menu_not_found(menu_id: i64) -> ApiError {
+    ApiError::not_found(format!("menu {menu_id} does not exist"))
+}

@@ -1,0 +1,11 @@
+//! The Restaurant Service binary: parse configuration, build the app, serve until signalled.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    testbed_common::telemetry::init_tracing();
+    let config = restaurant_service::RestaurantConfig::parse();
+    let server = restaurant_service::build(config).await?;
+    server.run(testbed_common::server::shutdown_signal()).await
+}

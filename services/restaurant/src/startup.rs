@@ -1,0 +1,44 @@
+//! Building the Restaurant Service: kit (with the `inventory_delay` switch), state, routes,
+//! server. Tests and the launcher call [`build`] exactly as `main` does.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use testbed_common::Kit;
+use testbed_common::chaos::{Chaos, MAX_DELAY_MS};
+use testbed_common::server::{Server, build_app};
+use utoipa::OpenApi;
+
+use crate::config::RestaurantConfig;
+use crate::domain::{Inventory, MenuLocks};
+use crate::routes::{self, ApiDoc, RestaurantState};
+use crate::store::migration::Migrator;
+
+pub const SERVICE: &str = "restaurant";
+pub const DEFAULT_PORT: u16 = 8002;
+/// Name of the switch that delays stock updates while the row lock is held.
+pub const INVENTORY_DELAY: &str = "inventory_delay";
+
+/// Connects storage, runs migrations (and the seed), and binds the listener.
+pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
+    let addr = SocketAddr::new(
+        config.common.host,
+        config.common.port.unwrap_or(DEFAULT_PORT),
+    );
+    let chaos = Chaos::builder(SERVICE)
+        .switch(INVENTORY_DELAY, "delay_ms", MAX_DELAY_MS)
+        .build();
+    let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
+    let state = RestaurantState {
+        inventory: Inventory {
+            db: kit.db.clone(),
+            locks: MenuLocks::default(),
+            delay: kit.chaos.switch(INVENTORY_DELAY),
+        },
+        menu_list_ttl: Duration::from_secs(config.menu_list_ttl_secs),
+        menu_ttl: Duration::from_secs(config.menu_ttl_secs),
+        kit: kit.clone(),
+    };
+    let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
+    Server::bind("restaurant-service", addr, app).await
+}

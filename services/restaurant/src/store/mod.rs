@@ -1,0 +1,200 @@
+//! Storage of the Restaurant Service: restaurants, menus and the inventory ledger (entities,
+//! migrations with seed data) and the queries the domain runs inside its transactions.
+
+pub mod ledger;
+pub mod menus;
+pub mod migration;
+pub mod restaurants;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+/// Ledger entry kinds.
+pub const RESERVE: &str = "reserve";
+pub const RESTORE: &str = "restore";
+
+/// Reserved and restored totals of one menu.
+#[derive(Debug, Default, Clone, Copy, FromQueryResult)]
+pub struct LedgerTotals {
+    pub reserved: i64,
+    pub restored: i64,
+}
+
+/// A menu row, locked for update (`FOR UPDATE` on PostgreSQL; SQLite callers serialize
+/// writers themselves).
+pub async fn lock_menu(
+    db: &impl ConnectionTrait,
+    menu_id: i64,
+) -> Result<Option<menus::Model>, sea_orm::DbErr> {
+    menus::Entity::find_by_id(menu_id)
+        .lock_exclusive()
+        .one(db)
+        .await
+}
+
+pub async fn find_menu(
+    db: &impl ConnectionTrait,
+    menu_id: i64,
+) -> Result<Option<(menus::Model, Option<restaurants::Model>)>, sea_orm::DbErr> {
+    menus::Entity::find_by_id(menu_id)
+        .find_also_related(restaurants::Entity)
+        .one(db)
+        .await
+}
+
+pub async fn all_menus(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(menus::Model, Option<restaurants::Model>)>, sea_orm::DbErr> {
+    menus::Entity::find()
+        .find_also_related(restaurants::Entity)
+        .order_by_asc(menus::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn all_restaurants(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<restaurants::Model>, sea_orm::DbErr> {
+    restaurants::Entity::find()
+        .order_by_asc(restaurants::Column::Id)
+        .all(db)
+        .await
+}
+
+/// The ledger entry of `kind` for an order and menu, if any.
+pub async fn ledger_entry(
+    db: &impl ConnectionTrait,
+    menu_id: i64,
+    order_id: i64,
+    kind: &str,
+) -> Result<Option<ledger::Model>, sea_orm::DbErr> {
+    ledger::Entity::find()
+        .filter(ledger::Column::MenuId.eq(menu_id))
+        .filter(ledger::Column::OrderId.eq(order_id))
+        .filter(ledger::Column::Kind.eq(kind))
+        .one(db)
+        .await
+}
+
+/// Adds `delta` to a menu's stock.
+pub async fn add_stock(
+    db: &impl ConnectionTrait,
+    menu_id: i64,
+    delta: i64,
+) -> Result<(), sea_orm::DbErr> {
+    menus::Entity::update_many()
+        .col_expr(
+            menus::Column::Stock,
+            Expr::col(menus::Column::Stock).add(delta),
+        )
+        .filter(menus::Column::Id.eq(menu_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_ledger(
+    db: &impl ConnectionTrait,
+    menu_id: i64,
+    order_id: Option<i64>,
+    kind: &str,
+    quantity: i64,
+) -> Result<ledger::Model, sea_orm::DbErr> {
+    ledger::ActiveModel {
+        menu_id: Set(menu_id),
+        order_id: Set(order_id),
+        kind: Set(kind.to_string()),
+        quantity: Set(quantity),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Reserved and restored totals per menu (all menus, or one).
+pub async fn ledger_totals(
+    db: &impl ConnectionTrait,
+    menu_id: Option<i64>,
+) -> Result<Vec<(i64, LedgerTotals)>, sea_orm::DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        menu_id: i64,
+        kind: String,
+        total: Option<i64>,
+    }
+    let mut query = ledger::Entity::find()
+        .select_only()
+        .column(ledger::Column::MenuId)
+        .column(ledger::Column::Kind)
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(quantity), 0) AS BIGINT)"),
+            "total",
+        )
+        .group_by(ledger::Column::MenuId)
+        .group_by(ledger::Column::Kind);
+    if let Some(id) = menu_id {
+        query = query.filter(ledger::Column::MenuId.eq(id));
+    }
+    let rows = query.into_model::<Row>().all(db).await?;
+    let mut totals: std::collections::BTreeMap<i64, LedgerTotals> = Default::default();
+    for row in rows {
+        let entry = totals.entry(row.menu_id).or_default();
+        match row.kind.as_str() {
+            RESERVE => entry.reserved += row.total.unwrap_or(0),
+            RESTORE => entry.restored += row.total.unwrap_or(0),
+            _ => {}
+        }
+    }
+    Ok(totals.into_iter().collect())
+}
+
+pub async fn insert_menu(
+    db: &impl ConnectionTrait,
+    restaurant_id: i64,
+    name: &str,
+    description: Option<&str>,
+    price: i64,
+    stock: i64,
+) -> Result<menus::Model, sea_orm::DbErr> {
+    menus::ActiveModel {
+        restaurant_id: Set(restaurant_id),
+        name: Set(name.to_string()),
+        description: Set(description.map(str::to_string)),
+        price: Set(price),
+        stock: Set(stock),
+        initial_stock: Set(stock),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn find_restaurant(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<restaurants::Model>, sea_orm::DbErr> {
+    restaurants::Entity::find_by_id(id).one(db).await
+}
+
+/// Sets a menu's stock and starts its accounting afresh: initial = stock, ledger emptied.
+pub async fn reset_stock(
+    db: &impl ConnectionTrait,
+    menu_id: i64,
+    stock: i64,
+) -> Result<(), sea_orm::DbErr> {
+    ledger::Entity::delete_many()
+        .filter(ledger::Column::MenuId.eq(menu_id))
+        .exec(db)
+        .await?;
+    menus::Entity::update_many()
+        .col_expr(menus::Column::Stock, Expr::value(stock))
+        .col_expr(menus::Column::InitialStock, Expr::value(stock))
+        .filter(menus::Column::Id.eq(menu_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
