@@ -1,0 +1,85 @@
+//! The Restaurant Service client: reserve stock for an order, restore it (retried with
+//! backoff, which is safe because restoring is idempotent per order), menu prices.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{UpstreamError, send};
+
+#[derive(Clone)]
+pub struct RestaurantsClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// What a reservation answered.
+pub struct Reserved {
+    pub unit_price: i64,
+}
+
+/// Attempts of one restore before it is left to the recovery loop.
+const RESTORE_ATTEMPTS: u32 = 3;
+
+impl RestaurantsClient {
+    pub fn new(http: reqwest::Client, base: &str) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// `PUT /inventory/{menu}`: takes stock for an order. Never retried here: a retry after
+    /// a timeout is the compensation's job.
+    pub async fn reserve(
+        &self,
+        menu_id: i64,
+        quantity: i64,
+        order_id: i64,
+        request_id: Option<&str>,
+    ) -> Result<Reserved, UpstreamError> {
+        let request = self
+            .http
+            .put(format!("{}/inventory/{menu_id}", self.base))
+            .json(&json!({"quantity": quantity, "order_id": order_id}));
+        let body: Value = send("restaurant", request, request_id).await?;
+        let unit_price = body["unit_price"]
+            .as_i64()
+            .ok_or_else(|| UpstreamError::Unavailable {
+                service: "restaurant",
+                detail: format!("unexpected reservation answer: {body}"),
+            })?;
+        Ok(Reserved { unit_price })
+    }
+
+    /// `POST /inventory/{menu}/restore`: gives back what the order reserved of the menu
+    /// (possibly nothing), retried with backoff.
+    pub async fn restore(
+        &self,
+        menu_id: i64,
+        order_id: i64,
+        request_id: Option<&str>,
+    ) -> Result<(), UpstreamError> {
+        let mut backoff = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let request = self
+                .http
+                .post(format!("{}/inventory/{menu_id}/restore", self.base))
+                .json(&json!({"order_id": order_id}));
+            match send("restaurant", request, request_id).await {
+                Ok(_) => return Ok(()),
+                // A menu that no longer exists has nothing to give back.
+                Err(UpstreamError::Refused { status: 404, .. }) => return Ok(()),
+                Err(e @ UpstreamError::Refused { .. }) => return Err(e),
+                Err(e) if attempt >= RESTORE_ATTEMPTS => return Err(e),
+                Err(e) => {
+                    tracing::warn!(order_id, menu_id, attempt, error = %e, "restore failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! Order rules: the order states and why an order fails, what a valid order request is, and
+//! the order as clients see it. The saga that moves orders lives in [`saga`], the recovery
+//! loop in [`recovery`].
+
+pub mod recovery;
+pub mod saga;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use testbed_common::ApiError;
+use utoipa::ToSchema;
+
+use crate::store::{self, OrderWithItems};
+
+/// The states of an order. PENDING → PAID → CANCELLED, or PENDING → FAILED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Failed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Failed => "FAILED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "PENDING" => Some(OrderStatus::Pending),
+            "PAID" => Some(OrderStatus::Paid),
+            "FAILED" => Some(OrderStatus::Failed),
+            "CANCELLED" => Some(OrderStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// Why an order ended FAILED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureReason {
+    PaymentDeclined,
+    OutOfStock,
+    UnknownMenu,
+    RestaurantTimeout,
+    RestaurantUnavailable,
+    /// Left PENDING by a crash and finished by the recovery loop.
+    Recovered,
+}
+
+impl FailureReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            FailureReason::PaymentDeclined => "payment_declined",
+            FailureReason::OutOfStock => "out_of_stock",
+            FailureReason::UnknownMenu => "unknown_menu",
+            FailureReason::RestaurantTimeout => "restaurant_timeout",
+            FailureReason::RestaurantUnavailable => "restaurant_unavailable",
+            FailureReason::Recovered => "recovered",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        [
+            FailureReason::PaymentDeclined,
+            FailureReason::OutOfStock,
+            FailureReason::UnknownMenu,
+            FailureReason::RestaurantTimeout,
+            FailureReason::RestaurantUnavailable,
+            FailureReason::Recovered,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
+    }
+
+    /// The status a client gets for an order that failed this way.
+    pub fn status(self) -> StatusCode {
+        match self {
+            FailureReason::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
+            FailureReason::OutOfStock => StatusCode::CONFLICT,
+            FailureReason::UnknownMenu => StatusCode::UNPROCESSABLE_ENTITY,
+            FailureReason::RestaurantTimeout => StatusCode::GATEWAY_TIMEOUT,
+            FailureReason::RestaurantUnavailable | FailureReason::Recovered => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            FailureReason::PaymentDeclined => "the payment was declined; the stock was given back",
+            FailureReason::OutOfStock => "a menu in the order is out of stock; nothing was taken",
+            FailureReason::UnknownMenu => "the order names a menu that does not exist",
+            FailureReason::RestaurantTimeout => {
+                "the Restaurant Service did not answer in time; any stock taken is given back"
+            }
+            FailureReason::RestaurantUnavailable => {
+                "the Restaurant Service is unavailable; any stock taken is given back"
+            }
+            FailureReason::Recovered => {
+                "the order was interrupted and finished by recovery; its stock was given back"
+            }
+        }
+    }
+}
+
+/// One line of an order request.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLine {
+    pub menu_id: i64,
+    /// 1–100.
+    pub quantity: i64,
+}
+
+/// `POST /orders` body.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"menu_id": 1, "quantity": 2}], "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"}))]
+pub struct CreateOrder {
+    /// 1–20 lines; lines for the same menu are added together.
+    pub items: Vec<OrderLine>,
+    pub address: String,
+    pub phone: String,
+}
+
+pub const MAX_LINES: usize = 20;
+pub const MAX_QUANTITY: i64 = 100;
+
+impl CreateOrder {
+    /// Checks the request and returns its lines as (menu id, quantity), one per menu,
+    /// ordered by menu id.
+    pub fn validated_lines(&self) -> Result<Vec<(i64, i64)>, ApiError> {
+        if self.items.is_empty() {
+            return Err(ApiError::validation("`items` must not be empty"));
+        }
+        if self.items.len() > MAX_LINES {
+            return Err(ApiError::validation(format!(
+                "an order has at most {MAX_LINES} lines"
+            )));
+        }
+        let mut lines = std::collections::BTreeMap::<i64, i64>::new();
+        for line in &self.items {
+            if line.menu_id <= 0 {
+                return Err(ApiError::validation("`menu_id` must be a positive id"));
+            }
+            if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+                return Err(ApiError::validation(format!(
+                    "`quantity` must be from 1 to {MAX_QUANTITY}"
+                )));
+            }
+            *lines.entry(line.menu_id).or_default() += line.quantity;
+        }
+        if lines.values().any(|q| *q > MAX_QUANTITY) {
+            return Err(ApiError::validation(format!(
+                "at most {MAX_QUANTITY} of one menu per order"
+            )));
+        }
+        let address = self.address.trim();
+        if address.is_empty() || address.chars().count() > 200 {
+            return Err(ApiError::validation("`address` must be 1–200 characters"));
+        }
+        let phone_ok = (7..=20).contains(&self.phone.len())
+            && self
+                .phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == ' ')
+            && self.phone.chars().filter(char::is_ascii_digit).count() >= 7;
+        if !phone_ok {
+            return Err(ApiError::validation(
+                "`phone` must be 7–20 characters of digits, spaces, `-` or `+`",
+            ));
+        }
+        Ok(lines.into_iter().collect())
+    }
+}
+
+/// An order line as clients see it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderItemView {
+    pub menu_id: i64,
+    pub quantity: i64,
+    /// Price per unit in won, as the Restaurant Service answered (0 if never reserved).
+    pub unit_price: i64,
+}
+
+/// An order as clients see it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": 42, "user_id": 7, "status": "PAID", "items": [{"menu_id": 1, "quantity": 2, "unit_price": 20000}], "total": 40000, "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678", "failure_reason": null, "compensation_pending": false, "created_at": "2026-11-28T01:00:00Z", "updated_at": "2026-11-28T01:00:00Z"}))]
+pub struct OrderView {
+    pub id: i64,
+    pub user_id: i64,
+    pub status: OrderStatus,
+    pub items: Vec<OrderItemView>,
+    /// Sum of quantity × unit price, in won.
+    pub total: i64,
+    pub address: String,
+    pub phone: String,
+    /// Why a FAILED order failed.
+    pub failure_reason: Option<String>,
+    /// True while stock taken for this order is still being given back.
+    pub compensation_pending: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<OrderWithItems> for OrderView {
+    fn from((order, items): OrderWithItems) -> Self {
+        Self {
+            id: order.id,
+            user_id: order.user_id,
+            status: OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Pending),
+            items: items
+                .into_iter()
+                .map(|i| OrderItemView {
+                    menu_id: i.menu_id,
+                    quantity: i.quantity,
+                    unit_price: i.unit_price,
+                })
+                .collect(),
+            total: order.total,
+            address: order.address,
+            phone: order.phone,
+            failure_reason: order.failure_reason,
+            compensation_pending: order.compensation_pending,
+            created_at: order.created_at,
+            updated_at: order.updated_at,
+        }
+    }
+}
+
+impl OrderView {
+    /// The answer for a settled order: the order itself when PAID, the JSON error carrying
+    /// the order when it FAILED.
+    pub fn failure(&self) -> Option<ApiError> {
+        if self.status != OrderStatus::Failed {
+            return None;
+        }
+        let reason = self
+            .failure_reason
+            .as_deref()
+            .and_then(FailureReason::parse)
+            .unwrap_or(FailureReason::Recovered);
+        Some(
+            ApiError::new(reason.status(), reason.code(), reason.message())
+                .with("order_id", self.id)
+                .with("status", "FAILED")
+                .with("failure_reason", reason.code())
+                .with("order", serde_json::to_value(self).unwrap_or_default()),
+        )
+    }
+}
+
+/// Cache key of one order.
+pub fn order_key(order_id: i64) -> String {
+    format!("order:{order_id}")
+}
+
+/// Re-exported for the routes' stats answer.
+pub use store::Stats;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(items: Vec<(i64, i64)>, phone: &str) -> CreateOrder {
+        CreateOrder {
+            items: items
+                .into_iter()
+                .map(|(menu_id, quantity)| OrderLine { menu_id, quantity })
+                .collect(),
+            address: "Seoul".into(),
+            phone: phone.into(),
+        }
+    }
+
+    #[test]
+    fn merges_lines_per_menu() {
+        let lines = order(vec![(3, 1), (1, 2), (3, 4)], "010-1234-5678")
+            .validated_lines()
+            .unwrap();
+        assert_eq!(lines, vec![(1, 2), (3, 5)]);
+    }
+
+    #[test]
+    fn rejects_bad_orders() {
+        assert!(order(vec![], "010-1234-5678").validated_lines().is_err());
+        assert!(
+            order(vec![(1, 0)], "010-1234-5678")
+                .validated_lines()
+                .is_err()
+        );
+        assert!(
+            order(vec![(1, 101)], "010-1234-5678")
+                .validated_lines()
+                .is_err()
+        );
+        assert!(
+            order(vec![(1, 60), (1, 60)], "010-1234-5678")
+                .validated_lines()
+                .is_err()
+        );
+        assert!(
+            order(vec![(-1, 1)], "010-1234-5678")
+                .validated_lines()
+                .is_err()
+        );
+        assert!(order(vec![(1, 1)], "call me").validated_lines().is_err());
+    }
+
+    #[test]
+    fn failure_reasons_round_trip() {
+        for reason in [
+            FailureReason::PaymentDeclined,
+            FailureReason::OutOfStock,
+            FailureReason::Recovered,
+        ] {
+            assert_eq!(FailureReason::parse(reason.code()), Some(reason));
+        }
+        assert_eq!(
+            FailureReason::PaymentDeclined.status(),
+            StatusCode::PAYMENT_REQUIRED
+        );
+    }
+}

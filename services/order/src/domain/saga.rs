@@ -1,0 +1,387 @@
+//! The order saga. An order is written PENDING before any stock moves; each line's stock is
+//! reserved through the Restaurant Service (idempotent by order id, price taken from the
+//! answer); then the simulated payment runs. Success ends PAID. Any failure gives back every
+//! line — also lines whose reservation timed out, because the Restaurant Service records the
+//! restoration and refuses a late reservation — and ends FAILED with the reason. Cancelling a
+//! PAID order gives its stock back and ends CANCELLED. A restoration that cannot reach the
+//! Restaurant Service leaves `compensation_pending` set; retries and the recovery loop finish
+//! it, so stock is exact once the fault is gone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use testbed_common::ApiError;
+use testbed_common::cache::{Cache, CacheStatus};
+use testbed_common::chaos::Switch;
+use testbed_common::db::Db;
+
+use super::{CreateOrder, FailureReason, OrderStatus, OrderView, order_key};
+use crate::clients::UpstreamError;
+use crate::clients::restaurants::RestaurantsClient;
+use crate::clients::users::UsersClient;
+use crate::store::{self, NewOrder, OrderWithItems, Transition, order_items};
+
+/// Everything the saga needs.
+#[derive(Clone)]
+pub struct Orders {
+    pub db: Db,
+    pub cache: Cache,
+    pub users: UsersClient,
+    pub restaurants: RestaurantsClient,
+    pub payment_fail: Arc<Switch>,
+    pub order_ttl: Duration,
+    pub crash_after_reserve: bool,
+}
+
+/// How a `POST /orders` ended.
+pub enum Placed {
+    /// A new order (PAID, or FAILED as an error).
+    New(OrderView),
+    /// An earlier order with the same idempotency key.
+    Replayed(OrderView),
+}
+
+/// Why a caller's token was refused or could not be checked.
+fn validation_error(error: UpstreamError) -> ApiError {
+    match error {
+        UpstreamError::Timeout { .. } => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "user_service_timeout",
+            "the User Service did not validate the token in time; no order was created",
+        ),
+        UpstreamError::Unavailable { detail, .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "user_service_unavailable",
+            "the User Service could not validate the token; no order was created",
+        )
+        .with("detail", detail),
+        UpstreamError::Refused { status: 401, body } => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            body["message"]
+                .as_str()
+                .unwrap_or("the User Service refused the token")
+                .to_string(),
+        ),
+        UpstreamError::Refused { status, .. } => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "user_service_error",
+            format!("the User Service answered {status} to token validation"),
+        ),
+    }
+}
+
+impl Orders {
+    async fn invalidate(&self, order_id: i64) {
+        self.cache.delete(&[order_key(order_id)]).await;
+    }
+
+    async fn load(&self, order_id: i64) -> Result<OrderWithItems, ApiError> {
+        store::find_order(&self.db.conn, order_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("order {order_id} does not exist")))
+    }
+
+    /// Places an order for the bearer of `token` (already verified locally as `user_id`).
+    pub async fn place_order(
+        &self,
+        user_id: i64,
+        token: &str,
+        request: CreateOrder,
+        idempotency_key: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<Placed, ApiError> {
+        let lines = request.validated_lines()?;
+        if let Some(key) = idempotency_key
+            && let Some(existing) =
+                store::find_by_idempotency_key(&self.db.conn, user_id, key).await?
+        {
+            return Ok(Placed::Replayed(existing.into()));
+        }
+
+        let valid = self
+            .users
+            .validate(token, request_id)
+            .await
+            .map_err(validation_error)?;
+        if valid.user_id != user_id {
+            return Err(ApiError::unauthorized(
+                "the token's user does not match the User Service's answer",
+            ));
+        }
+
+        let inserted = {
+            let _writer = self.db.write_guard().await;
+            store::insert_pending(
+                &self.db.conn,
+                NewOrder {
+                    user_id,
+                    address: request.address.trim(),
+                    phone: &request.phone,
+                    idempotency_key,
+                    items: &lines,
+                },
+            )
+            .await?
+        };
+        let Some((order, items)) = inserted else {
+            // Another request with the same key won the race: answer its order.
+            let key = idempotency_key.unwrap_or_default();
+            let existing = store::find_by_idempotency_key(&self.db.conn, user_id, key)
+                .await?
+                .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
+            return Ok(Placed::Replayed(existing.into()));
+        };
+        tracing::info!(order_id = order.id, user_id, "order PENDING");
+
+        // Reserve each line; stop at the first failure.
+        let mut total = 0;
+        let mut failure = None;
+        for item in &items {
+            match self
+                .restaurants
+                .reserve(item.menu_id, item.quantity, order.id, request_id)
+                .await
+            {
+                Ok(reserved) => {
+                    total += reserved.unit_price * item.quantity;
+                    let _writer = self.db.write_guard().await;
+                    store::set_unit_price(&self.db.conn, item.id, reserved.unit_price).await?;
+                }
+                Err(error) => {
+                    tracing::warn!(order_id = order.id, menu_id = item.menu_id, %error, "reservation failed");
+                    failure = Some(match error {
+                        UpstreamError::Timeout { .. } => FailureReason::RestaurantTimeout,
+                        UpstreamError::Unavailable { .. } => FailureReason::RestaurantUnavailable,
+                        UpstreamError::Refused { status: 409, .. } => FailureReason::OutOfStock,
+                        UpstreamError::Refused { status: 404, .. } => FailureReason::UnknownMenu,
+                        UpstreamError::Refused { .. } => FailureReason::RestaurantUnavailable,
+                    });
+                    break;
+                }
+            }
+        }
+
+        if failure.is_none() && self.crash_after_reserve {
+            tracing::error!(
+                order_id = order.id,
+                "test fault point: exiting after reservation"
+            );
+            std::process::exit(70);
+        }
+
+        let failure = failure.or_else(|| {
+            self.payment_declined()
+                .then_some(FailureReason::PaymentDeclined)
+        });
+        let view = match failure {
+            None => {
+                let moved = {
+                    let _writer = self.db.write_guard().await;
+                    store::transition(
+                        &self.db.conn,
+                        order.id,
+                        Transition {
+                            from: "PENDING",
+                            to: "PAID",
+                            total: Some(total),
+                            failure_reason: None,
+                            compensation_pending: false,
+                        },
+                    )
+                    .await?
+                };
+                if !moved {
+                    // The recovery loop finished this order first (and gave its stock back).
+                    tracing::warn!(
+                        order_id = order.id,
+                        "order was recovered before payment completed"
+                    );
+                }
+                tracing::info!(order_id = order.id, total, "order PAID");
+                self.load(order.id).await?.into()
+            }
+            Some(reason) => self.fail(order.id, &items, reason, request_id).await?,
+        };
+        self.invalidate(order.id).await;
+        Ok(Placed::New(view))
+    }
+
+    /// The simulated payment: declined with the configured probability.
+    fn payment_declined(&self) -> bool {
+        let percent = self.payment_fail.get();
+        percent > 0 && rand::random_range(0..100u64) < percent
+    }
+
+    /// Gives back every line of a PENDING order and ends it FAILED with `reason`.
+    async fn fail(
+        &self,
+        order_id: i64,
+        items: &[order_items::Model],
+        reason: FailureReason,
+        request_id: Option<&str>,
+    ) -> Result<OrderView, ApiError> {
+        let restored = self.compensate(order_id, items, request_id).await;
+        {
+            let _writer = self.db.write_guard().await;
+            store::transition(
+                &self.db.conn,
+                order_id,
+                Transition {
+                    from: "PENDING",
+                    to: "FAILED",
+                    total: Some(0),
+                    failure_reason: Some(reason.code()),
+                    compensation_pending: !restored,
+                },
+            )
+            .await?;
+        }
+        tracing::info!(order_id, reason = reason.code(), restored, "order FAILED");
+        if !restored {
+            self.retry_compensation_later(order_id);
+        }
+        Ok(self.load(order_id).await?.into())
+    }
+
+    /// Restores every line of an order (idempotent per line); true when all were confirmed.
+    pub async fn compensate(
+        &self,
+        order_id: i64,
+        items: &[order_items::Model],
+        request_id: Option<&str>,
+    ) -> bool {
+        let calls = items
+            .iter()
+            .map(|item| self.restaurants.restore(item.menu_id, order_id, request_id));
+        let results = futures::future::join_all(calls).await;
+        let mut all = true;
+        for (item, result) in items.iter().zip(results) {
+            if let Err(error) = result {
+                tracing::warn!(order_id, menu_id = item.menu_id, %error, "restore not confirmed; will retry");
+                all = false;
+            }
+        }
+        all
+    }
+
+    /// Finishes a pending compensation in the background, with backoff; the recovery loop
+    /// is the backstop if this process stops.
+    fn retry_compensation_later(&self, order_id: i64) {
+        let orders = self.clone();
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(500);
+            for _ in 0..6 {
+                tokio::time::sleep(wait).await;
+                match orders.finish_compensation(order_id).await {
+                    Ok(true) => return,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(order_id, error = %e, "compensation retry failed"),
+                }
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        });
+    }
+
+    /// Retries a pending compensation once; true when it is done.
+    pub async fn finish_compensation(&self, order_id: i64) -> Result<bool, ApiError> {
+        let (order, items) = self.load(order_id).await?;
+        if !order.compensation_pending {
+            return Ok(true);
+        }
+        if !self.compensate(order_id, &items, None).await {
+            return Ok(false);
+        }
+        {
+            let _writer = self.db.write_guard().await;
+            store::compensation_done(&self.db.conn, order_id).await?;
+        }
+        self.invalidate(order_id).await;
+        tracing::info!(order_id, "compensation completed");
+        Ok(true)
+    }
+
+    /// Cancels a PAID order of `user_id` and gives its stock back.
+    pub async fn cancel_order(
+        &self,
+        user_id: i64,
+        order_id: i64,
+        request_id: Option<&str>,
+    ) -> Result<OrderView, ApiError> {
+        let (order, items) = self.load(order_id).await?;
+        if order.user_id != user_id {
+            return Err(not_yours(order_id));
+        }
+        let moved = {
+            let _writer = self.db.write_guard().await;
+            store::transition(
+                &self.db.conn,
+                order_id,
+                Transition {
+                    from: "PAID",
+                    to: "CANCELLED",
+                    total: None,
+                    failure_reason: None,
+                    compensation_pending: true,
+                },
+            )
+            .await?
+        };
+        if !moved {
+            let current: OrderView = self.load(order_id).await?.into();
+            return Err(ApiError::conflict(
+                "not_cancellable",
+                format!(
+                    "order {order_id} is {} and cannot be cancelled; only PAID orders can",
+                    current.status.as_str()
+                ),
+            )
+            .with("order_id", order_id)
+            .with("status", current.status.as_str()));
+        }
+        self.invalidate(order_id).await;
+        if self.compensate(order_id, &items, request_id).await {
+            let _writer = self.db.write_guard().await;
+            store::compensation_done(&self.db.conn, order_id).await?;
+        } else {
+            self.retry_compensation_later(order_id);
+        }
+        tracing::info!(order_id, "order CANCELLED");
+        self.invalidate(order_id).await;
+        Ok(self.load(order_id).await?.into())
+    }
+
+    /// An order of `user_id`, through the cache: the stored bytes and whether they hit.
+    pub async fn read_order(
+        &self,
+        user_id: i64,
+        order_id: i64,
+    ) -> Result<(bytes::Bytes, CacheStatus), ApiError> {
+        let (bytes, status) = self
+            .cache
+            .get_or_load(&order_key(order_id), self.order_ttl, async || {
+                Ok::<_, ApiError>(OrderView::from(self.load(order_id).await?))
+            })
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct Owner {
+            user_id: i64,
+        }
+        let owner: Owner = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+        if owner.user_id != user_id {
+            return Err(not_yours(order_id));
+        }
+        Ok((bytes, status))
+    }
+
+    /// Status of an order as it stands (for tests and audits).
+    pub async fn status_of(&self, order_id: i64) -> Result<OrderStatus, ApiError> {
+        let view: OrderView = self.load(order_id).await?.into();
+        Ok(view.status)
+    }
+}
+
+fn not_yours(order_id: i64) -> ApiError {
+    ApiError::forbidden(format!("order {order_id} belongs to another user"))
+}

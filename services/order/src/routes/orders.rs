@@ -1,0 +1,179 @@
+//! `POST /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`, `GET /orders/stats`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use testbed_common::auth::BearerUser;
+use testbed_common::cache::cached_json;
+use testbed_common::error::ErrorBody;
+use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::telemetry::request_id;
+use testbed_common::{ApiError, ApiResult};
+use utoipa::ToSchema;
+
+use super::OrderState;
+use crate::domain::saga::Placed;
+use crate::domain::{CreateOrder, OrderView};
+use crate::store;
+
+pub const TAG: &str = "orders";
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// Place an order.
+#[utoipa::path(post, path = "/orders", tag = TAG,
+    description = "Validates the bearer token with the User Service, records the order PENDING, \
+                   reserves each line's stock at the Restaurant Service (prices come from there), \
+                   runs the simulated payment and answers the PAID order (201). On any failure \
+                   every reservation is given back and the order ends FAILED; the JSON error \
+                   carries `order_id`, `failure_reason` and the order. An `Idempotency-Key` header \
+                   makes a retried POST answer the first order instead of creating a second.",
+    request_body = CreateOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe (≤ 128 characters)")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 201, description = "PAID", body = OrderView),
+        (status = 200, description = "replayed: the order an earlier request with this Idempotency-Key created", body = OrderView),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, description = "no, invalid or expired token", body = ErrorBody,
+            example = json!({"error": "missing_token", "message": "a bearer token is needed: send `Authorization: Bearer <access_token>` from POST /login"})),
+        (status = 402, description = "payment declined; order FAILED, stock given back", body = ErrorBody,
+            example = json!({"error": "payment_declined", "message": "the payment was declined; the stock was given back", "order_id": 42, "status": "FAILED", "failure_reason": "payment_declined"})),
+        (status = 409, description = "out of stock; order FAILED, nothing taken", body = ErrorBody),
+        (status = 422, description = "invalid order (lines, quantities, address, phone) or unknown menu", body = ErrorBody),
+        (status = 503, description = "a dependency failed; order FAILED (or not created when the User Service failed)", body = ErrorBody),
+        (status = 504, description = "a dependency timed out; order FAILED (or not created when the User Service timed out)", body = ErrorBody),
+    ))]
+pub async fn create_order(
+    State(state): State<OrderState>,
+    user: BearerUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateOrder>,
+) -> ApiResult<Response> {
+    let key = match headers.get("idempotency-key") {
+        Some(value) => {
+            let key = value
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+                .ok_or_else(|| {
+                    ApiError::validation("`Idempotency-Key` must be 1–128 visible ASCII characters")
+                })?;
+            Some(key.to_string())
+        }
+        None => None,
+    };
+    let placed = state
+        .orders
+        .place_order(
+            user.user_id,
+            &user.token,
+            body,
+            key.as_deref(),
+            request_id(&headers),
+        )
+        .await?;
+    let (view, created) = match placed {
+        Placed::New(view) => (view, true),
+        Placed::Replayed(view) => (view, false),
+    };
+    if let Some(failure) = view.failure() {
+        return Err(failure);
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Read an order (cached).
+#[utoipa::path(get, path = "/orders/{id}", tag = TAG,
+    description = "The order, for its owner only. Cached for 5 minutes; `X-Cache` says HIT or MISS. \
+                   Every status change removes the cached entry, so a read never shows a stale status.",
+    params(("id" = i64, Path, description = "order id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "the order", body = OrderView,
+            headers(("X-Cache" = String, description = "HIT or MISS"))),
+        (status = 400, description = "the id is not a number", body = ErrorBody),
+        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
+        (status = 403, description = "another user's order", body = ErrorBody),
+        (status = 404, description = "no such order", body = ErrorBody),
+    ))]
+pub async fn get_order(
+    State(state): State<OrderState>,
+    user: BearerUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    let (bytes, status) = state.orders.read_order(user.user_id, id).await?;
+    Ok(cached_json(bytes, status))
+}
+
+/// Cancel a PAID order.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = TAG,
+    description = "PAID → CANCELLED, and every line's stock is given back. Only the owner may \
+                   cancel. A repeat, or cancelling an order that is not PAID (e.g. FAILED, whose \
+                   stock was already given back), is 409 with the current state and moves nothing.",
+    params(("id" = i64, Path, description = "order id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "cancelled", body = OrderView),
+        (status = 400, description = "the id is not a number", body = ErrorBody),
+        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
+        (status = 403, description = "another user's order", body = ErrorBody),
+        (status = 404, description = "no such order", body = ErrorBody),
+        (status = 409, description = "not PAID", body = ErrorBody,
+            example = json!({"error": "not_cancellable", "message": "order 42 is CANCELLED and cannot be cancelled; only PAID orders can", "order_id": 42, "status": "CANCELLED"})),
+    ))]
+pub async fn cancel_order(
+    State(state): State<OrderState>,
+    user: BearerUser,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<OrderView>> {
+    let view = state
+        .orders
+        .cancel_order(user.user_id, id, request_id(&headers))
+        .await?;
+    Ok(Json(view))
+}
+
+/// Counts for audits.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"by_status": {"PENDING": 0, "PAID": 70, "FAILED": 30, "CANCELLED": 5}, "compensation_pending": 0, "paid_quantities": {"1": 140}}))]
+pub struct OrderStatsView {
+    /// Orders per status.
+    pub by_status: BTreeMap<String, i64>,
+    /// Settled orders whose stock is still being given back.
+    pub compensation_pending: i64,
+    /// Units per menu id in PAID orders.
+    pub paid_quantities: BTreeMap<String, i64>,
+}
+
+/// Order counts for stock reconciliation.
+#[utoipa::path(get, path = "/orders/stats", tag = TAG,
+    description = "Orders by status and units per menu in PAID orders, so stock can be reconciled \
+                   across services: for every menu, stock = initial − Σ PAID quantities.",
+    responses(
+        (status = 200, description = "counts", body = OrderStatsView),
+        (status = 503, description = "the database is unavailable", body = ErrorBody),
+    ))]
+pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<OrderStatsView>> {
+    let stats = store::stats(&state.kit.db.conn).await?;
+    Ok(Json(OrderStatsView {
+        by_status: stats.by_status,
+        compensation_pending: stats.compensation_pending,
+        paid_quantities: stats
+            .paid_quantities
+            .into_iter()
+            .map(|(menu, quantity)| (menu.to_string(), quantity))
+            .collect(),
+    }))
+}

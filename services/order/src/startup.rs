@@ -1,0 +1,55 @@
+//! Building the Order Service: kit (with the `payment_fail` switch), clients, the saga,
+//! the recovery loop, routes, server. Tests and the launcher call [`build`] as `main` does.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use testbed_common::Kit;
+use testbed_common::chaos::Chaos;
+use testbed_common::server::{Server, build_app};
+use utoipa::OpenApi;
+
+use crate::clients::http_client;
+use crate::clients::restaurants::RestaurantsClient;
+use crate::clients::users::UsersClient;
+use crate::config::OrderConfig;
+use crate::domain::saga::Orders;
+use crate::routes::{self, ApiDoc, OrderState};
+use crate::store::migration::Migrator;
+
+pub const SERVICE: &str = "order";
+pub const DEFAULT_PORT: u16 = 8003;
+/// Name of the switch that makes the simulated payment fail.
+pub const PAYMENT_FAIL: &str = "payment_fail";
+
+/// Connects storage, runs migrations, starts the recovery loop and binds the listener.
+pub async fn build(config: OrderConfig) -> anyhow::Result<Server> {
+    let addr = SocketAddr::new(
+        config.common.host,
+        config.common.port.unwrap_or(DEFAULT_PORT),
+    );
+    let chaos = Chaos::builder(SERVICE)
+        .switch(PAYMENT_FAIL, "fail_percent", 100)
+        .build();
+    let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
+    let http = http_client(Duration::from_millis(config.upstream_timeout_ms));
+    let orders = Orders {
+        db: kit.db.clone(),
+        cache: kit.cache.clone(),
+        users: UsersClient::new(http.clone(), &config.user_service_url),
+        restaurants: RestaurantsClient::new(http, &config.restaurant_service_url),
+        payment_fail: kit.chaos.switch(PAYMENT_FAIL),
+        order_ttl: Duration::from_secs(config.order_ttl_secs),
+        crash_after_reserve: config.crash_after_reserve,
+    };
+    tokio::spawn(orders.clone().recovery_loop(
+        Duration::from_secs(config.pending_timeout_secs),
+        Duration::from_secs(config.recovery_interval_secs.max(1)),
+    ));
+    let state = OrderState {
+        orders,
+        kit: kit.clone(),
+    };
+    let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
+    Server::bind("order-service", addr, app).await
+}

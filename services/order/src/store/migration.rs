@@ -1,0 +1,166 @@
+//! Schema migrations of the Order Service, run at start-up.
+
+use sea_orm_migration::prelude::*;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateTables)]
+    }
+}
+
+#[derive(DeriveIden)]
+enum Orders {
+    Table,
+    Id,
+    UserId,
+    Status,
+    Total,
+    Address,
+    Phone,
+    FailureReason,
+    CompensationPending,
+    IdempotencyKey,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum OrderItems {
+    Table,
+    Id,
+    OrderId,
+    MenuId,
+    Quantity,
+    UnitPrice,
+}
+
+struct CreateTables;
+
+impl MigrationName for CreateTables {
+    fn name(&self) -> &str {
+        "m20261128_000001_create_orders"
+    }
+}
+
+fn pk<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Orders::Table)
+                    .if_not_exists()
+                    .col(pk(Orders::Id))
+                    .col(ColumnDef::new(Orders::UserId).big_integer().not_null())
+                    .col(ColumnDef::new(Orders::Status).string_len(16).not_null())
+                    .col(ColumnDef::new(Orders::Total).big_integer().not_null())
+                    .col(ColumnDef::new(Orders::Address).string().not_null())
+                    .col(ColumnDef::new(Orders::Phone).string_len(32).not_null())
+                    .col(ColumnDef::new(Orders::FailureReason).string_len(64).null())
+                    .col(
+                        ColumnDef::new(Orders::CompensationPending)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Orders::IdempotencyKey)
+                            .string_len(128)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Orders::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Orders::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(OrderItems::Table)
+                    .if_not_exists()
+                    .col(pk(OrderItems::Id))
+                    .col(ColumnDef::new(OrderItems::OrderId).big_integer().not_null())
+                    .col(ColumnDef::new(OrderItems::MenuId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(OrderItems::Quantity)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(OrderItems::UnitPrice)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(OrderItems::Table, OrderItems::OrderId)
+                            .to(Orders::Table, Orders::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, table, cols, unique) in [
+            (
+                "ux_orders_user_idempotency",
+                Orders::Table.into_iden(),
+                vec![
+                    Orders::UserId.into_iden(),
+                    Orders::IdempotencyKey.into_iden(),
+                ],
+                true,
+            ),
+            (
+                "ix_orders_status_created",
+                Orders::Table.into_iden(),
+                vec![Orders::Status.into_iden(), Orders::CreatedAt.into_iden()],
+                false,
+            ),
+            (
+                "ix_order_items_order",
+                OrderItems::Table.into_iden(),
+                vec![OrderItems::OrderId.into_iden()],
+                false,
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(table).if_not_exists();
+            for col in cols {
+                index.col(col);
+            }
+            if unique {
+                index.unique();
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(OrderItems::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Orders::Table).to_owned())
+            .await
+    }
+}

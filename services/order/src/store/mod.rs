@@ -1,0 +1,277 @@
+//! Storage of the Order Service: orders and their items (entities, migrations) and the
+//! queries the saga runs. Status changes are conditional (`WHERE status = <expected>`), so
+//! two actors (a request and the recovery loop) can never both move one order.
+
+pub mod migration;
+pub mod order_items;
+pub mod orders;
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+/// An order with its items.
+pub type OrderWithItems = (orders::Model, Vec<order_items::Model>);
+
+/// A new order's fields.
+pub struct NewOrder<'a> {
+    pub user_id: i64,
+    pub address: &'a str,
+    pub phone: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    /// (menu id, quantity), menu ids distinct.
+    pub items: &'a [(i64, i64)],
+}
+
+/// Inserts an order as PENDING with its items, in one transaction. A repeated idempotency
+/// key surfaces as `Ok(None)`.
+pub async fn insert_pending(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    new: NewOrder<'_>,
+) -> Result<Option<OrderWithItems>, sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    let now = chrono::Utc::now();
+    let order = orders::ActiveModel {
+        user_id: Set(new.user_id),
+        status: Set("PENDING".into()),
+        total: Set(0),
+        address: Set(new.address.to_string()),
+        phone: Set(new.phone.to_string()),
+        failure_reason: Set(None),
+        compensation_pending: Set(false),
+        idempotency_key: Set(new.idempotency_key.map(str::to_string)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let order = match order.insert(&txn).await {
+        Ok(order) => order,
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut items = Vec::with_capacity(new.items.len());
+    for &(menu_id, quantity) in new.items {
+        let item = order_items::ActiveModel {
+            order_id: Set(order.id),
+            menu_id: Set(menu_id),
+            quantity: Set(quantity),
+            unit_price: Set(0),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        items.push(item);
+    }
+    txn.commit().await?;
+    Ok(Some((order, items)))
+}
+
+pub async fn find_order(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<OrderWithItems>, sea_orm::DbErr> {
+    let Some(order) = orders::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let items = items_of(db, id).await?;
+    Ok(Some((order, items)))
+}
+
+pub async fn find_by_idempotency_key(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<OrderWithItems>, sea_orm::DbErr> {
+    let order = orders::Entity::find()
+        .filter(orders::Column::UserId.eq(user_id))
+        .filter(orders::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?;
+    match order {
+        Some(order) => {
+            let items = items_of(db, order.id).await?;
+            Ok(Some((order, items)))
+        }
+        None => Ok(None),
+    }
+}
+
+async fn items_of(
+    db: &impl ConnectionTrait,
+    order_id: i64,
+) -> Result<Vec<order_items::Model>, sea_orm::DbErr> {
+    order_items::Entity::find()
+        .filter(order_items::Column::OrderId.eq(order_id))
+        .order_by_asc(order_items::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Records the price an item was reserved at.
+pub async fn set_unit_price(
+    db: &impl ConnectionTrait,
+    item_id: i64,
+    unit_price: i64,
+) -> Result<(), sea_orm::DbErr> {
+    order_items::Entity::update_many()
+        .col_expr(order_items::Column::UnitPrice, Expr::value(unit_price))
+        .filter(order_items::Column::Id.eq(item_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The change a transition makes to an order.
+pub struct Transition<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub total: Option<i64>,
+    pub failure_reason: Option<&'a str>,
+    pub compensation_pending: bool,
+}
+
+/// Moves an order from one status to another; false when it was not in `from` any more.
+pub async fn transition(
+    db: &impl ConnectionTrait,
+    id: i64,
+    change: Transition<'_>,
+) -> Result<bool, sea_orm::DbErr> {
+    let mut update = orders::Entity::update_many()
+        .col_expr(orders::Column::Status, Expr::value(change.to))
+        .col_expr(
+            orders::Column::CompensationPending,
+            Expr::value(change.compensation_pending),
+        )
+        .col_expr(orders::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+        .filter(orders::Column::Id.eq(id))
+        .filter(orders::Column::Status.eq(change.from));
+    if let Some(total) = change.total {
+        update = update.col_expr(orders::Column::Total, Expr::value(total));
+    }
+    if let Some(reason) = change.failure_reason {
+        update = update.col_expr(orders::Column::FailureReason, Expr::value(reason));
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// Marks an order's compensation as done.
+pub async fn compensation_done(db: &impl ConnectionTrait, id: i64) -> Result<(), sea_orm::DbErr> {
+    orders::Entity::update_many()
+        .col_expr(orders::Column::CompensationPending, Expr::value(false))
+        .col_expr(orders::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+        .filter(orders::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Orders PENDING since before `older_than`, oldest first.
+pub async fn stale_pending(
+    db: &impl ConnectionTrait,
+    older_than: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<Vec<orders::Model>, sea_orm::DbErr> {
+    orders::Entity::find()
+        .filter(orders::Column::Status.eq("PENDING"))
+        .filter(orders::Column::CreatedAt.lt(older_than))
+        .order_by_asc(orders::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Settled orders whose stock still has to be given back.
+pub async fn pending_compensations(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<orders::Model>, sea_orm::DbErr> {
+    orders::Entity::find()
+        .filter(orders::Column::CompensationPending.eq(true))
+        .filter(orders::Column::Status.ne("PENDING"))
+        .order_by_asc(orders::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn items(
+    db: &impl ConnectionTrait,
+    order_id: i64,
+) -> Result<Vec<order_items::Model>, sea_orm::DbErr> {
+    items_of(db, order_id).await
+}
+
+/// Counts for audits: orders by status, compensations pending, and units per menu in PAID
+/// orders.
+pub struct Stats {
+    pub by_status: BTreeMap<String, i64>,
+    pub compensation_pending: i64,
+    pub paid_quantities: BTreeMap<i64, i64>,
+}
+
+pub async fn stats(db: &impl ConnectionTrait) -> Result<Stats, sea_orm::DbErr> {
+    #[derive(FromQueryResult)]
+    struct StatusCount {
+        status: String,
+        compensation_pending: bool,
+        count: i64,
+    }
+    #[derive(FromQueryResult)]
+    struct MenuQuantity {
+        menu_id: i64,
+        quantity: i64,
+    }
+    let counts = orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Status)
+        .column(orders::Column::CompensationPending)
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "count")
+        .group_by(orders::Column::Status)
+        .group_by(orders::Column::CompensationPending)
+        .into_model::<StatusCount>()
+        .all(db)
+        .await?;
+    let quantities = order_items::Entity::find()
+        .select_only()
+        .column(order_items::Column::MenuId)
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(order_items.quantity), 0) AS BIGINT)"),
+            "quantity",
+        )
+        .inner_join(orders::Entity)
+        .filter(orders::Column::Status.eq("PAID"))
+        .group_by(order_items::Column::MenuId)
+        .into_model::<MenuQuantity>()
+        .all(db)
+        .await?;
+    let mut by_status: BTreeMap<String, i64> = ["PENDING", "PAID", "FAILED", "CANCELLED"]
+        .into_iter()
+        .map(|s| (s.to_string(), 0))
+        .collect();
+    let mut compensation_pending = 0;
+    for row in counts {
+        *by_status.entry(row.status).or_default() += row.count;
+        if row.compensation_pending {
+            compensation_pending += row.count;
+        }
+    }
+    Ok(Stats {
+        by_status,
+        compensation_pending,
+        paid_quantities: quantities
+            .into_iter()
+            .map(|q| (q.menu_id, q.quantity))
+            .collect(),
+    })
+}

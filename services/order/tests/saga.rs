@@ -1,0 +1,406 @@
+//! Order Service end-to-end tests: all three real services in-process on random ports, over
+//! real HTTP, against the real PostgreSQL and Redis (and the embedded mode for the basic flow).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{start, start_with};
+use testbed_common::testing::Backend;
+
+async fn brief_flow(backend: Backend) {
+    let stack = start(backend).await;
+    let token = stack.new_user().await;
+    let menus = stack
+        .call(
+            reqwest::Method::GET,
+            format!("{}/menus", stack.restaurant),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(menus.status, StatusCode::OK);
+    assert!(menus.body.as_array().unwrap().len() >= 5);
+    let menu = stack.create_menu(10, 12_000).await;
+
+    let placed = stack.order(&token, &[(menu, 2)]).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+    let order = &placed.body;
+    assert_eq!(order["status"], "PAID");
+    assert_eq!(order["total"], 24_000);
+    assert_eq!(order["items"][0]["unit_price"], 12_000);
+    for key in [
+        "id",
+        "user_id",
+        "status",
+        "items",
+        "total",
+        "address",
+        "phone",
+        "created_at",
+    ] {
+        assert!(order.get(key).is_some(), "{key}");
+    }
+    let id = order["id"].as_i64().unwrap();
+    assert_eq!(stack.stock(menu).await, 8);
+
+    let first = stack.get_order(&token, id).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.cache.as_deref(), Some("MISS"));
+    let second = stack.get_order(&token, id).await;
+    assert_eq!(second.cache.as_deref(), Some("HIT"));
+    assert_eq!(second.body["status"], "PAID");
+
+    let cancelled = stack.cancel(&token, id).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "CANCELLED");
+    assert_eq!(stack.stock(menu).await, 10);
+    let read = stack.get_order(&token, id).await;
+    assert_eq!(read.body["status"], "CANCELLED", "no stale cached status");
+    assert_eq!(read.cache.as_deref(), Some("MISS"));
+
+    let again = stack.cancel(&token, id).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["status"], "CANCELLED");
+    assert_eq!(
+        stack.stock(menu).await,
+        10,
+        "a repeated cancel moves nothing"
+    );
+
+    let reorder = stack.order(&token, &[(menu, 3)]).await;
+    assert_eq!(reorder.status, StatusCode::CREATED);
+    assert_eq!(stack.stock(menu).await, 7);
+    stack.assert_zero_drift(menu).await;
+}
+
+#[tokio::test]
+async fn brief_flow_postgres() {
+    brief_flow(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn brief_flow_embedded() {
+    brief_flow(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn payment_failures_are_rolled_back() {
+    let stack = start(Backend::Postgres).await;
+    let menus = [
+        stack.create_menu(1_000, 5_000).await,
+        stack.create_menu(1_000, 7_000).await,
+    ];
+    let tokens = futures::future::join_all((0..10).map(|_| stack.new_user())).await;
+    stack
+        .chaos(&stack.order, "payment_fail", json!({"fail_percent": 30}))
+        .await;
+    let n = 300;
+    let mut failed = 0;
+    let mut paid = 0;
+    for batch in 0..(n / 10) {
+        let calls = tokens.iter().enumerate().map(|(i, token)| {
+            let items = [(menus[(batch + i) % 2], 1 + (i as i64 % 3))];
+            let stack = &stack;
+            async move { stack.order(token, &items).await }
+        });
+        for response in futures::future::join_all(calls).await {
+            match response.status {
+                StatusCode::CREATED => paid += 1,
+                StatusCode::PAYMENT_REQUIRED => {
+                    assert_eq!(response.body["status"], "FAILED");
+                    assert_eq!(response.body["failure_reason"], "payment_declined");
+                    assert!(response.body["order_id"].is_i64());
+                    failed += 1;
+                }
+                other => panic!("unexpected {other}: {}", response.body),
+            }
+        }
+    }
+    assert_eq!(paid + failed, n);
+    // 99.9 % two-sided binomial interval: 90 ± 3.29·√(300·0.3·0.7) ≈ 90 ± 26.
+    assert!((64..=116).contains(&failed), "{failed} of {n} failed");
+    let stats = stack.settle(Duration::from_secs(10)).await;
+    assert_eq!(stats["by_status"]["FAILED"], failed);
+    for menu in menus {
+        stack.assert_zero_drift(menu).await;
+    }
+}
+
+#[tokio::test]
+async fn user_service_delay_times_out_without_moving_stock() {
+    let stack = start(Backend::Postgres).await;
+    let token = stack.new_user().await;
+    let menu = stack.create_menu(10, 1_000).await;
+    stack
+        .chaos(&stack.user, "delay", json!({"delay_ms": 2000}))
+        .await;
+    let started = Instant::now();
+    let response = stack.order(&token, &[(menu, 1)]).await;
+    let took = started.elapsed();
+    assert_eq!(
+        response.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        response.body
+    );
+    assert_eq!(response.body["error"], "user_service_timeout");
+    assert!(took < Duration::from_millis(1500 + 250), "took {took:?}");
+    assert_eq!(stack.stock(menu).await, 10);
+    stack.chaos_off(&stack.user).await;
+    let response = stack.order(&token, &[(menu, 1)]).await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    assert_eq!(stack.stock(menu).await, 9);
+    stack.assert_zero_drift(menu).await;
+}
+
+#[tokio::test]
+async fn user_service_errors_fail_orders_cleanly() {
+    let stack = start(Backend::Postgres).await;
+    let token = stack.new_user().await;
+    let menu = stack.create_menu(10, 1_000).await;
+    stack
+        .chaos(
+            &stack.user,
+            "error",
+            json!({"enable": true, "percent": 100}),
+        )
+        .await;
+    for _ in 0..5 {
+        let response = stack.order(&token, &[(menu, 1)]).await;
+        assert_eq!(
+            response.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            response.body
+        );
+        assert_eq!(response.body["error"], "user_service_unavailable");
+    }
+    assert_eq!(stack.stock(menu).await, 10);
+    let stats = stack.stats().await;
+    assert_eq!(stats["by_status"]["PENDING"], 0);
+    stack.chaos_off(&stack.user).await;
+    assert_eq!(
+        stack.order(&token, &[(menu, 1)]).await.status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn inventory_delay_never_oversells() {
+    let stack = start_with(Backend::Postgres, |c| {
+        c.upstream_timeout_ms = 1000;
+        c.pending_timeout_secs = 5;
+        c.recovery_interval_secs = 1;
+    })
+    .await;
+    let menu = stack.create_menu(5, 3_000).await;
+    let tokens = futures::future::join_all((0..12).map(|_| stack.new_user())).await;
+    stack
+        .chaos(
+            &stack.restaurant,
+            "inventory_delay",
+            json!({"delay_ms": 250}),
+        )
+        .await;
+    let line = [(menu, 1)];
+    let calls = tokens.iter().map(|token| stack.order(token, &line));
+    let responses = futures::future::join_all(calls).await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort();
+    assert!(
+        statuses.iter().all(|s| [201, 409, 503, 504].contains(s)),
+        "{statuses:?}"
+    );
+    let paid = statuses.iter().filter(|s| **s == 201).count();
+    assert!(paid <= 5, "oversold: {statuses:?}");
+    stack.chaos_off(&stack.restaurant).await;
+    stack.settle(Duration::from_secs(30)).await;
+    stack.assert_zero_drift(menu).await;
+}
+
+#[tokio::test]
+async fn a_failed_line_gives_back_the_lines_before_it() {
+    let stack = start(Backend::Postgres).await;
+    let token = stack.new_user().await;
+    let plenty = stack.create_menu(10, 1_000).await;
+    let scarce = stack.create_menu(1, 2_000).await;
+    let response = stack.order(&token, &[(plenty, 3), (scarce, 2)]).await;
+    assert_eq!(response.status, StatusCode::CONFLICT, "{}", response.body);
+    assert_eq!(response.body["failure_reason"], "out_of_stock");
+    assert_eq!(stack.stock(plenty).await, 10);
+    assert_eq!(stack.stock(scarce).await, 1);
+    let id = response.body["order_id"].as_i64().unwrap();
+    // Cancelling a FAILED order is refused and restores nothing a second time.
+    let cancel = stack.cancel(&token, id).await;
+    assert_eq!(cancel.status, StatusCode::CONFLICT);
+    assert_eq!(cancel.body["status"], "FAILED");
+    assert_eq!(stack.stock(plenty).await, 10);
+    let unknown = stack.order(&token, &[(987_654, 1)]).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown.body["failure_reason"], "unknown_menu");
+    stack.assert_zero_drift(plenty).await;
+    stack.assert_zero_drift(scarce).await;
+}
+
+#[tokio::test]
+async fn orders_belong_to_their_user() {
+    let stack = start(Backend::Postgres).await;
+    let alice = stack.new_user().await;
+    let bob = stack.new_user().await;
+    let menu = stack.create_menu(10, 1_000).await;
+    let order = stack.order(&alice, &[(menu, 1)]).await;
+    let id = order.body["id"].as_i64().unwrap();
+    assert_eq!(stack.get_order(&alice, id).await.status, StatusCode::OK);
+    let read = stack.get_order(&bob, id).await;
+    assert_eq!(read.status, StatusCode::FORBIDDEN);
+    assert_eq!(read.body["error"], "forbidden");
+    assert_eq!(stack.cancel(&bob, id).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(stack.stock(menu).await, 9);
+    let anonymous = stack
+        .call(
+            reqwest::Method::GET,
+            format!("{}/orders/{id}", stack.order),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        anonymous.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("bearer token")
+    );
+    let anonymous = stack
+        .call(
+            reqwest::Method::POST,
+            format!("{}/orders", stack.order),
+            None,
+            Some(json!({"items": [{"menu_id": menu, "quantity": 1}], "address": "x", "phone": "010-1234-5678"})),
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        stack.get_order(&alice, 987_654).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let bad = stack.order(&alice, &[(menu, 0)]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_first_order() {
+    let stack = start(Backend::Postgres).await;
+    let token = stack.new_user().await;
+    let menu = stack.create_menu(10, 1_000).await;
+    let send = || {
+        stack
+            .http
+            .post(format!("{}/orders", stack.order))
+            .bearer_auth(&token)
+            .header("idempotency-key", "retry-me-1")
+            .json(&json!({"items": [{"menu_id": menu, "quantity": 2}], "address": "Seoul", "phone": "010-1234-5678"}))
+            .send()
+    };
+    let responses = futures::future::join_all((0..4).map(|_| send())).await;
+    let mut ids = Vec::new();
+    let mut created = 0;
+    for response in responses {
+        let response = response.unwrap();
+        if response.status() == StatusCode::CREATED {
+            created += 1;
+        } else {
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        let body: serde_json::Value = response.json().await.unwrap();
+        ids.push(body["id"].as_i64().unwrap());
+    }
+    assert_eq!(created, 1);
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    assert_eq!(stack.stock(menu).await, 8);
+}
+
+#[tokio::test]
+async fn crash_after_reservation_is_recovered() {
+    let stack = start_with(Backend::Postgres, |_| {}).await;
+    let token = stack.new_user().await;
+    let menu = stack.create_menu(10, 1_000).await;
+    let database_url = format!(
+        "{}/{}",
+        testbed_common::testing::database_server(),
+        testbed_common::testing::unique("crash_order")
+    );
+    let port = free_port();
+    let spawn = |crash: bool| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_order-service"))
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("DATABASE_URL", &database_url)
+            .env("TESTBED_DEV", "1")
+            .env("USER_SERVICE_URL", &stack.user)
+            .env("RESTAURANT_SERVICE_URL", &stack.restaurant)
+            .env("PENDING_TIMEOUT_SECS", "0")
+            .env("RECOVERY_INTERVAL_SECS", "1")
+            .env("FAULT_CRASH_AFTER_RESERVE", if crash { "1" } else { "0" })
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("order-service binary starts")
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let mut crashing = spawn(true);
+    testbed_common::server::wait_ready(&base, Duration::from_secs(20))
+        .await
+        .expect("ready");
+    let response = stack
+        .http
+        .post(format!("{base}/orders"))
+        .bearer_auth(&token)
+        .json(&json!({"items": [{"menu_id": menu, "quantity": 4}], "address": "Seoul", "phone": "010-1234-5678"}))
+        .send()
+        .await;
+    assert!(response.is_err(), "the process died mid-request");
+    let status = crashing.wait().expect("exit status");
+    assert_eq!(status.code(), Some(70));
+    assert_eq!(
+        stack.stock(menu).await,
+        6,
+        "stock was taken before the crash"
+    );
+
+    let mut restarted = spawn(false);
+    testbed_common::server::wait_ready(&base, Duration::from_secs(20))
+        .await
+        .expect("ready again");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let stats = loop {
+        let stats: serde_json::Value = stack
+            .http
+            .get(format!("{base}/orders/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["by_status"]["FAILED"] == 1 && stats["compensation_pending"] == 0 {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "not recovered: {stats}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(stats["by_status"]["PENDING"], 0);
+    let _ = restarted.kill();
+    let _ = restarted.wait();
+    assert_eq!(stack.stock(menu).await, 10, "recovery gave the stock back");
+    let _ = testbed_common::db::drop_postgres_database(&database_url).await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
