@@ -41,6 +41,12 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+say "docker-compose.yml and the gateway config (compose client's config, nginx -t)"
+bash scripts/validate-compose.sh
+
+say "the NGINX gateway in front of the real services"
+bash scripts/gateway-ci.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
