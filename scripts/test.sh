@@ -44,6 +44,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "docker-compose.yml and the gateway config (compose client's config, nginx -t)"
 bash scripts/validate-compose.sh
 
+say "Kubernetes manifests (kustomize render, strict schema validation, nginx -t)"
+bash scripts/validate-k8s.sh
+
 say "the NGINX gateway in front of the real services"
 bash scripts/gateway-ci.sh
 

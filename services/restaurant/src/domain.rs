@@ -155,7 +155,8 @@ impl Inventory {
         check_quantity(quantity)?;
         self.with_menu_locked(menu_id, async |txn, menu| {
             if let Some(order_id) = order_id {
-                if let Some(first) = store::ledger_entry(txn, menu_id, order_id, RESERVE).await? {
+                let entries = store::order_entries(txn, menu_id, order_id).await?;
+                if let Some(first) = entries.reserved {
                     return Ok(Reservation {
                         menu_id,
                         order_id: Some(order_id),
@@ -168,10 +169,7 @@ impl Inventory {
                 // A restoration already ran for this order (the order service gave up on
                 // an earlier, slow reservation): a late reservation must not take stock
                 // that nobody would ever give back.
-                if store::ledger_entry(txn, menu_id, order_id, RESTORE)
-                    .await?
-                    .is_some()
-                {
+                if entries.restored.is_some() {
                     return Err(ApiError::conflict(
                         "order_compensated",
                         format!(
@@ -220,10 +218,8 @@ impl Inventory {
             check_quantity(quantity)?;
         }
         self.with_menu_locked(menu_id, async |txn, menu| {
-            if store::ledger_entry(txn, menu_id, order_id, RESTORE)
-                .await?
-                .is_some()
-            {
+            let entries = store::order_entries(txn, menu_id, order_id).await?;
+            if entries.restored.is_some() {
                 return Ok(Restoration {
                     menu_id,
                     order_id,
@@ -232,9 +228,7 @@ impl Inventory {
                     replayed: true,
                 });
             }
-            let reserved = store::ledger_entry(txn, menu_id, order_id, RESERVE)
-                .await?
-                .map_or(0, |r| r.quantity);
+            let reserved = entries.reserved.map_or(0, |r| r.quantity);
             if let Some(quantity) = quantity
                 && quantity > reserved
             {

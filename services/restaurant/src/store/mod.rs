@@ -64,19 +64,33 @@ pub async fn all_restaurants(
         .await
 }
 
-/// The ledger entry of `kind` for an order and menu, if any.
-pub async fn ledger_entry(
+/// What an order has done to a menu so far: its reservation and its restoration, if any
+/// (one query, because it runs while the menu's row lock is held).
+#[derive(Debug, Default)]
+pub struct OrderEntries {
+    pub reserved: Option<ledger::Model>,
+    pub restored: Option<ledger::Model>,
+}
+
+pub async fn order_entries(
     db: &impl ConnectionTrait,
     menu_id: i64,
     order_id: i64,
-    kind: &str,
-) -> Result<Option<ledger::Model>, sea_orm::DbErr> {
-    ledger::Entity::find()
+) -> Result<OrderEntries, sea_orm::DbErr> {
+    let rows = ledger::Entity::find()
         .filter(ledger::Column::MenuId.eq(menu_id))
         .filter(ledger::Column::OrderId.eq(order_id))
-        .filter(ledger::Column::Kind.eq(kind))
-        .one(db)
-        .await
+        .all(db)
+        .await?;
+    let mut entries = OrderEntries::default();
+    for row in rows {
+        match row.kind.as_str() {
+            RESERVE => entries.reserved = Some(row),
+            RESTORE => entries.restored = Some(row),
+            _ => {}
+        }
+    }
+    Ok(entries)
 }
 
 /// Adds `delta` to a menu's stock.
