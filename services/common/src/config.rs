@@ -27,7 +27,7 @@ pub struct ServiceConfig {
     #[arg(long, env = "CREATE_DATABASE", default_value_t = true, action = clap::ArgAction::Set)]
     pub create_database: bool,
     /// Database connection pool size.
-    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10)]
     pub db_pool_size: u32,
     /// Redis URL. Absent: an in-process cache.
     #[arg(long, env = "REDIS_URL")]
@@ -65,7 +65,7 @@ impl Default for ServiceConfig {
             database_url: None,
             data_dir: PathBuf::from("data"),
             create_database: true,
-            db_pool_size: 16,
+            db_pool_size: 10,
             redis_url: None,
             cache_prefix: None,
             jwt_secret: None,
