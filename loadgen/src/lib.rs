@@ -1,0 +1,22 @@
+//! The chaos testbed's load generator: named scenarios (TOML) drive the three services
+//! with goose users or an open-loop rate while faults are switched on and off, every
+//! request is timed into HDR histograms, stock is reconciled against paid orders, and each
+//! run ends in assertions and reports (HTML, `summary.json`, `junit.xml`, `run.json`).
+//!
+//! For a live view (the dashboard), call [`run::start_run`] and read
+//! [`run::RunHandle::snapshot`] as often as once a second; [`run::RunHandle::stop`] ends the
+//! load gracefully and the run still produces its record.
+
+pub mod api;
+pub mod assertions;
+pub mod cli;
+pub mod consistency;
+pub mod duration;
+pub mod recorder;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod workflow;
+
+pub use run::{RunHandle, RunOptions, RunRecord, Snapshot, start_run};
+pub use scenario::Scenario;

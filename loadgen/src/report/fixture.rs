@@ -1,0 +1,194 @@
+//! A fixed run for report tests: every number chosen by hand.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::api::Targets;
+use crate::assertions::AssertionResult;
+use crate::consistency::{ConsistencyCheck, ConsistencyRow};
+use crate::recorder::{EndpointSnapshot, LatencySummary, SecondPoint};
+use crate::run::{FaultMarker, LoadMode, RunConfig, RunRecord};
+use crate::scenario::{Fault, FaultStep, Service, parse_scenario};
+use crate::workflow::TallySnapshot;
+
+fn latency(p50: u64, p95: u64, max: u64, count: u64) -> LatencySummary {
+    LatencySummary {
+        count,
+        min: p50 / 4,
+        mean: p50 as f64 * 1.2,
+        p50,
+        p90: p95 * 8 / 10,
+        p95,
+        p99: p95 * 2,
+        p999: max * 9 / 10,
+        max,
+        curve: vec![
+            (0.0, p50 / 4),
+            (50.0, p50),
+            (90.0, p95 * 8 / 10),
+            (95.0, p95),
+            (99.0, p95 * 2),
+            (99.9, max * 9 / 10),
+            (100.0, max),
+        ],
+        buckets: vec![(p50, count / 2), (max, count / 2)],
+    }
+}
+
+pub fn fixed_run() -> RunRecord {
+    let scenario = parse_scenario(
+        "scenarios/chaos-payment-fail.toml",
+        include_str!("../../../scenarios/chaos-payment-fail.toml"),
+    )
+    .expect("the shipped scenario parses");
+    let orders = EndpointSnapshot {
+        endpoint: "POST /orders".into(),
+        latency: latency(20_000, 90_000, 400_000, 1000),
+        statuses: BTreeMap::from([(201, 700), (402, 298), (503, 2)]),
+        requests: 1000,
+        errors: 2,
+        rps: vec![100; 10],
+        errors_per_second: vec![0, 0, 0, 0, 0, 1, 1, 0, 0, 0],
+        ..EndpointSnapshot::default()
+    };
+    let reads = EndpointSnapshot {
+        endpoint: "GET /orders/{id}".into(),
+        latency: latency(3_000, 12_000, 30_000, 500),
+        cache_hits: Some(latency(2_000, 4_000, 9_000, 450)),
+        cache_misses: Some(latency(11_000, 25_000, 30_000, 50)),
+        statuses: BTreeMap::from([(200, 500)]),
+        requests: 500,
+        errors: 0,
+        rps: vec![50; 10],
+        errors_per_second: vec![0; 10],
+    };
+    let timeline = (0..10)
+        .map(|second| SecondPoint {
+            second,
+            requests: 150,
+            errors: u64::from(second == 5 || second == 6),
+            p50: 9_000 + second * 100,
+            p95: 60_000,
+            p99: 180_000,
+        })
+        .collect();
+    let row = ConsistencyRow {
+        key: "bibimbap".into(),
+        menu_id: 41,
+        initial: 100_000,
+        stock: 99_300,
+        reserved: 998,
+        restored: 298,
+        sold: 700,
+        drift: 0,
+        identity_gap: 0,
+    };
+    let final_check = ConsistencyCheck {
+        at_secs: 10.4,
+        rows: vec![row.clone()],
+        orders_by_status: BTreeMap::from([
+            ("PENDING".into(), 0),
+            ("PAID".into(), 700),
+            ("FAILED".into(), 300),
+            ("CANCELLED".into(), 0),
+        ]),
+        error: None,
+    };
+    let during = ConsistencyCheck {
+        at_secs: 4.0,
+        rows: vec![ConsistencyRow {
+            stock: 99_598,
+            sold: 400,
+            drift: -2,
+            ..row
+        }],
+        ..final_check.clone()
+    };
+    RunRecord {
+        format_version: 1,
+        config: RunConfig {
+            users: 20,
+            hatch_rate: 10.0,
+            run_time: Duration::from_secs(10),
+            think_min: Duration::from_millis(10),
+            think_max: Duration::from_millis(50),
+            short: true,
+            seed: 7,
+            mode: LoadMode::ClosedLoop {
+                engine: "goose 0.19".into(),
+            },
+            targets: Targets::default(),
+            faults: vec![FaultStep {
+                at: Duration::ZERO,
+                service: Service::Order,
+                fault: Fault::PaymentFail { percent: 30 },
+            }],
+            menu_ids: BTreeMap::from([("bibimbap".into(), 41)]),
+            run_tag: "120000abcd".into(),
+        },
+        measurement: LoadMode::ClosedLoop {
+            engine: "goose 0.19".into(),
+        }
+        .measurement(),
+        scenario,
+        started_at: "2026-05-01T12:00:00+00:00".into(),
+        finished_at: "2026-05-01T12:00:12+00:00".into(),
+        load_secs: 10.0,
+        stopped_early: false,
+        endpoints: vec![orders, reads],
+        timeline,
+        markers: vec![
+            FaultMarker {
+                at_secs: 0.0,
+                service: Service::Order,
+                description: "payment fail 30%".into(),
+                origin: "scenario".into(),
+            },
+            FaultMarker {
+                at_secs: 10.0,
+                service: Service::Order,
+                description: "all faults off".into(),
+                origin: "teardown".into(),
+            },
+        ],
+        consistency_history: vec![during, final_check.clone()],
+        final_check: Some(final_check),
+        tally: TallySnapshot {
+            order_attempts: 1000,
+            paid: 700,
+            declined: 298,
+            order_errors: 2,
+            net_sold: BTreeMap::from([(41, 700)]),
+            ..TallySnapshot::default()
+        },
+        windows: Vec::new(),
+        assertions: vec![
+            AssertionResult {
+                title: "no stock drift".into(),
+                line: 40,
+                passed: true,
+                expected: "drift 0 on every menu".into(),
+                actual: "total |drift| 0".into(),
+                detail: String::new(),
+            },
+            AssertionResult {
+                title: "FAILED share 30% ± 8%".into(),
+                line: 43,
+                passed: true,
+                expected: "30.0% ± 8.0%".into(),
+                actual: "29.9% (298 of 998)".into(),
+                detail: String::new(),
+            },
+            AssertionResult {
+                title: "POST /orders p95 < 50ms".into(),
+                line: 48,
+                passed: false,
+                expected: "p95 < 50.0ms".into(),
+                actual: "p95 = 90.0ms".into(),
+                detail: "40.0ms over the bound (80% above)".into(),
+            },
+        ],
+        passed: false,
+        notes: Vec::new(),
+    }
+}

@@ -1,0 +1,194 @@
+//! Run reports: the directory `<report-dir>/<scenario>/<timestamp>/` with a self-contained
+//! `index.html` (inline SVG, no network), `summary.json` and `junit.xml` for CI, and
+//! `run.json`, the saved run that `loadgen report` renders again.
+
+mod html;
+mod svg;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::run::RunRecord;
+
+pub use html::render_html;
+
+/// Writes all four files for `record` under `report_dir`; returns the run's directory.
+pub fn write_reports(record: &RunRecord, report_dir: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = chrono::DateTime::parse_from_rfc3339(&record.started_at)
+        .map(|t| t.format("%Y%m%d-%H%M%S").to_string())
+        .unwrap_or_else(|_| chrono::Local::now().format("%Y%m%d-%H%M%S").to_string());
+    let base = report_dir.join(&record.scenario.name);
+    let mut dir = base.join(&stamp);
+    let mut suffix = 2;
+    while dir.exists() {
+        dir = base.join(format!("{stamp}-{suffix}"));
+        suffix += 1;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_into(record, &dir)?;
+    Ok(dir)
+}
+
+/// Writes the four files into an existing directory.
+pub fn write_into(record: &RunRecord, dir: &Path) -> anyhow::Result<()> {
+    let write = |name: &str, contents: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))
+    };
+    write("run.json", serde_json::to_string_pretty(record)?)?;
+    write(
+        "summary.json",
+        serde_json::to_string_pretty(&summary(record))?,
+    )?;
+    write("junit.xml", junit(record))?;
+    write("index.html", render_html(record))?;
+    Ok(())
+}
+
+/// Reads a saved `run.json`.
+pub fn load_record(path: &Path) -> anyhow::Result<RunRecord> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a saved run", path.display()))
+}
+
+fn ms(micros: u64) -> f64 {
+    (micros as f64 / 10.0).round() / 100.0
+}
+
+/// The machine-readable summary.
+pub fn summary(record: &RunRecord) -> Value {
+    let requests = record.total_requests();
+    let endpoints: Vec<Value> = record
+        .endpoints
+        .iter()
+        .map(|e| {
+            json!({
+                "endpoint": e.endpoint,
+                "requests": e.requests,
+                "errors": e.errors,
+                "statuses": e.statuses,
+                "latency_ms": {
+                    "p50": ms(e.latency.p50), "p90": ms(e.latency.p90), "p95": ms(e.latency.p95),
+                    "p99": ms(e.latency.p99), "p99_9": ms(e.latency.p999), "max": ms(e.latency.max),
+                    "mean": (e.latency.mean / 10.0).round() / 100.0,
+                },
+                "cache_hit_p50_ms": e.cache_hits.as_ref().map(|h| ms(h.p50)),
+                "cache_miss_p50_ms": e.cache_misses.as_ref().map(|h| ms(h.p50)),
+            })
+        })
+        .collect();
+    json!({
+        "scenario": record.scenario.name,
+        "passed": record.passed,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "load_secs": record.load_secs,
+        "stopped_early": record.stopped_early,
+        "mode": record.config.mode,
+        "users": record.config.users,
+        "short": record.config.short,
+        "requests": requests,
+        "errors": record.total_errors(),
+        "requests_per_second": if record.load_secs > 0.0 { requests as f64 / record.load_secs } else { 0.0 },
+        "endpoints": endpoints,
+        "orders": record.tally,
+        "consistency": record.final_check,
+        "assertions": record.assertions,
+        "notes": record.notes,
+    })
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// JUnit XML: one test case per assertion.
+pub fn junit(record: &RunRecord) -> String {
+    let failures = record.assertions.iter().filter(|a| !a.passed).count();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let suite = xml_escape(&format!("loadgen.{}", record.scenario.name));
+    let _ = writeln!(
+        xml,
+        "<testsuites name=\"loadgen\" tests=\"{}\" failures=\"{failures}\">",
+        record.assertions.len()
+    );
+    let _ = writeln!(
+        xml,
+        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
+        record.assertions.len(),
+        record.load_secs,
+        xml_escape(&record.started_at)
+    );
+    for assertion in &record.assertions {
+        let name = xml_escape(&format!("{} (line {})", assertion.title, assertion.line));
+        let _ = write!(xml, "    <testcase classname=\"{suite}\" name=\"{name}\"");
+        if assertion.passed {
+            let _ = writeln!(xml, "/>");
+        } else {
+            let message = xml_escape(&format!(
+                "expected {}, got {}: {}",
+                assertion.expected, assertion.actual, assertion.detail
+            ));
+            let _ = writeln!(
+                xml,
+                ">\n      <failure message=\"{message}\" type=\"assertion\">{message}</failure>\n    </testcase>"
+            );
+        }
+    }
+    let _ = writeln!(xml, "  </testsuite>\n</testsuites>");
+    xml
+}
+
+#[cfg(test)]
+pub(crate) mod fixture;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_has_one_case_per_assertion_and_the_failure_text() {
+        let record = fixture::fixed_run();
+        let xml = junit(&record);
+        assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
+        assert!(xml.contains("<testcase classname=\"loadgen.chaos-payment-fail\" name=\"no stock drift (line 40)\"/>"), "{xml}");
+        assert!(
+            xml.contains("p95 = 90.0ms: 40.0ms over the bound (80% above)"),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testcase").count(), 3);
+    }
+
+    #[test]
+    fn summary_carries_the_verdict_and_percentiles() {
+        let summary = summary(&fixture::fixed_run());
+        assert_eq!(summary["passed"], json!(false));
+        assert_eq!(summary["requests"], json!(1500));
+        assert_eq!(summary["endpoints"][0]["latency_ms"]["p95"], json!(90.0));
+        assert_eq!(summary["assertions"][2]["passed"], json!(false));
+    }
+
+    #[test]
+    fn reports_are_written_and_a_saved_run_renders_again() {
+        let record = fixture::fixed_run();
+        let dir =
+            std::env::temp_dir().join(format!("loadgen-report-{}", uuid::Uuid::new_v4().simple()));
+        let run_dir = write_reports(&record, &dir).expect("written");
+        for file in ["index.html", "summary.json", "junit.xml", "run.json"] {
+            assert!(run_dir.join(file).is_file(), "{file}");
+        }
+        assert!(run_dir.starts_with(dir.join("chaos-payment-fail")));
+        let reloaded = load_record(&run_dir.join("run.json")).expect("reloads");
+        assert_eq!(reloaded, record);
+        assert_eq!(render_html(&reloaded), render_html(&record));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,831 @@
+//! Running a scenario: setup (readiness, isolated menus, clean fault switches), the load
+//! (closed-loop goose users, or an open-loop request rate), faults switched on and off on
+//! schedule, the consistency checker and fault poller alongside, teardown, the settle wait,
+//! the final check and the verdict. [`start_run`] returns a [`RunHandle`] whose
+//! [`Snapshot`]s a dashboard can read while the run goes on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use goose::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::api::{Api, FaultState, Targets};
+use crate::assertions::{self, AssertionResult, Evidence, WindowStats};
+use crate::consistency::{self, ConsistencyCheck};
+use crate::duration::format_duration;
+use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
+use crate::scenario::{Fault, FaultStep, Rule, Scenario, Service};
+use crate::workflow::{TallySnapshot, VirtualUser, Workload};
+
+/// What to run and against what.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub scenario: Scenario,
+    pub users: Option<usize>,
+    pub run_time: Option<Duration>,
+    /// Open-loop iterations per second; overrides the scenario's.
+    pub rate: Option<f64>,
+    pub short: bool,
+    pub targets: Targets,
+    pub admin_token: Option<String>,
+    pub seed: u64,
+    /// Print a progress line every few seconds (when no dashboard shows the run).
+    pub progress: bool,
+}
+
+/// How load was generated, and so how latency is to be read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum LoadMode {
+    /// Goose users, each running workflows back to back with think time.
+    ClosedLoop { engine: String },
+    /// Workflow iterations started at a fixed rate whatever the latency.
+    OpenLoop { rate: f64 },
+}
+
+impl LoadMode {
+    /// How latency was measured in this mode, for the report.
+    pub fn measurement(&self) -> String {
+        match self {
+            LoadMode::ClosedLoop { engine } => format!(
+                "Closed loop ({engine} users). Each request is timed by the load generator from \
+                 before sending to the end of the response body, in microseconds (HDR histogram). \
+                 Coordinated omission is NOT corrected in this mode: when the system slows down the \
+                 users send less, so tail latency under overload is understated. Use --rate for an \
+                 open-loop run."
+            ),
+            LoadMode::OpenLoop { rate } => format!(
+                "Open loop at {rate} workflow iterations/s. The first request of each iteration is \
+                 timed from its intended start on the schedule, not from when it was sent, so time \
+                 spent queued behind a slow system counts (coordinated omission handled). Later \
+                 requests of an iteration are timed from send to end of body, in microseconds."
+            ),
+        }
+    }
+}
+
+/// Where the run is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Setup,
+    Running,
+    Settling,
+    Done,
+}
+
+/// A fault change during the run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FaultMarker {
+    /// Seconds into the load phase (negative: during setup).
+    pub at_secs: f64,
+    pub service: Service,
+    pub description: String,
+    /// `scenario` (applied by the run), `observed` (seen changed by someone else) or
+    /// `teardown`.
+    pub origin: String,
+}
+
+/// The settings a run used, for the report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    pub users: usize,
+    pub hatch_rate: f64,
+    pub run_time: Duration,
+    pub think_min: Duration,
+    pub think_max: Duration,
+    pub short: bool,
+    pub seed: u64,
+    pub mode: LoadMode,
+    pub targets: Targets,
+    pub faults: Vec<FaultStep>,
+    /// Menu key → id created for this run.
+    pub menu_ids: BTreeMap<String, i64>,
+    pub run_tag: String,
+}
+
+/// Everything a finished run produced; saved as `run.json`, rendered into the reports.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub format_version: u32,
+    pub scenario: Scenario,
+    pub config: RunConfig,
+    pub started_at: String,
+    pub finished_at: String,
+    /// Seconds the load phase actually lasted.
+    pub load_secs: f64,
+    pub stopped_early: bool,
+    pub measurement: String,
+    pub endpoints: Vec<EndpointSnapshot>,
+    pub timeline: Vec<SecondPoint>,
+    pub markers: Vec<FaultMarker>,
+    pub consistency_history: Vec<ConsistencyCheck>,
+    pub final_check: Option<ConsistencyCheck>,
+    pub tally: TallySnapshot,
+    pub windows: Vec<WindowStats>,
+    pub assertions: Vec<AssertionResult>,
+    pub passed: bool,
+    /// Problems met along the way (setup or teardown calls that failed, …).
+    pub notes: Vec<String>,
+}
+
+impl RunRecord {
+    pub fn total_requests(&self) -> u64 {
+        self.endpoints.iter().map(|e| e.requests).sum()
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.endpoints.iter().map(|e| e.errors).sum()
+    }
+}
+
+/// A live view of a run, cheap to take once a second.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub scenario: String,
+    pub mode: LoadMode,
+    pub phase: Phase,
+    pub elapsed: Duration,
+    pub run_time: Duration,
+    pub remaining: Duration,
+    pub users_active: usize,
+    pub users_planned: usize,
+    pub endpoints: Vec<EndpointSnapshot>,
+    pub timeline: Vec<SecondPoint>,
+    pub total_requests: u64,
+    pub total_errors: u64,
+    /// Requests in the last complete second.
+    pub current_rps: u64,
+    pub faults: BTreeMap<Service, FaultState>,
+    pub markers: Vec<FaultMarker>,
+    pub consistency: Option<ConsistencyCheck>,
+    pub tally: TallySnapshot,
+}
+
+impl Snapshot {
+    pub fn error_rate(&self) -> f64 {
+        if self.total_requests == 0 {
+            0.0
+        } else {
+            self.total_errors as f64 / self.total_requests as f64
+        }
+    }
+}
+
+/// State shared by the run task, its helpers and the handle.
+struct Shared {
+    scenario: String,
+    mode: LoadMode,
+    run_time: Duration,
+    users_planned: usize,
+    phase: Mutex<Phase>,
+    recorder: OnceLock<Arc<Recorder>>,
+    workload: OnceLock<Arc<Workload>>,
+    load_started: OnceLock<Instant>,
+    users_active: AtomicUsize,
+    faults: Mutex<BTreeMap<Service, FaultState>>,
+    markers: Mutex<Vec<FaultMarker>>,
+    consistency: Mutex<Vec<ConsistencyCheck>>,
+    stop_requested: AtomicBool,
+    stop: Notify,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl Shared {
+    fn elapsed(&self) -> Duration {
+        self.load_started
+            .get()
+            .map_or(Duration::ZERO, Instant::elapsed)
+    }
+
+    fn elapsed_secs(&self) -> f64 {
+        match self.load_started.get() {
+            Some(start) => start.elapsed().as_secs_f64(),
+            None => 0.0,
+        }
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        *lock(&self.phase) = phase;
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop_requested.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps until `deadline` or a stop request; true when stopped.
+    async fn sleep_until(&self, deadline: Instant) -> bool {
+        if self.stopping() {
+            return true;
+        }
+        let stop = self.stop.notified();
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline.into()) => self.stopping(),
+            _ = stop => true,
+        }
+    }
+
+    fn mark(&self, service: Service, description: String, origin: &str) {
+        lock(&self.markers).push(FaultMarker {
+            at_secs: self.elapsed_secs(),
+            service,
+            description,
+            origin: origin.to_string(),
+        });
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let merged = self.recorder.get().map(|r| r.merged());
+        let endpoints = merged
+            .as_ref()
+            .map(|m| m.endpoint_snapshots())
+            .unwrap_or_default();
+        let timeline = merged.as_ref().map(|m| m.timeline()).unwrap_or_default();
+        let elapsed = self.elapsed();
+        let current_second = elapsed.as_secs() as usize;
+        let current_rps = current_second
+            .checked_sub(1)
+            .and_then(|s| timeline.get(s))
+            .map_or(0, |p| p.requests);
+        Snapshot {
+            scenario: self.scenario.clone(),
+            mode: self.mode.clone(),
+            phase: *lock(&self.phase),
+            elapsed,
+            run_time: self.run_time,
+            remaining: self.run_time.saturating_sub(elapsed),
+            users_active: self.users_active.load(Ordering::Relaxed),
+            users_planned: self.users_planned,
+            total_requests: endpoints.iter().map(|e| e.requests).sum(),
+            total_errors: endpoints.iter().map(|e| e.errors).sum(),
+            current_rps,
+            endpoints,
+            timeline,
+            faults: lock(&self.faults).clone(),
+            markers: lock(&self.markers).clone(),
+            consistency: lock(&self.consistency).last().cloned(),
+            tally: self
+                .workload
+                .get()
+                .map(|w| w.tally.snapshot())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A run in progress.
+pub struct RunHandle {
+    shared: Arc<Shared>,
+    task: JoinHandle<anyhow::Result<RunRecord>>,
+}
+
+impl RunHandle {
+    /// What the run has measured so far.
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.snapshot()
+    }
+
+    /// Asks the run to end the load now; teardown, the final check and the verdict still
+    /// happen, so the report is written.
+    pub fn stop(&self) {
+        self.shared.stop_requested.store(true, Ordering::SeqCst);
+        self.shared.stop.notify_waiters();
+        if *lock(&self.shared.phase) == Phase::Running {
+            goose::trigger_killswitch("stop requested");
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for the run to end.
+    pub async fn wait(self) -> anyhow::Result<RunRecord> {
+        self.task.await.context("the run task failed")?
+    }
+}
+
+/// Starts a run on the current tokio runtime.
+pub fn start_run(options: RunOptions) -> RunHandle {
+    let scenario = &options.scenario;
+    let (users, run_time, rate) = scenario.effective_load(options.short);
+    let users = options.users.unwrap_or(users).max(1);
+    let run_time = options.run_time.unwrap_or(run_time);
+    let rate = options.rate.or(rate);
+    let mode = match rate {
+        Some(rate) => LoadMode::OpenLoop { rate },
+        None => LoadMode::ClosedLoop {
+            engine: "goose 0.19".into(),
+        },
+    };
+    let shared = Arc::new(Shared {
+        scenario: scenario.name.clone(),
+        mode: mode.clone(),
+        run_time,
+        users_planned: users,
+        phase: Mutex::new(Phase::Setup),
+        recorder: OnceLock::new(),
+        workload: OnceLock::new(),
+        load_started: OnceLock::new(),
+        users_active: AtomicUsize::new(0),
+        faults: Mutex::new(BTreeMap::new()),
+        markers: Mutex::new(Vec::new()),
+        consistency: Mutex::new(Vec::new()),
+        stop_requested: AtomicBool::new(false),
+        stop: Notify::new(),
+    });
+    let task = tokio::spawn(execute(options, shared.clone(), users, run_time, mode));
+    RunHandle { shared, task }
+}
+
+async fn execute(
+    options: RunOptions,
+    shared: Arc<Shared>,
+    users: usize,
+    run_time: Duration,
+    mode: LoadMode,
+) -> anyhow::Result<RunRecord> {
+    let scenario = options.scenario.clone();
+    let started_at = chrono::Local::now();
+    let run_tag = format!(
+        "{}{:04x}",
+        started_at.format("%H%M%S"),
+        rand::rng().random::<u16>()
+    );
+    let mut notes = Vec::new();
+
+    // ----- setup -----
+    // Setup calls are untimed; they get a recorder of their own that nobody reads.
+    let setup_api = Api::new(
+        options.targets.clone(),
+        options.admin_token.clone(),
+        Duration::from_secs(10),
+        Arc::new(Recorder::with_shards(1)),
+    )?;
+    setup_api.wait_ready(Duration::from_secs(30)).await?;
+    for service in Service::ALL {
+        setup_api
+            .apply_fault(service, &Fault::Clear)
+            .await
+            .with_context(|| format!("clearing faults before the run on the {service} service"))?;
+    }
+    let mut menu_ids = HashMap::new();
+    for menu in &scenario.menus {
+        let name = format!("{} [{} {run_tag}]", menu.name, scenario.name);
+        let id = setup_api
+            .create_menu(&name, menu.price, menu.stock)
+            .await
+            .with_context(|| format!("creating the scenario menu \"{}\"", menu.key))?;
+        menu_ids.insert(menu.key.clone(), id);
+    }
+    let menus: Vec<(String, i64)> = scenario
+        .menus
+        .iter()
+        .filter_map(|m| menu_ids.get(&m.key).map(|id| (m.key.clone(), *id)))
+        .collect();
+    let faults = scenario.scaled_faults(run_time);
+    let assertions = scenario.scaled_assertions(run_time);
+
+    // Faults due at the start are on before the first request.
+    let (at_start, later): (Vec<FaultStep>, Vec<FaultStep>) =
+        faults.iter().cloned().partition(|step| step.at.is_zero());
+    for step in &at_start {
+        setup_api
+            .apply_fault(step.service, &step.fault)
+            .await
+            .with_context(|| format!("setting {} on the {} service", step.fault, step.service))?;
+    }
+    let mut initial_states = BTreeMap::new();
+    for service in Service::ALL {
+        if let Ok(state) = setup_api.fault_state(service).await {
+            initial_states.insert(service, state);
+        }
+    }
+    *lock(&shared.faults) = initial_states;
+
+    // ----- load -----
+    // The recorder's start is the load's start: second 0 of every timeline.
+    let recorder = Arc::new(Recorder::new());
+    let api = Api::new(
+        options.targets.clone(),
+        options.admin_token.clone(),
+        scenario.load.request_timeout,
+        recorder.clone(),
+    )?;
+    let workload = Arc::new(Workload::new(
+        api,
+        scenario.workflows.clone(),
+        menu_ids.clone(),
+        run_tag.clone(),
+    ));
+    let _ = shared.recorder.set(recorder.clone());
+    let _ = shared.workload.set(workload.clone());
+    let load_start = recorder.started();
+    let _ = shared.load_started.set(load_start);
+    shared.set_phase(Phase::Running);
+    let load_until = load_start + run_time;
+    for step in &at_start {
+        shared.mark(step.service, step.fault.to_string(), "scenario");
+    }
+
+    let helpers = vec![
+        tokio::spawn(schedule_faults(shared.clone(), workload.clone(), later)),
+        tokio::spawn(poll_faults(shared.clone(), workload.clone())),
+        tokio::spawn(poll_consistency(
+            shared.clone(),
+            workload.clone(),
+            menus.clone(),
+            scenario.load.consistency_every,
+        )),
+    ];
+    let progress = options
+        .progress
+        .then(|| tokio::spawn(print_progress(shared.clone())));
+
+    let driven = match &mode {
+        LoadMode::ClosedLoop { .. } => {
+            drive_goose(&shared, &workload, &scenario, users, run_time).await
+        }
+        LoadMode::OpenLoop { rate } => {
+            drive_open_loop(&shared, &workload, users, *rate, load_until, options.seed).await;
+            Ok(())
+        }
+    };
+    if let Err(e) = driven {
+        notes.push(format!("the load driver failed: {e:#}"));
+    }
+    let load_secs = load_start.elapsed().as_secs_f64();
+    let stopped_early = shared.stopping() || load_secs + 0.5 < run_time.as_secs_f64();
+    for helper in helpers {
+        helper.abort();
+    }
+    if let Some(progress) = progress {
+        progress.abort();
+    }
+
+    // ----- teardown, settle, final check -----
+    shared.set_phase(Phase::Settling);
+    for service in Service::ALL {
+        match workload.api.apply_fault(service, &Fault::Clear).await {
+            Ok(()) => shared.mark(service, "all faults off".into(), "teardown"),
+            Err(e) => notes.push(format!("teardown on the {service} service failed: {e:#}")),
+        }
+        if let Ok(state) = workload.api.fault_state(service).await {
+            lock(&shared.faults).insert(service, state);
+        }
+    }
+    let settle_until = Instant::now() + scenario.load.settle;
+    let final_check = loop {
+        let check = consistency::check(&workload.api, &menus, shared.elapsed_secs()).await;
+        let settled = check.error.is_none() && check.pending() == 0;
+        if settled || Instant::now() >= settle_until {
+            break check;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    lock(&shared.consistency).push(final_check.clone());
+
+    // ----- verdict -----
+    let merged = recorder.merged();
+    let endpoints = merged.endpoint_snapshots();
+    let timeline = merged.timeline();
+    let load_whole_secs = (load_secs.floor() as u64).max(1);
+    let mut windows = Vec::new();
+    for assertion in &assertions {
+        if let Rule::Recovery { window, .. } = &assertion.rule {
+            let window_secs = window.as_secs().max(1);
+            let from = load_whole_secs.saturating_sub(window_secs);
+            let (requests, errors) = timeline
+                .iter()
+                .skip(from as usize)
+                .take(window_secs as usize)
+                .fold((0, 0), |acc, p| (acc.0 + p.requests, acc.1 + p.errors));
+            windows.push(WindowStats {
+                window_secs: window.as_secs(),
+                requests,
+                errors,
+                latency: merged.latency_between(from, load_whole_secs),
+            });
+        }
+    }
+    let tally = workload.tally.snapshot();
+    let evidence = Evidence {
+        endpoints: endpoints.clone(),
+        final_check: Some(final_check.clone()),
+        tally: tally.clone(),
+        windows: windows.clone(),
+    };
+    let results = assertions::evaluate(&assertions, &evidence);
+    let passed = results.iter().all(|r| r.passed) && !results.is_empty();
+    shared.set_phase(Phase::Done);
+
+    Ok(RunRecord {
+        format_version: 1,
+        config: RunConfig {
+            users,
+            hatch_rate: scenario.load.hatch_rate,
+            run_time,
+            think_min: scenario.load.think_min,
+            think_max: scenario.load.think_max,
+            short: options.short,
+            seed: options.seed,
+            mode: mode.clone(),
+            targets: options.targets.clone(),
+            faults,
+            menu_ids: menu_ids.into_iter().collect(),
+            run_tag,
+        },
+        scenario,
+        started_at: started_at.to_rfc3339(),
+        finished_at: chrono::Local::now().to_rfc3339(),
+        load_secs,
+        stopped_early,
+        measurement: mode.measurement(),
+        endpoints,
+        timeline,
+        markers: lock(&shared.markers).clone(),
+        consistency_history: lock(&shared.consistency).clone(),
+        final_check: Some(final_check),
+        tally,
+        windows,
+        assertions: results,
+        passed,
+        notes,
+    })
+}
+
+/// Applies the scenario's fault steps at their times.
+async fn schedule_faults(shared: Arc<Shared>, workload: Arc<Workload>, mut steps: Vec<FaultStep>) {
+    steps.sort_by_key(|s| s.at);
+    let Some(start) = shared.load_started.get().copied() else {
+        return;
+    };
+    for step in steps {
+        if shared.sleep_until(start + step.at).await {
+            return;
+        }
+        match workload.api.apply_fault(step.service, &step.fault).await {
+            Ok(()) => {
+                shared.mark(step.service, step.fault.to_string(), "scenario");
+                if let Ok(state) = workload.api.fault_state(step.service).await {
+                    lock(&shared.faults).insert(step.service, state);
+                }
+            }
+            Err(e) => shared.mark(
+                step.service,
+                format!("FAILED to set {}: {e:#}", step.fault),
+                "scenario",
+            ),
+        }
+    }
+}
+
+/// Reads every service's fault settings once a second; marks changes nobody announced.
+async fn poll_faults(shared: Arc<Shared>, workload: Arc<Workload>) {
+    loop {
+        for service in Service::ALL {
+            if let Ok(state) = workload.api.fault_state(service).await {
+                let previous = lock(&shared.faults).insert(service, state.clone());
+                if let Some(previous) = previous
+                    && previous != state
+                {
+                    shared.mark(service, format!("now: {}", state.describe()), "observed");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Runs the consistency checker every `every` during the load.
+async fn poll_consistency(
+    shared: Arc<Shared>,
+    workload: Arc<Workload>,
+    menus: Vec<(String, i64)>,
+    every: Duration,
+) {
+    loop {
+        let check = consistency::check(&workload.api, &menus, shared.elapsed_secs()).await;
+        lock(&shared.consistency).push(check);
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Prints one progress line every five seconds.
+async fn print_progress(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(5));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let snapshot = shared.snapshot();
+        let drift: i64 = snapshot
+            .consistency
+            .as_ref()
+            .map_or(0, |c| c.rows.iter().map(|r| r.drift.abs()).sum());
+        println!(
+            "[{}] {}/{}  users {}/{}  requests {} ({}/s)  errors {} ({:.1}%)  |drift| {}",
+            snapshot.scenario,
+            format_duration(Duration::from_secs(snapshot.elapsed.as_secs())),
+            format_duration(snapshot.run_time),
+            snapshot.users_active,
+            snapshot.users_planned,
+            snapshot.total_requests,
+            snapshot.current_rps,
+            snapshot.total_errors,
+            snapshot.error_rate() * 100.0,
+            drift,
+        );
+    }
+}
+
+// ----- closed loop: goose -----
+
+/// Runs the workflows as goose users: one goose scenario, a start transaction that signs
+/// the user up and logs in once, and one weighted transaction per workflow.
+async fn drive_goose(
+    shared: &Arc<Shared>,
+    workload: &Arc<Workload>,
+    scenario: &Scenario,
+    users: usize,
+    run_time: Duration,
+) -> anyhow::Result<()> {
+    let hatch_secs = (users as f64 / scenario.load.hatch_rate).ceil() as u64;
+    let total_secs = run_time.as_secs().max(1);
+    let hatch_secs = hatch_secs.min(total_secs.saturating_sub(1));
+    let hold_secs = (total_secs - hatch_secs).max(1);
+    let plan = format!("{users},{hatch_secs}s;{users},{hold_secs}s;0,0s");
+
+    let mut load = goose::goose::Scenario::new("load")
+        .set_wait_time(scenario.load.think_min, scenario.load.think_max)
+        .map_err(|e| anyhow::anyhow!("think time: {e}"))?
+        .register_transaction(
+            user_start_transaction(shared.clone(), workload.clone())
+                .set_name("signup+login")
+                .set_on_start(),
+        )
+        .register_transaction(
+            user_stop_transaction(shared.clone())
+                .set_name("stop")
+                .set_on_stop(),
+        );
+    for (index, workflow) in scenario.workflows.iter().enumerate() {
+        let transaction = workflow_transaction(workload.clone(), index)
+            .set_name(&workflow.label())
+            .set_weight(workflow.weight)
+            .map_err(|e| anyhow::anyhow!("workflow weight: {e}"))?;
+        load = load.register_transaction(transaction);
+    }
+
+    let configuration = goose::config::GooseConfiguration::parse_args_default::<&str>(&[])
+        .map_err(|e| anyhow::anyhow!("goose configuration: {e}"))?;
+    let goose_error = |e: GooseError| anyhow::anyhow!("goose: {e:?}");
+    let attack = GooseAttack::initialize_with_config(configuration)
+        .map_err(goose_error)?
+        .register_scenario(load)
+        .set_default(
+            GooseDefault::Host,
+            workload.api.targets().direct(Service::Order),
+        )
+        .map_err(goose_error)?
+        .set_default(GooseDefault::TestPlan, plan.as_str())
+        .map_err(goose_error)?
+        .set_default(GooseDefault::NoPrintMetrics, true)
+        .map_err(goose_error)?
+        .set_default(GooseDefault::NoErrorSummary, true)
+        .map_err(goose_error)?
+        .set_default(GooseDefault::NoTelnet, true)
+        .map_err(goose_error)?
+        .set_default(GooseDefault::Quiet, 1)
+        .map_err(goose_error)?;
+
+    // A stop request reaches goose through its killswitch.
+    let watcher = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                if shared.stopping() {
+                    goose::trigger_killswitch("stop requested");
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let result = attack.execute().await;
+    watcher.abort();
+    result.map(|_| ()).map_err(goose_error)
+}
+
+fn user_start_transaction(shared: Arc<Shared>, workload: Arc<Workload>) -> Transaction {
+    Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        let shared = shared.clone();
+        let workload = workload.clone();
+        Box::pin(async move {
+            shared.users_active.fetch_add(1, Ordering::Relaxed);
+            let virtual_user = workload.new_user().await;
+            user.set_session_data(virtual_user);
+            Ok(())
+        })
+    }))
+}
+
+fn user_stop_transaction(shared: Arc<Shared>) -> Transaction {
+    Transaction::new(Arc::new(move |_user: &mut GooseUser| {
+        let shared = shared.clone();
+        Box::pin(async move {
+            let _ = shared
+                .users_active
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            Ok(())
+        })
+    }))
+}
+
+fn workflow_transaction(workload: Arc<Workload>, index: usize) -> Transaction {
+    Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        let workload = workload.clone();
+        Box::pin(async move {
+            let mut virtual_user = user
+                .get_session_data::<VirtualUser>()
+                .cloned()
+                .unwrap_or_default();
+            if virtual_user.username.is_empty() {
+                virtual_user = workload.new_user().await;
+            }
+            workload.run(index, &mut virtual_user, None).await;
+            user.set_session_data(virtual_user);
+            Ok(())
+        })
+    }))
+}
+
+// ----- open loop -----
+
+/// Starts workflow iterations at `rate` per second until `until`, spread over `users`
+/// logged-in virtual users, each measured from its intended start.
+async fn drive_open_loop(
+    shared: &Arc<Shared>,
+    workload: &Arc<Workload>,
+    users: usize,
+    rate: f64,
+    until: Instant,
+    seed: u64,
+) {
+    // Log the users in first, a few at a time.
+    let pool: Vec<Arc<Mutex<VirtualUser>>> = futures::future::join_all((0..users).map(|_| {
+        let workload = workload.clone();
+        let shared = shared.clone();
+        async move {
+            let user = workload.new_user().await;
+            shared.users_active.fetch_add(1, Ordering::Relaxed);
+            Arc::new(Mutex::new(user))
+        }
+    }))
+    .await;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut next_user = 0usize;
+    loop {
+        let intended = ticker.tick().await.into_std();
+        if intended >= until || shared.stopping() {
+            break;
+        }
+        let index = workload.pick(rng.random_range(0..workload.total_weight()));
+        let slot = pool[next_user % pool.len()].clone();
+        next_user += 1;
+        let workload = workload.clone();
+        in_flight.spawn(async move {
+            let mut user = lock(&slot).clone();
+            workload.run(index, &mut user, Some(intended)).await;
+            let mut shared_user = lock(&slot);
+            shared_user.last_paid_order = user.last_paid_order.or(shared_user.last_paid_order);
+            shared_user.sequence = shared_user.sequence.max(user.sequence) + 1;
+            if user.token.is_none() {
+                shared_user.token = None;
+            } else if shared_user.token.is_none() {
+                shared_user.token = user.token;
+            }
+        });
+        while in_flight.try_join_next().is_some() {}
+    }
+    // Let what was started finish, so every outcome is known.
+    while in_flight.join_next().await.is_some() {}
+    shared.users_active.store(0, Ordering::Relaxed);
+}

@@ -1,0 +1,1181 @@
+//! The scenario file format (TOML, documented in `scenarios/README.md`): parsing, checking
+//! with file and line in every message, and finding the named scenarios shipped in
+//! `scenarios/`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::duration::{format_duration, parse_duration};
+
+/// Every endpoint the load generator times, as it names them in reports and assertions.
+pub const ENDPOINTS: &[&str] = &[
+    "POST /signup",
+    "POST /login",
+    "POST /validate",
+    "GET /menus",
+    "GET /menus/{id}",
+    "POST /orders",
+    "GET /orders/{id}",
+    "POST /orders/{id}/cancel",
+];
+
+/// The scenarios shipped with the repository, compiled in so `list` and `run <name>` work
+/// from any directory. A file of the same name in the scenarios directory wins.
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "chaos-payment-fail",
+        include_str!("../../scenarios/chaos-payment-fail.toml"),
+    ),
+    (
+        "concurrent-orders",
+        include_str!("../../scenarios/concurrent-orders.toml"),
+    ),
+    (
+        "cancel-reorder",
+        include_str!("../../scenarios/cancel-reorder.toml"),
+    ),
+    (
+        "cache-effect",
+        include_str!("../../scenarios/cache-effect.toml"),
+    ),
+    (
+        "inter-service-flow",
+        include_str!("../../scenarios/inter-service-flow.toml"),
+    ),
+    (
+        "delay-injection",
+        include_str!("../../scenarios/delay-injection.toml"),
+    ),
+    (
+        "full-chaos",
+        include_str!("../../scenarios/full-chaos.toml"),
+    ),
+];
+
+/// A problem in a scenario file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A checked scenario, ready to run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    /// One line for `loadgen list`.
+    pub description: String,
+    /// What the scenario tests and how to read its result.
+    pub tests: String,
+    /// Where it was read from (a path, or `built-in:<name>`).
+    pub source: String,
+    pub load: Load,
+    pub menus: Vec<MenuSetup>,
+    pub faults: Vec<FaultStep>,
+    pub workflows: Vec<Workflow>,
+    pub assertions: Vec<Assertion>,
+}
+
+/// How much load, for how long.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Load {
+    pub users: usize,
+    /// Users started per second.
+    pub hatch_rate: f64,
+    pub run_time: Duration,
+    /// Open-loop target: workflow iterations started per second, whatever the latency.
+    pub rate: Option<f64>,
+    /// Pause between a user's workflow iterations (closed loop), picked uniformly.
+    pub think_min: Duration,
+    pub think_max: Duration,
+    pub request_timeout: Duration,
+    pub consistency_every: Duration,
+    /// How long to wait at the end for orders to leave PENDING.
+    pub settle: Duration,
+    /// The short mode (`--short`, CI): fewer users, a shorter run, fault times scaled.
+    pub short_users: usize,
+    pub short_run_time: Duration,
+    pub short_rate: Option<f64>,
+}
+
+/// A menu the scenario creates for itself, so runs are isolated and repeatable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MenuSetup {
+    /// The name workflows refer to it by.
+    pub key: String,
+    pub name: String,
+    pub price: i64,
+    pub stock: i64,
+}
+
+/// The services the load generator talks to.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    User,
+    Restaurant,
+    Order,
+}
+
+impl Service {
+    pub const ALL: [Service; 3] = [Service::User, Service::Restaurant, Service::Order];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::User => "user",
+            Service::Restaurant => "restaurant",
+            Service::Order => "order",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One fault switch setting.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum Fault {
+    /// Every API of the service slowed by this much (`POST /chaos/delay`).
+    Delay { delay_ms: u64 },
+    /// Every API answers 500 with this probability (`POST /chaos/error`); off when disabled.
+    Error { enable: bool, percent: Option<u8> },
+    /// Payment declined with this probability (Order Service).
+    PaymentFail { percent: u8 },
+    /// Inventory updates delayed while the row lock is held (Restaurant Service).
+    InventoryDelay { delay_ms: u64 },
+    /// All faults of the service off (`DELETE /chaos`).
+    Clear,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Delay { delay_ms } => write!(f, "delay {delay_ms} ms"),
+            Fault::Error {
+                enable: true,
+                percent,
+            } => write!(f, "500 errors {}%", percent.unwrap_or(50)),
+            Fault::Error { enable: false, .. } => write!(f, "500 errors off"),
+            Fault::PaymentFail { percent } => write!(f, "payment fail {percent}%"),
+            Fault::InventoryDelay { delay_ms } => write!(f, "inventory delay {delay_ms} ms"),
+            Fault::Clear => write!(f, "all faults off"),
+        }
+    }
+}
+
+/// A fault applied to one service at a time into the run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FaultStep {
+    pub at: Duration,
+    pub service: Service,
+    pub fault: Fault,
+}
+
+/// What one iteration of a virtual user does.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowKind {
+    /// `GET /menus`.
+    BrowseMenus,
+    /// `GET /menus/{id}` of one of the workflow's menus.
+    MenuDetail,
+    /// `POST /orders` with one item per listed menu, then `reads` × `GET /orders/{id}`.
+    Order,
+    /// Order, cancel it, order again.
+    CancelReorder,
+    /// `reads` × `GET /orders/{id}` of the user's last order (placing one first if needed).
+    ReadOrder,
+    /// `POST /validate` with the user's token.
+    Validate,
+}
+
+impl WorkflowKind {
+    const NAMES: &'static str =
+        "browse_menus, menu_detail, order, cancel_reorder, read_order, validate";
+
+    pub fn needs_menus(self) -> bool {
+        matches!(
+            self,
+            WorkflowKind::MenuDetail
+                | WorkflowKind::Order
+                | WorkflowKind::CancelReorder
+                | WorkflowKind::ReadOrder
+        )
+    }
+}
+
+/// A weighted workflow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Workflow {
+    pub kind: WorkflowKind,
+    pub weight: usize,
+    /// Keys of the scenario's menus.
+    pub menus: Vec<String>,
+    pub quantity: u32,
+    pub reads: u32,
+    /// Pause between the reads of `read_order` (lets cache expiry be observed).
+    pub read_pause: Duration,
+}
+
+impl Workflow {
+    pub fn label(&self) -> String {
+        let kind = serde_json::to_value(self.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        if self.menus.is_empty() {
+            kind
+        } else {
+            format!("{kind}[{}]", self.menus.join("+"))
+        }
+    }
+}
+
+/// A pass/fail rule, with the line it was written on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Assertion {
+    pub line: usize,
+    pub rule: Rule,
+}
+
+/// What an assertion checks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Rule {
+    /// Every scenario menu: stock = initial − sold (sold = PAID quantity).
+    NoDrift,
+    /// Every scenario menu: stock ≥ 0 and sold ≤ initial.
+    NoOversell,
+    /// No order left PENDING at the end (after the settle wait).
+    NonePending,
+    /// Every scenario menu: stock = initial − reserved + restored (the restaurant's ledger).
+    InventoryIdentity,
+    /// What the clients saw PAID (less what they cancelled) equals what the Order Service
+    /// counts as sold, per menu: no lost or phantom updates.
+    ClientAgrees,
+    /// Share of answered order attempts that ended FAILED by declined payment.
+    FailedShare { target: f64, tolerance: f64 },
+    /// A latency percentile of an endpoint (or of all, `*`) stays under a bound.
+    Latency {
+        endpoint: String,
+        percentile: f64,
+        max: Duration,
+    },
+    /// Share of requests that errored (transport error, 5xx, or an unexpected 4xx).
+    ErrorRate { endpoint: String, max_rate: f64 },
+    /// At least this many requests reached the endpoint.
+    MinRequests { endpoint: String, min: u64 },
+    /// Cached reads: both hits and misses seen, and hits faster at p50.
+    CacheHitFaster { endpoint: String, min_misses: u64 },
+    /// In the last `window` of the run (after faults were removed) the error rate and p95
+    /// latency are back within bounds.
+    Recovery {
+        window: Duration,
+        max_rate: f64,
+        max_p95: Duration,
+    },
+}
+
+impl Rule {
+    /// A short name for reports and JUnit test cases.
+    pub fn title(&self) -> String {
+        match self {
+            Rule::NoDrift => "no stock drift".into(),
+            Rule::NoOversell => "no oversell".into(),
+            Rule::NonePending => "nothing left PENDING".into(),
+            Rule::InventoryIdentity => "stock = initial - reserved + restored".into(),
+            Rule::ClientAgrees => "client-seen sales = server sales".into(),
+            Rule::FailedShare { target, tolerance } => format!(
+                "FAILED share {:.0}% ± {:.0}%",
+                target * 100.0,
+                tolerance * 100.0
+            ),
+            Rule::Latency {
+                endpoint,
+                percentile,
+                max,
+            } => format!("{endpoint} p{percentile} < {}", format_duration(*max)),
+            Rule::ErrorRate { endpoint, max_rate } => {
+                format!("{endpoint} error rate ≤ {:.1}%", max_rate * 100.0)
+            }
+            Rule::MinRequests { endpoint, min } => format!("{endpoint} ≥ {min} requests"),
+            Rule::CacheHitFaster { endpoint, .. } => {
+                format!("{endpoint} cache hits faster than misses")
+            }
+            Rule::Recovery {
+                window,
+                max_rate,
+                max_p95,
+            } => format!(
+                "recovered in last {}: errors ≤ {:.1}%, p95 < {}",
+                format_duration(*window),
+                max_rate * 100.0,
+                format_duration(*max_p95)
+            ),
+        }
+    }
+}
+
+impl Scenario {
+    /// The load settings to use, in normal or short mode.
+    pub fn effective_load(&self, short: bool) -> (usize, Duration, Option<f64>) {
+        if short {
+            (
+                self.load.short_users,
+                self.load.short_run_time,
+                self.load.short_rate.or(self.load.rate),
+            )
+        } else {
+            (self.load.users, self.load.run_time, self.load.rate)
+        }
+    }
+
+    /// The fault steps with their times scaled to a run of `run_time` (short mode, or a
+    /// `--run-time` override), so "halfway" stays halfway.
+    pub fn scaled_faults(&self, run_time: Duration) -> Vec<FaultStep> {
+        let ratio = run_time.as_secs_f64() / self.load.run_time.as_secs_f64().max(0.001);
+        self.faults
+            .iter()
+            .map(|step| FaultStep {
+                at: Duration::from_secs_f64(step.at.as_secs_f64() * ratio),
+                ..step.clone()
+            })
+            .collect()
+    }
+
+    /// The assertions with time windows scaled like the faults.
+    pub fn scaled_assertions(&self, run_time: Duration) -> Vec<Assertion> {
+        let ratio = run_time.as_secs_f64() / self.load.run_time.as_secs_f64().max(0.001);
+        self.assertions
+            .iter()
+            .map(|assertion| {
+                let mut assertion = assertion.clone();
+                if let Rule::Recovery { window, .. } = &mut assertion.rule {
+                    *window = Duration::from_secs_f64(window.as_secs_f64() * ratio.min(1.0));
+                }
+                assertion
+            })
+            .collect()
+    }
+}
+
+// ----- the raw file, as serde reads it -----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    description: String,
+    #[serde(default)]
+    tests: String,
+    load: Spanned<RawLoad>,
+    #[serde(default)]
+    menus: Vec<Spanned<RawMenu>>,
+    #[serde(default)]
+    faults: Vec<Spanned<RawFault>>,
+    workflows: Spanned<Vec<Spanned<RawWorkflow>>>,
+    #[serde(default)]
+    assertions: Vec<Spanned<RawAssertion>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    users: usize,
+    #[serde(default)]
+    hatch_rate: Option<f64>,
+    run_time: Spanned<String>,
+    #[serde(default)]
+    rate: Option<f64>,
+    #[serde(default)]
+    think_time: Option<Spanned<String>>,
+    #[serde(default)]
+    request_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    consistency_every: Option<Spanned<String>>,
+    #[serde(default)]
+    settle: Option<Spanned<String>>,
+    #[serde(default)]
+    short: Option<RawShort>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShort {
+    #[serde(default)]
+    users: Option<usize>,
+    #[serde(default)]
+    run_time: Option<Spanned<String>>,
+    #[serde(default)]
+    rate: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMenu {
+    key: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default = "default_price")]
+    price: i64,
+    stock: i64,
+}
+
+fn default_price() -> i64 {
+    9000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    #[serde(default)]
+    at: Option<String>,
+    service: String,
+    fault: String,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    percent: Option<u8>,
+    #[serde(default)]
+    enable: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    kind: String,
+    #[serde(default = "one")]
+    weight: usize,
+    #[serde(default)]
+    menus: Vec<String>,
+    #[serde(default = "one_u32")]
+    quantity: u32,
+    #[serde(default)]
+    reads: u32,
+    #[serde(default)]
+    read_pause: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+fn one_u32() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssertion {
+    kind: String,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    percentile: Option<f64>,
+    #[serde(default)]
+    max: Option<String>,
+    #[serde(default)]
+    max_rate: Option<f64>,
+    #[serde(default)]
+    target: Option<f64>,
+    #[serde(default)]
+    tolerance: Option<f64>,
+    #[serde(default)]
+    min: Option<u64>,
+    #[serde(default)]
+    min_misses: Option<u64>,
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    max_p95: Option<String>,
+}
+
+/// Turns byte offsets into line and column for messages.
+struct Locator<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(start, |nl| start - nl - 1) + 1;
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn line_of(&self, span: &Range<usize>) -> usize {
+        self.error(span.clone(), "").line
+    }
+
+    fn duration(
+        &self,
+        text: &str,
+        span: Range<usize>,
+        what: &str,
+    ) -> Result<Duration, ScenarioError> {
+        parse_duration(text).map_err(|e| self.error(span, format!("{what}: {e}")))
+    }
+}
+
+/// Parses and checks a scenario. `file` names it in messages.
+pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let at = Locator { file, text };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        at.error(span, e.message().trim().to_string())
+    })?;
+
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(at.error(
+            raw.name.span(),
+            "name: expected lowercase letters, digits and dashes, e.g. \"cache-effect\"",
+        ));
+    }
+
+    let load_span = raw.load.span();
+    let load = raw.load.into_inner();
+    let run_time = at.duration(load.run_time.get_ref(), load.run_time.span(), "run_time")?;
+    if run_time < Duration::from_secs(1) {
+        return Err(at.error(load.run_time.span(), "run_time: expected at least 1s"));
+    }
+    if load.users == 0 {
+        return Err(at.error(load_span.clone(), "load.users: expected at least 1"));
+    }
+    let hatch_rate = load.hatch_rate.unwrap_or(load.users as f64);
+    if hatch_rate <= 0.0 {
+        return Err(at.error(
+            load_span.clone(),
+            "load.hatch_rate: expected a positive number",
+        ));
+    }
+    if load.rate.is_some_and(|rate| rate <= 0.0) {
+        return Err(at.error(load_span.clone(), "load.rate: expected a positive number"));
+    }
+    let (think_min, think_max) = match &load.think_time {
+        None => (Duration::ZERO, Duration::ZERO),
+        Some(spanned) => {
+            let text = spanned.get_ref();
+            match text.split_once("..") {
+                Some((low, high)) => (
+                    at.duration(low, spanned.span(), "think_time")?,
+                    at.duration(high, spanned.span(), "think_time")?,
+                ),
+                None => {
+                    let fixed = at.duration(text, spanned.span(), "think_time")?;
+                    (fixed, fixed)
+                }
+            }
+        }
+    };
+    if think_min > think_max {
+        return Err(at.error(
+            load.think_time
+                .as_ref()
+                .map_or(load_span.clone(), |t| t.span()),
+            "think_time: expected \"low..high\" with low ≤ high",
+        ));
+    }
+    let optional = |value: &Option<Spanned<String>>, what: &str, default: Duration| {
+        value
+            .as_ref()
+            .map_or(Ok(default), |v| at.duration(v.get_ref(), v.span(), what))
+    };
+    let request_timeout = optional(
+        &load.request_timeout,
+        "request_timeout",
+        Duration::from_secs(10),
+    )?;
+    let consistency_every = optional(
+        &load.consistency_every,
+        "consistency_every",
+        Duration::from_secs(2),
+    )?;
+    let settle = optional(&load.settle, "settle", Duration::from_secs(5))?;
+    let short = load.short.unwrap_or(RawShort {
+        users: None,
+        run_time: None,
+        rate: None,
+    });
+    let short_run_time = optional(
+        &short.run_time,
+        "short.run_time",
+        run_time.min(Duration::from_secs(15)),
+    )?;
+    if short_run_time > Duration::from_secs(20) {
+        return Err(at.error(
+            short
+                .run_time
+                .as_ref()
+                .map_or(load_span.clone(), |t| t.span()),
+            "short.run_time: the short mode runs at most 20s",
+        ));
+    }
+    let load = Load {
+        users: load.users,
+        hatch_rate,
+        run_time,
+        rate: load.rate,
+        think_min,
+        think_max,
+        request_timeout,
+        consistency_every,
+        settle,
+        short_users: short.users.unwrap_or(load.users).max(1),
+        short_run_time,
+        short_rate: short.rate,
+    };
+
+    let mut menus = Vec::new();
+    let mut keys = HashSet::new();
+    for spanned in &raw.menus {
+        let menu = spanned.get_ref();
+        if !keys.insert(menu.key.clone()) {
+            return Err(at.error(
+                spanned.span(),
+                format!("menus: the key \"{}\" is used twice", menu.key),
+            ));
+        }
+        if menu.stock < 0 || menu.price < 0 {
+            return Err(at.error(spanned.span(), "menus: expected stock ≥ 0 and price ≥ 0"));
+        }
+        menus.push(MenuSetup {
+            key: menu.key.clone(),
+            name: menu.name.clone().unwrap_or_else(|| menu.key.clone()),
+            price: menu.price,
+            stock: menu.stock,
+        });
+    }
+    let known_keys = || {
+        let mut list: Vec<&str> = menus.iter().map(|m| m.key.as_str()).collect();
+        list.sort_unstable();
+        if list.is_empty() {
+            "(no [[menus]] defined)".to_string()
+        } else {
+            list.join(", ")
+        }
+    };
+
+    let mut faults = Vec::new();
+    for spanned in &raw.faults {
+        faults.push(check_fault(
+            &at,
+            spanned.get_ref(),
+            spanned.span(),
+            run_time,
+        )?);
+    }
+
+    let workflows_span = raw.workflows.span();
+    let raw_workflows = raw.workflows.into_inner();
+    if raw_workflows.is_empty() {
+        return Err(at.error(
+            workflows_span,
+            "workflows: expected at least one [[workflows]]",
+        ));
+    }
+    let mut workflows = Vec::new();
+    for spanned in &raw_workflows {
+        let raw = spanned.get_ref();
+        let kind: WorkflowKind =
+            serde_json::from_value(serde_json::Value::String(raw.kind.clone())).map_err(|_| {
+                at.error(
+                    spanned.span(),
+                    format!(
+                        "workflows: unknown kind \"{}\"; expected one of: {}",
+                        raw.kind,
+                        WorkflowKind::NAMES
+                    ),
+                )
+            })?;
+        if raw.weight == 0 {
+            return Err(at.error(spanned.span(), "workflows: weight must be at least 1"));
+        }
+        if kind.needs_menus() && raw.menus.is_empty() {
+            return Err(at.error(
+                spanned.span(),
+                format!(
+                    "workflows: kind \"{}\" needs `menus = [...]`; expected keys from: {}",
+                    raw.kind,
+                    known_keys()
+                ),
+            ));
+        }
+        for key in &raw.menus {
+            if !keys.contains(key) {
+                return Err(at.error(
+                    spanned.span(),
+                    format!(
+                        "workflows: unknown menu \"{key}\"; expected one of: {}",
+                        known_keys()
+                    ),
+                ));
+            }
+        }
+        if raw.quantity == 0 {
+            return Err(at.error(spanned.span(), "workflows: quantity must be at least 1"));
+        }
+        let read_pause = match &raw.read_pause {
+            Some(text) => at.duration(text, spanned.span(), "read_pause")?,
+            None => Duration::ZERO,
+        };
+        workflows.push(Workflow {
+            kind,
+            weight: raw.weight,
+            menus: raw.menus.clone(),
+            quantity: raw.quantity,
+            reads: raw.reads,
+            read_pause,
+        });
+    }
+
+    let mut assertions = Vec::new();
+    for spanned in &raw.assertions {
+        let rule = check_rule(&at, spanned.get_ref(), spanned.span())?;
+        assertions.push(Assertion {
+            line: at.line_of(&spanned.span()),
+            rule,
+        });
+    }
+
+    Ok(Scenario {
+        name,
+        description: raw.description.trim().to_string(),
+        tests: raw.tests.trim().to_string(),
+        source: file.to_string(),
+        load,
+        menus,
+        faults,
+        workflows,
+        assertions,
+    })
+}
+
+fn check_fault(
+    at: &Locator<'_>,
+    raw: &RawFault,
+    span: Range<usize>,
+    run_time: Duration,
+) -> Result<FaultStep, ScenarioError> {
+    let when = match &raw.at {
+        Some(text) => at.duration(text, span.clone(), "faults.at")?,
+        None => Duration::ZERO,
+    };
+    if when >= run_time {
+        return Err(at.error(
+            span,
+            format!(
+                "faults.at: {} is not within the run ({})",
+                format_duration(when),
+                format_duration(run_time)
+            ),
+        ));
+    }
+    let service = match raw.service.as_str() {
+        "user" => Service::User,
+        "restaurant" => Service::Restaurant,
+        "order" => Service::Order,
+        other => {
+            return Err(at.error(
+                span,
+                format!("faults.service: unknown service \"{other}\"; expected user, restaurant or order"),
+            ));
+        }
+    };
+    let need_delay = |what: &str| {
+        raw.delay_ms
+            .ok_or_else(|| at.error(span.clone(), format!("faults: \"{what}\" needs delay_ms")))
+    };
+    let fault = match raw.fault.as_str() {
+        "delay" => Fault::Delay {
+            delay_ms: need_delay("delay")?,
+        },
+        "inventory_delay" => {
+            if service != Service::Restaurant {
+                return Err(at.error(span, "faults: inventory_delay is a restaurant switch"));
+            }
+            Fault::InventoryDelay {
+                delay_ms: need_delay("inventory_delay")?,
+            }
+        }
+        "payment_fail" => {
+            if service != Service::Order {
+                return Err(at.error(span, "faults: payment_fail is an order switch"));
+            }
+            let percent = raw
+                .percent
+                .ok_or_else(|| at.error(span.clone(), "faults: \"payment_fail\" needs percent"))?;
+            if percent > 100 {
+                return Err(at.error(span, "faults: percent must be 0..=100"));
+            }
+            Fault::PaymentFail { percent }
+        }
+        "error" => {
+            if raw.percent.is_some_and(|p| p > 100) {
+                return Err(at.error(span, "faults: percent must be 0..=100"));
+            }
+            Fault::Error {
+                enable: raw.enable.unwrap_or(true),
+                percent: raw.percent,
+            }
+        }
+        "clear" => Fault::Clear,
+        other => {
+            return Err(at.error(
+                span,
+                format!(
+                    "faults: unknown fault \"{other}\"; expected delay, error, payment_fail, inventory_delay or clear"
+                ),
+            ));
+        }
+    };
+    Ok(FaultStep {
+        at: when,
+        service,
+        fault,
+    })
+}
+
+fn check_rule(
+    at: &Locator<'_>,
+    raw: &RawAssertion,
+    span: Range<usize>,
+) -> Result<Rule, ScenarioError> {
+    let missing = |field: &str| {
+        at.error(
+            span.clone(),
+            format!("assertions: \"{}\" needs `{field}`", raw.kind),
+        )
+    };
+    let endpoint = |required: bool| -> Result<String, ScenarioError> {
+        match &raw.endpoint {
+            None if required => Err(missing("endpoint")),
+            None => Ok("*".to_string()),
+            Some(name) if name == "*" || ENDPOINTS.contains(&name.as_str()) => Ok(name.clone()),
+            Some(name) => Err(at.error(
+                span.clone(),
+                format!(
+                    "assertions: unknown endpoint \"{name}\"; expected \"*\" or one of: {}",
+                    ENDPOINTS.join(", ")
+                ),
+            )),
+        }
+    };
+    let duration = |value: &Option<String>, field: &str| -> Result<Duration, ScenarioError> {
+        let text = value.as_ref().ok_or_else(|| missing(field))?;
+        at.duration(text, span.clone(), &format!("assertions.{field}"))
+    };
+    let share = |value: Option<f64>, field: &str| -> Result<f64, ScenarioError> {
+        let value = value.ok_or_else(|| missing(field))?;
+        if !(0.0..=1.0).contains(&value) {
+            return Err(at.error(
+                span.clone(),
+                format!("assertions.{field}: expected a share between 0 and 1 (e.g. 0.05 for 5%)"),
+            ));
+        }
+        Ok(value)
+    };
+    let rule = match raw.kind.as_str() {
+        "no_drift" => Rule::NoDrift,
+        "no_oversell" => Rule::NoOversell,
+        "none_pending" => Rule::NonePending,
+        "inventory_identity" => Rule::InventoryIdentity,
+        "client_agrees" => Rule::ClientAgrees,
+        "failed_share" => Rule::FailedShare {
+            target: share(raw.target, "target")?,
+            tolerance: share(raw.tolerance, "tolerance")?,
+        },
+        "latency" => {
+            let percentile = raw.percentile.ok_or_else(|| missing("percentile"))?;
+            if !(0.0..=100.0).contains(&percentile) {
+                return Err(at.error(
+                    span,
+                    "assertions.percentile: expected 0..=100, e.g. 95 or 99.9",
+                ));
+            }
+            Rule::Latency {
+                endpoint: endpoint(false)?,
+                percentile,
+                max: duration(&raw.max, "max")?,
+            }
+        }
+        "error_rate" => Rule::ErrorRate {
+            endpoint: endpoint(false)?,
+            max_rate: share(raw.max_rate, "max_rate")?,
+        },
+        "min_requests" => Rule::MinRequests {
+            endpoint: endpoint(false)?,
+            min: raw.min.ok_or_else(|| missing("min"))?,
+        },
+        "cache_hit_faster" => Rule::CacheHitFaster {
+            endpoint: endpoint(true)?,
+            min_misses: raw.min_misses.unwrap_or(1),
+        },
+        "recovery" => Rule::Recovery {
+            window: duration(&raw.window, "window")?,
+            max_rate: share(raw.max_rate, "max_rate")?,
+            max_p95: duration(&raw.max_p95, "max_p95")?,
+        },
+        other => {
+            return Err(at.error(
+                span,
+                format!(
+                    "assertions: unknown kind \"{other}\"; expected one of: no_drift, no_oversell, none_pending, inventory_identity, client_agrees, failed_share, latency, error_rate, min_requests, cache_hit_faster, recovery"
+                ),
+            ));
+        }
+    };
+    Ok(rule)
+}
+
+/// Reads and checks a scenario file.
+pub fn load_file(path: &Path) -> anyhow::Result<Scenario> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok(parse_scenario(&path.display().to_string(), &text)?)
+}
+
+/// Where named scenarios are looked up first: `$LOADGEN_SCENARIOS`, else `./scenarios`.
+pub fn scenarios_dir() -> PathBuf {
+    std::env::var_os("LOADGEN_SCENARIOS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("scenarios"))
+}
+
+/// The names of the shipped scenarios, in the order of the plans.
+pub fn built_in_names() -> Vec<&'static str> {
+    BUILT_IN.iter().map(|(name, _)| *name).collect()
+}
+
+/// Finds a scenario by file path or by name (scenarios directory first, then built in).
+pub fn resolve(name_or_path: &str) -> anyhow::Result<Scenario> {
+    let as_path = Path::new(name_or_path);
+    if name_or_path.ends_with(".toml") || as_path.components().count() > 1 {
+        return load_file(as_path);
+    }
+    let on_disk = scenarios_dir().join(format!("{name_or_path}.toml"));
+    if on_disk.is_file() {
+        return load_file(&on_disk);
+    }
+    match BUILT_IN.iter().find(|(name, _)| *name == name_or_path) {
+        Some((name, text)) => Ok(parse_scenario(&format!("built-in:{name}.toml"), text)?),
+        None => anyhow::bail!(
+            "no scenario named \"{name_or_path}\"; known: {}",
+            built_in_names().join(", ")
+        ),
+    }
+}
+
+/// The source text of a named scenario (for `loadgen show`).
+pub fn source_text(name_or_path: &str) -> anyhow::Result<String> {
+    let as_path = Path::new(name_or_path);
+    if as_path.is_file() {
+        return Ok(std::fs::read_to_string(as_path)?);
+    }
+    let on_disk = scenarios_dir().join(format!("{name_or_path}.toml"));
+    if on_disk.is_file() {
+        return Ok(std::fs::read_to_string(on_disk)?);
+    }
+    BUILT_IN
+        .iter()
+        .find(|(name, _)| *name == name_or_path)
+        .map(|(_, text)| text.to_string())
+        .ok_or_else(|| anyhow::anyhow!("no scenario named \"{name_or_path}\""))
+}
+
+/// Every scenario `loadgen list` shows: the built-in ones (or their on-disk versions) plus
+/// any other `*.toml` in the scenarios directory.
+pub fn all_scenarios() -> Vec<Result<Scenario, String>> {
+    let mut names: Vec<String> = built_in_names().iter().map(|n| n.to_string()).collect();
+    if let Ok(entries) = std::fs::read_dir(scenarios_dir()) {
+        let mut extra: Vec<String> = entries
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| {
+                let path = entry.path();
+                (path.extension()? == "toml")
+                    .then(|| path.file_stem()?.to_str().map(str::to_string))
+                    .flatten()
+            })
+            .filter(|name| !names.contains(name))
+            .collect();
+        extra.sort();
+        names.extend(extra);
+    }
+    names
+        .iter()
+        .map(|name| resolve(name).map_err(|e| format!("{name}: {e}")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "tiny"
+description = "A tiny scenario"
+
+[load]
+users = 4
+run_time = "10s"
+think_time = "10ms..50ms"
+
+[[menus]]
+key = "kimbap"
+stock = 100
+
+[[faults]]
+at = "5s"
+service = "order"
+fault = "payment_fail"
+percent = 30
+
+[[workflows]]
+kind = "order"
+menus = ["kimbap"]
+weight = 3
+
+[[workflows]]
+kind = "browse_menus"
+
+[[assertions]]
+kind = "no_drift"
+
+[[assertions]]
+kind = "latency"
+endpoint = "POST /orders"
+percentile = 95
+max = "800ms"
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let scenario = parse_scenario("tiny.toml", GOOD).expect("parses");
+        assert_eq!(scenario.name, "tiny");
+        assert_eq!(scenario.load.users, 4);
+        assert_eq!(scenario.load.run_time, Duration::from_secs(10));
+        assert_eq!(scenario.load.think_max, Duration::from_millis(50));
+        assert_eq!(scenario.menus[0].name, "kimbap");
+        assert_eq!(scenario.faults[0].fault, Fault::PaymentFail { percent: 30 });
+        assert_eq!(scenario.workflows[0].weight, 3);
+        assert_eq!(scenario.assertions.len(), 2);
+        assert_eq!(scenario.assertions[1].line, 31);
+        assert_eq!(
+            scenario.assertions[1].rule,
+            Rule::Latency {
+                endpoint: "POST /orders".into(),
+                percentile: 95.0,
+                max: Duration::from_millis(800)
+            }
+        );
+        // Short mode defaults: same users, at most 15 s; fault times scale with the run.
+        assert_eq!(scenario.effective_load(true).1, Duration::from_secs(10));
+        assert_eq!(
+            scenario.scaled_faults(Duration::from_secs(5))[0].at,
+            Duration::from_millis(2500)
+        );
+    }
+
+    fn error_of(text: &str) -> ScenarioError {
+        parse_scenario("bad.toml", text).expect_err("should be refused")
+    }
+
+    #[test]
+    fn a_syntax_error_names_file_and_line() {
+        let err = error_of("name = \"x\"\ndescription = \"d\"\n[load\nusers = 1\n");
+        assert_eq!((err.file.as_str(), err.line), ("bad.toml", 3), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_line() {
+        let text = GOOD.replace("users = 4", "users = \"four\"");
+        let err = error_of(&text);
+        assert_eq!(err.line, 6, "{err}");
+        assert!(err.message.contains("expected usize"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        let text = GOOD.replace("weight = 3", "wieght = 3");
+        let err = error_of(&text);
+        assert!(err.message.contains("wieght"), "{err}");
+        assert_eq!(err.line, 23, "{err}");
+    }
+
+    #[test]
+    fn an_unknown_menu_key_lists_the_known_ones() {
+        let text = GOOD.replace("menus = [\"kimbap\"]", "menus = [\"pizza\"]");
+        let err = error_of(&text);
+        assert_eq!(err.line, 20, "{err}");
+        assert!(err.message.contains("unknown menu \"pizza\""), "{err}");
+        assert!(err.message.contains("kimbap"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_duration_and_bad_endpoint_are_explained() {
+        let err = error_of(&GOOD.replace("\"800ms\"", "\"fast\""));
+        assert!(err.message.contains("assertions.max"), "{err}");
+        assert_eq!(err.line, 31);
+        let err = error_of(&GOOD.replace("POST /orders\"", "POST /order\""));
+        assert!(
+            err.message.contains("unknown endpoint \"POST /order\""),
+            "{err}"
+        );
+        let err = error_of(&GOOD.replace("run_time = \"10s\"", "run_time = \"10 parsecs\""));
+        assert_eq!(err.line, 7, "{err}");
+    }
+
+    #[test]
+    fn a_fault_on_the_wrong_service_or_after_the_end_is_refused() {
+        let err = error_of(&GOOD.replace("service = \"order\"", "service = \"user\""));
+        assert!(
+            err.message.contains("payment_fail is an order switch"),
+            "{err}"
+        );
+        assert_eq!(err.line, 14);
+        let err = error_of(&GOOD.replace("at = \"5s\"", "at = \"15s\""));
+        assert!(err.message.contains("not within the run"), "{err}");
+    }
+
+    #[test]
+    fn a_share_out_of_range_is_refused() {
+        let text = format!("{GOOD}\n[[assertions]]\nkind = \"error_rate\"\nmax_rate = 5\n");
+        let err = error_of(&text);
+        assert!(err.message.contains("between 0 and 1"), "{err}");
+        assert_eq!(err.line, 37);
+    }
+
+    #[test]
+    fn every_shipped_scenario_parses() {
+        for (name, text) in BUILT_IN {
+            let scenario = parse_scenario(name, text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(&scenario.name, name);
+            assert!(!scenario.assertions.is_empty(), "{name} has assertions");
+            assert!(scenario.load.short_run_time <= Duration::from_secs(20));
+        }
+        assert_eq!(BUILT_IN.len(), 7);
+    }
+}
