@@ -50,6 +50,15 @@ bash scripts/validate-k8s.sh
 say "the NGINX gateway in front of the real services"
 bash scripts/gateway-ci.sh
 
+say "the gateway with two Restaurant Service replicas, one killed"
+bash scripts/gateway-replicas.sh
+
+say "API fuzzing: schemathesis against every service's /openapi.json"
+bash scripts/fuzz.sh
+
+say "service binaries (the reliability tests run and kill them as real processes)"
+cargo build -p user-service -p restaurant-service -p order-service --bins
+
 say "a scenario run end to end: reports written, HTML rendered in headless Chromium"
 bash scripts/report-ci.sh
 

@@ -3,9 +3,13 @@
 //!
 //! Values are stored as the bytes that are sent to the client, so a hit serves them without
 //! re-serializing. Cache failures are never the caller's problem: a Redis error on read is a
-//! miss, on write or delete it is logged, so the database keeps serving.
+//! miss, on write or delete it is logged, so the database keeps serving. After a Redis error,
+//! reads and writes skip Redis for a short cool-down (deletes and `/ready` pings still try),
+//! so an outage costs one failed call per cool-down instead of one per request; the first
+//! call after it (or a successful ping) brings caching back by itself.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,12 +26,83 @@ pub struct Cache {
 
 #[derive(Clone)]
 enum Backend {
-    Redis(ConnectionManager),
+    Redis(ConnectionManager, Arc<Breaker>),
     Memory(Arc<Mutex<HashMap<String, (Instant, Bytes)>>>),
 }
 
 /// Entries kept by the in-process backend before expired ones are swept.
 const MEMORY_SWEEP_AT: usize = 10_000;
+
+/// How long reads and writes skip Redis after it failed.
+const REDIS_COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// Remembers a Redis failure for [`REDIS_COOL_DOWN`], and the invalidations that could not
+/// reach Redis: they are replayed before Redis serves another read, so an entry whose delete
+/// was lost during an outage (while Redis kept its data) is never served stale afterwards.
+struct Breaker {
+    origin: Instant,
+    /// Milliseconds since `origin` until which Redis is skipped (0: not tripped).
+    open_until_ms: AtomicU64,
+    /// Keys whose delete failed, still to be deleted.
+    missed_deletes: Mutex<Vec<String>>,
+}
+
+impl Breaker {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            open_until_ms: AtomicU64::new(0),
+            missed_deletes: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn remember_missed(&self, keys: Vec<String>) {
+        if let Ok(mut missed) = self.missed_deletes.lock() {
+            missed.extend(keys);
+        }
+    }
+
+    /// Replays missed deletes; false while some could not be applied (Redis must not serve).
+    async fn replay_missed(&self, manager: &ConnectionManager) -> bool {
+        let keys = match self.missed_deletes.lock() {
+            Ok(mut missed) if !missed.is_empty() => std::mem::take(&mut *missed),
+            Ok(_) => return true,
+            Err(_) => return false,
+        };
+        let mut conn = manager.clone();
+        match conn.del::<_, ()>(&keys).await {
+            Ok(()) => {
+                tracing::info!(
+                    keys = keys.len(),
+                    "replayed cache invalidations missed during a Redis outage"
+                );
+                true
+            }
+            Err(_) => {
+                self.trip();
+                self.remember_missed(keys);
+                false
+            }
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn is_open(&self) -> bool {
+        self.now_ms() < self.open_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn trip(&self) {
+        let until = self.now_ms() + REDIS_COOL_DOWN.as_millis() as u64;
+        self.open_until_ms.store(until, Ordering::Relaxed);
+    }
+
+    fn reset(&self) {
+        self.open_until_ms.store(0, Ordering::Relaxed);
+    }
+}
 
 impl Cache {
     /// Connects to Redis. Timeouts are short so that a dead Redis costs a read little.
@@ -46,7 +121,7 @@ impl Cache {
         .map_err(|_| anyhow::anyhow!("timed out connecting to Redis at {url}"))??;
         Ok(Self {
             prefix: Arc::from(prefix),
-            backend: Backend::Redis(manager),
+            backend: Backend::Redis(manager, Arc::new(Breaker::new())),
         })
     }
 
@@ -60,7 +135,7 @@ impl Cache {
 
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
-            Backend::Redis(_) => "redis",
+            Backend::Redis(..) => "redis",
             Backend::Memory(_) => "memory",
         }
     }
@@ -72,11 +147,15 @@ impl Cache {
     pub async fn get(&self, key: &str) -> Option<Bytes> {
         let key = self.key(key);
         match &self.backend {
-            Backend::Redis(manager) => {
+            Backend::Redis(manager, breaker) => {
+                if breaker.is_open() || !breaker.replay_missed(manager).await {
+                    return None;
+                }
                 let mut conn = manager.clone();
                 match conn.get::<_, Option<Vec<u8>>>(&key).await {
                     Ok(value) => value.map(Bytes::from),
                     Err(e) => {
+                        breaker.trip();
                         tracing::warn!(error = %e, "cache read failed; serving from the database");
                         None
                     }
@@ -94,7 +173,10 @@ impl Cache {
     pub async fn set(&self, key: &str, value: Bytes, ttl: Duration) {
         let key = self.key(key);
         match &self.backend {
-            Backend::Redis(manager) => {
+            Backend::Redis(manager, breaker) => {
+                if breaker.is_open() || !breaker.replay_missed(manager).await {
+                    return;
+                }
                 let mut conn = manager.clone();
                 let millis = ttl.as_millis().max(1) as u64;
                 let result: redis::RedisResult<()> = redis::cmd("SET")
@@ -105,6 +187,7 @@ impl Cache {
                     .query_async(&mut conn)
                     .await;
                 if let Err(e) = result {
+                    breaker.trip();
                     tracing::warn!(error = %e, "cache write failed");
                 }
             }
@@ -123,10 +206,13 @@ impl Cache {
     pub async fn delete(&self, keys: &[String]) {
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
         match &self.backend {
-            Backend::Redis(manager) => {
+            // Always tried, even in the cool-down: a missed invalidation could serve stale data.
+            Backend::Redis(manager, breaker) => {
                 let mut conn = manager.clone();
                 if let Err(e) = conn.del::<_, ()>(&keys).await {
-                    tracing::warn!(error = %e, "cache delete failed");
+                    breaker.trip();
+                    breaker.remember_missed(keys);
+                    tracing::warn!(error = %e, "cache delete failed; replayed before the next read");
                 }
             }
             Backend::Memory(map) => {
@@ -142,13 +228,18 @@ impl Cache {
     /// Whether the cache answers (for `/ready`).
     pub async fn ping(&self) -> Result<(), String> {
         match &self.backend {
-            Backend::Redis(manager) => {
+            Backend::Redis(manager, breaker) => {
                 let mut conn = manager.clone();
-                redis::cmd("PING")
+                let result = redis::cmd("PING")
                     .query_async::<String>(&mut conn)
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                match &result {
+                    Ok(()) => breaker.reset(),
+                    Err(_) => breaker.trip(),
+                }
+                result
             }
             Backend::Memory(_) => Ok(()),
         }
@@ -211,4 +302,55 @@ pub fn cached_json(bytes: Bytes, status: CacheStatus) -> axum::response::Respons
         bytes,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_on_failure_and_closes_on_success() {
+        let breaker = Breaker::new();
+        assert!(!breaker.is_open());
+        breaker.trip();
+        assert!(breaker.is_open(), "a failure skips Redis for the cool-down");
+        breaker.reset();
+        assert!(
+            !breaker.is_open(),
+            "a successful ping brings Redis back at once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_redis_is_a_miss_and_costs_little_after_the_first_failure() {
+        // Bind and drop a listener: nothing answers on that port afterwards.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("URL");
+        let manager = ConnectionManager::new_lazy_with_config(
+            client,
+            ConnectionManagerConfig::new().set_number_of_retries(0),
+        )
+        .expect("lazy manager");
+        let cache = Cache {
+            prefix: Arc::from("t"),
+            backend: Backend::Redis(manager, Arc::new(Breaker::new())),
+        };
+        assert_eq!(cache.get("k").await, None);
+        assert!(cache.ping().await.is_err());
+        let started = Instant::now();
+        for _ in 0..100 {
+            assert_eq!(cache.get("k").await, None);
+            cache
+                .set("k", Bytes::from_static(b"v"), Duration::from_secs(1))
+                .await;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "reads and writes skip Redis in the cool-down: {:?}",
+            started.elapsed()
+        );
+    }
 }

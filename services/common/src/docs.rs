@@ -78,3 +78,45 @@ impl utoipa::Modify for SecurityAddon {
         );
     }
 }
+
+/// Documents the answers every body-taking operation gives whatever its handler does: 413
+/// for a body over `MAX_BODY_BYTES` and 415 for a body that is not JSON (nor, on `/login`,
+/// the OAuth2 form). [`crate::server::build_app`] applies it to every service's document, so
+/// the schema matches what the shared extractors answer.
+pub fn document_body_errors(openapi: &mut OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if operation.request_body.is_none() {
+                continue;
+            }
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("413".into())
+                .or_insert_with(|| error("the body is larger than the service accepts (`MAX_BODY_BYTES`, 64 KiB by default)"));
+            responses.entry("415".into()).or_insert_with(|| {
+                error("the body is not sent as `Content-Type: application/json`")
+            });
+        }
+    }
+}

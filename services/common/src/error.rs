@@ -118,21 +118,92 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Database errors: a lost connection is 503 (retryable), anything else a 500 bug.
+/// Database errors: a lost or refused connection is 503 (retryable), text PostgreSQL cannot
+/// store (a NUL character) is the caller's 422, anything else a 500 bug.
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        match err {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                ApiError::unavailable(err)
-            }
-            other => {
-                let text = other.to_string();
-                if text.contains("connection") || text.contains("PoolTimedOut") {
-                    ApiError::unavailable(text)
-                } else {
-                    ApiError::internal(text)
+        if db_unavailable(&err) {
+            ApiError::unavailable(err)
+        } else if db_invalid_text(&err) {
+            ApiError::validation(
+                "text fields must not contain NUL (\\u0000) characters: the database cannot store them",
+            )
+        } else {
+            ApiError::internal(err)
+        }
+    }
+}
+
+/// Whether PostgreSQL refused a text value it cannot store or compare: SQLSTATE 22021
+/// (`invalid byte sequence`, which a NUL character in any text parameter gives) or 22P05.
+pub fn db_invalid_text(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db))) => {
+            matches!(db.code().as_deref(), Some("22021" | "22P05"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a database error means the database, or the connection to it, is unavailable
+/// (restarting, shutting down, unreachable, pool exhausted) rather than a bug.
+pub fn db_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e {
+                // The socket broke mid-query (e.g. the server was killed or restarted).
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => return true,
+                // SQLSTATE 08xxx connection exception, 57P01–57P03 shutdown / starting up,
+                // 53300 too many connections.
+                sqlx::Error::Database(db) => {
+                    if let Some(code) = db.code()
+                        && (code.starts_with("08") || code.starts_with("57P") || code == "53300")
+                    {
+                        return true;
+                    }
                 }
+                _ => {}
             }
         }
+        _ => {}
+    }
+    let text = err.to_string();
+    text.contains("connection") || text.contains("PoolTimedOut")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+
+    #[test]
+    fn a_broken_database_connection_is_503_not_500() {
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "expected to read 5 bytes",
+        );
+        let broken = DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Io(eof)));
+        assert_eq!(
+            ApiError::from(broken).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let timed_out = DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            ApiError::from(timed_out).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let bug = DbErr::Custom("no such column".into());
+        assert_eq!(
+            ApiError::from(bug).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -45,14 +45,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "send the body as JSON with `Content-Type: application/json`",
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is larger than this service accepts",
-            )
+            payload_too_large()
         }
         other => ApiError::bad_request(other.body_text()),
     }
+}
+
+/// The 413 answer for a body over `MAX_BODY_BYTES` (for extractors other than [`ApiJson`]).
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is larger than this service accepts",
+    )
 }
 
 /// `Path<T>` with JSON errors.

@@ -34,6 +34,7 @@ where
         .split_for_parts();
     let (ops_routes, ops_api) = crate::ops::router().split_for_parts();
     openapi.merge(ops_api);
+    crate::docs::document_body_errors(&mut openapi);
 
     Router::new()
         .merge(service_routes.with_state(state))

@@ -115,8 +115,10 @@ impl FailureReason {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
+    #[schema(minimum = 1)]
     pub menu_id: i64,
     /// 1–100.
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: i64,
 }
 
@@ -126,8 +128,13 @@ pub struct OrderLine {
 #[schema(example = json!({"items": [{"menu_id": 1, "quantity": 2}], "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"}))]
 pub struct CreateOrder {
     /// 1–20 lines; lines for the same menu are added together.
+    #[schema(min_items = 1, max_items = 20)]
     pub items: Vec<OrderLine>,
+    /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub address: String,
+    /// 7–20 characters: digits, spaces, `-` or `+`, at least 7 digits.
+    #[schema(min_length = 7, max_length = 20, pattern = r"^[0-9 +-]{7,20}$")]
     pub phone: String,
 }
 

@@ -21,10 +21,13 @@ pub const TAG: &str = "admin";
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Scenario Bibimbap", "price": 9000, "stock": 100, "restaurant_id": 1}))]
 pub struct CreateMenuRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Price in won, 0–10000000.
+    #[schema(minimum = 0, maximum = 10000000)]
     pub price: i64,
     /// Starting stock, 0–1000000000.
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub stock: i64,
     /// Defaults to restaurant 1.
     pub restaurant_id: Option<i64>,
@@ -90,6 +93,7 @@ pub async fn create_menu(
 #[schema(example = json!({"stock": 100}))]
 pub struct SetStockRequest {
     /// New stock, 0–1000000000.
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub stock: i64,
 }
 

@@ -19,6 +19,7 @@ pub const TAG: &str = "inventory";
 #[schema(example = json!({"quantity": 2, "order_id": 42}))]
 pub struct ReserveRequest {
     /// Units to take, 1–10000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub quantity: i64,
     /// The order this is for; makes the call idempotent (a repeat moves nothing).
     pub order_id: Option<i64>,
@@ -63,6 +64,7 @@ pub struct RestoreRequest {
     /// The order whose reservation is given back.
     pub order_id: i64,
     /// Units to give back; at most what the order reserved. Absent: all of it.
+    #[schema(minimum = 1, maximum = 10000)]
     pub quantity: Option<i64>,
 }
 

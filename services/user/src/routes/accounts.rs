@@ -18,9 +18,11 @@ use crate::store;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "kim_minji", "password": "s3cret-pass", "email": "minji@example.com"}))]
 pub struct SignupRequest {
-    /// 1–64 characters, unique.
+    /// 1–64 characters, unique; no surrounding spaces or control characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^\S(.*\S)?$")]
     pub username: String,
     /// 8–128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Optional contact address.
     pub email: Option<String>,
@@ -107,7 +109,11 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
             let axum::Form(body) = axum::Form::<LoginRequest>::from_request(req, state)
                 .await
                 .map_err(|e| {
-                    ApiError::validation(format!("invalid login form: {}", e.body_text()))
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        testbed_common::extract::payload_too_large()
+                    } else {
+                        ApiError::validation(format!("invalid login form: {}", e.body_text()))
+                    }
                 })?;
             Ok(Self(body))
         } else {

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Gateway with two replicas of the Restaurant Service, one killed (issue 9). Starts two
+# restaurant-service processes on one PostgreSQL database (the shared server on 127.0.0.1:5432,
+# a throw-away database dropped at the end), renders the gateway with both as upstream
+# servers (scripts/render-gateway.sh), checks that both get traffic, kills one with SIGKILL
+# and checks that every request through the gateway still succeeds (reads, and idempotent
+# stock writes that nginx may pass to the next replica), and that stock still balances.
+# Used by scripts/test.sh; prints PASS/FAIL lines and "gateway-replicas: N passed, N failed".
+#
+#   scripts/gateway-replicas.sh        (env: TEST_DATABASE_SERVER, default postgres://postgres@127.0.0.1:5432)
+set -uo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+server="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+finish() {
+    echo "gateway-replicas: $passed passed, $failed failed"
+    [[ "$failed" == 0 ]] && exit 0 || exit 1
+}
+
+cargo build -q -p restaurant-service --bin restaurant-service || { fail "build restaurant-service"; finish; }
+bin="$root/target/debug/restaurant-service"
+NGINX="$(command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true)"
+if [[ -z "$NGINX" ]]; then
+    # Do not let the package start a system nginx on port 80.
+    policy=0
+    [[ -e /usr/sbin/policy-rc.d ]] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null 2>&1; }
+    [[ "$policy" == 1 ]] && rm -f /usr/sbin/policy-rc.d
+    NGINX="$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)"
+    [[ -x "$NGINX" ]] || { fail "nginx is not installed and could not be installed"; finish; }
+fi
+
+W="$(mktemp -d "${TMPDIR:-/tmp}/gateway-replicas.XXXXXX")"
+db="gwrep_$(date +%s)_$RANDOM$RANDOM"
+url="$server/$db"
+pids=()
+nginx_pid=""
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    if [[ -n "$nginx_pid" ]]; then # QUIT lets the master stop its workers; KILL would orphan them
+        kill -QUIT "$nginx_pid" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$nginx_pid" 2>/dev/null
+        wait "$nginx_pid" 2>/dev/null
+    fi
+    psql "$server/postgres" -qAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
+    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# start_replica NAME PORT -> pid in REPLICA_PID
+start_replica() {
+    (RUST_LOG=warn TESTBED_DEV=1 HOST=127.0.0.1 PORT="$2" DATABASE_URL="$url" DATA_DIR="$W/data" \
+        exec "$bin") >"$W/$1.log" 2>&1 &
+    REPLICA_PID=$!
+    pids+=("$REPLICA_PID")
+    for _ in $(seq 1 120); do
+        curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$2/ready" 2>/dev/null && return 0
+        kill -0 "$REPLICA_PID" 2>/dev/null || break
+        sleep 0.25
+    done
+    cat "$W/$1.log"
+    fail "replica $1 did not become ready on port $2"
+    finish
+}
+
+pa="$(free_port)"; pb="$(free_port)"; gp="$(free_port)"; dead="$(free_port)"
+# One after the other, so only the first runs the migrations and the seed.
+start_replica a "$pa"; pid_a=$REPLICA_PID
+start_replica b "$pb"
+pass "two restaurant-service replicas on one database ($db): 127.0.0.1:$pa and 127.0.0.1:$pb"
+
+if ! "$root/scripts/render-gateway.sh" --daemon-off --port "127.0.0.1:$gp" \
+    --restaurant "127.0.0.1:$pa,127.0.0.1:$pb" --user "127.0.0.1:$dead" --order "127.0.0.1:$dead" \
+    "$W/gw" >"$W/render.log" 2>&1; then
+    cat "$W/render.log"; fail "render the gateway"; finish
+fi
+"$NGINX" -p "$W/gw" -e "$W/gw/logs/error.log" -c "$W/gw/nginx.conf" >"$W/nginx.log" 2>&1 &
+nginx_pid=$!
+GW="http://127.0.0.1:$gp"
+for _ in $(seq 1 50); do curl -fsS --max-time 2 -o /dev/null "$GW/health" 2>/dev/null && break; sleep 0.1; done
+curl -fsS --max-time 2 -o /dev/null "$GW/health" || { cat "$W/gw/logs/error.log"; fail "nginx did not start"; finish; }
+pass "gateway on $GW with restaurant upstreams 127.0.0.1:$pa and 127.0.0.1:$pb"
+
+# run_requests N LABEL: N requests through the gateway (menu list, one menu, its stock, and a
+# stock reservation for a fresh order id); counts answers that are not 200.
+order_id=900000
+run_requests() {
+    local n="$1" label="$2" bad=0 i status
+    for i in $(seq 1 "$n"); do
+        case $((i % 4)) in
+            0) status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 "$GW/api/restaurants/menus")" ;;
+            1) status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 "$GW/api/restaurants/menus/1")" ;;
+            2) status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 "$GW/api/restaurants/inventory/1")" ;;
+            3) order_id=$((order_id + 1))
+               status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 -X PUT -H 'Content-Type: application/json' \
+                   -d "{\"quantity\":1,\"order_id\":$order_id}" "$GW/api/restaurants/inventory/1")" ;;
+        esac
+        if [[ "$status" != 200 ]]; then
+            bad=$((bad + 1))
+            echo "  $label request $i -> $status $(head -c 300 "$W/body" 2>/dev/null)"
+        fi
+    done
+    BAD=$bad
+}
+
+# Requests whose final upstream was 127.0.0.1:PORT (after a retry the field lists "a, b").
+served_by() { grep -cE "upstream=([0-9.:]+, )*127\.0\.0\.1:$1 " "$W/gw/logs/access.log" 2>/dev/null || true; }
+
+run_requests 40 "both up"
+if [[ "$BAD" == 0 ]]; then pass "40 requests with both replicas up -> all 200"; else fail "$BAD of 40 requests failed with both replicas up"; fi
+a_before="$(served_by "$pa")"; b_before="$(served_by "$pb")"
+if [[ "$a_before" -gt 0 && "$b_before" -gt 0 ]]; then pass "both replicas served traffic (a: $a_before, b: $b_before)"; else fail "round robin: a served $a_before, b served $b_before"; fi
+
+kill -KILL "$pid_a" 2>/dev/null; wait "$pid_a" 2>/dev/null
+pass "replica a (127.0.0.1:$pa) killed with SIGKILL"
+
+run_requests 80 "one killed"
+if [[ "$BAD" == 0 ]]; then pass "80 requests with one replica killed -> all 200"; else fail "$BAD of 80 requests failed with one replica killed"; fi
+b_after="$(served_by "$pb")"
+retried="$(grep -c "upstream=127.0.0.1:$pa, 127.0.0.1:$pb " "$W/gw/logs/access.log" 2>/dev/null || true)"
+if [[ "$((b_after - b_before))" -ge 80 ]]; then pass "replica b answered all $((b_after - b_before)) requests after the kill ($retried passed on by nginx from the dead replica)"; else fail "replica b answered $((b_after - b_before)) of 80 requests after the kill"; fi
+
+audit="$(curl -sS --max-time 10 "$GW/api/restaurants/inventory/1")"
+drift="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("drift"))' "$audit" 2>/dev/null)"
+reserved="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("reserved"))' "$audit" 2>/dev/null)"
+if [[ "$drift" == 0 && "$reserved" == 30 ]]; then pass "menu 1: 30 reservations, each taken exactly once, drift 0"; else fail "menu 1 audit after the kill: $audit (want reserved 30, drift 0)"; fi
+
+finish

@@ -1,0 +1,453 @@
+//! Reliability under real faults (issue 9), each while orders flow:
+//! - the Order Service process killed with SIGKILL and restarted;
+//! - the Restaurant Service process killed in the middle of stock updates and restarted;
+//! - a private Redis killed and started again;
+//! - a private PostgreSQL cluster stopped (immediate mode) and started again.
+//!
+//! Afterwards no order is PENDING, no compensation is outstanding, every acknowledged (201)
+//! order is still there as PAID (or CANCELLED when this test cancelled it), and every menu's
+//! stock balances: stock = initial − Σ PAID quantities, ledger drift 0.
+//!
+//! The shared PostgreSQL (one database per service per test, dropped afterwards) and Redis
+//! (a key prefix per test) are never stopped; the faults hit only this test's own processes.
+//! Each test prints one `reliability:` line with its figures (README, "Reliability").
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{
+    Databases, Load, PrivateCluster, PrivateRedis, Service, TempDir, assert_none_lost,
+    assert_zero_drift, call, create_menu, get, new_user, settle, wait_ready_status,
+};
+use testbed_common::testing::{database_server, redis_url, unique};
+
+/// The three service binaries as child processes on the shared PostgreSQL and Redis.
+struct ProcessStack {
+    user: Service,
+    restaurant: Service,
+    order: Service,
+    _databases: Databases,
+    _dir: TempDir,
+}
+
+impl ProcessStack {
+    async fn start() -> Self {
+        let dir = TempDir::new("reliability");
+        let prefix = unique("rel");
+        let mut databases = Databases::default();
+        let mut storage = |service: &str| {
+            let url = format!("{}/{prefix}_{service}", database_server());
+            databases.0.push(url.clone());
+            vec![
+                ("DATABASE_URL".to_string(), url),
+                ("REDIS_URL".to_string(), redis_url()),
+                ("CACHE_PREFIX".to_string(), format!("{prefix}:{service}")),
+            ]
+        };
+        let user_env = storage("user");
+        let restaurant_env = storage("restaurant");
+        let mut order_env = storage("order");
+        let mut user = Service::new("user-service", &dir.0, user_env);
+        let mut restaurant = Service::new("restaurant-service", &dir.0, restaurant_env);
+        order_env.extend([
+            ("USER_SERVICE_URL".to_string(), user.url()),
+            ("RESTAURANT_SERVICE_URL".to_string(), restaurant.url()),
+            ("PENDING_TIMEOUT_SECS".to_string(), "2".to_string()),
+            ("RECOVERY_INTERVAL_SECS".to_string(), "1".to_string()),
+        ]);
+        let mut order = Service::new("order-service", &dir.0, order_env);
+        user.start();
+        restaurant.start();
+        order.start();
+        user.wait_ready().await;
+        restaurant.wait_ready().await;
+        order.wait_ready().await;
+        Self {
+            user,
+            restaurant,
+            order,
+            _databases: databases,
+            _dir: dir,
+        }
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("HTTP client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_service_killed_under_load_recovers_with_zero_drift() {
+    let mut stack = ProcessStack::start().await;
+    let http = http();
+    let (user_url, restaurant_url, order_url) =
+        (stack.user.url(), stack.restaurant.url(), stack.order.url());
+    let mut menus = Vec::new();
+    for _ in 0..3 {
+        menus.push(create_menu(&http, &restaurant_url, 100_000).await);
+    }
+    let load = Load::start(&user_url, &order_url, &menus, 6, Duration::from_secs(20)).await;
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stack.order.kill9();
+    let killed_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stack.order.start();
+    stack.order.wait_ready().await;
+    let back_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let tally = load.finish().await;
+
+    let stats = settle(&http, &order_url, Duration::from_secs(30)).await;
+    let drift = assert_zero_drift(&http, &restaurant_url, &order_url, &menus).await;
+    let lost = assert_none_lost(&http, &order_url, &tally.acknowledged).await;
+    assert!(
+        tally.acknowledged_after(back_at) > 0,
+        "orders succeed again after the restart: {tally:?}"
+    );
+    assert_eq!(
+        tally.count(500),
+        0,
+        "no 500 for an order: {:?}",
+        tally.order_statuses
+    );
+    println!(
+        "reliability: order service kill -9 under load: {} order requests ({} answered 201, {} \
+         unanswered around the kill), down {:.1}s; afterwards {} PAID, {} CANCELLED, {} FAILED \
+         (interrupted, recovered), PENDING 0, compensation pending 0, drift {drift}, lost {lost}",
+        tally.attempts(),
+        tally.count(201),
+        tally.count(0),
+        (back_at - killed_at).as_secs_f64(),
+        stats["by_status"]["PAID"],
+        stats["by_status"]["CANCELLED"],
+        stats["by_status"]["FAILED"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restaurant_service_killed_mid_update_settles_with_zero_drift() {
+    let mut stack = ProcessStack::start().await;
+    let http = http();
+    let (user_url, restaurant_url, order_url) =
+        (stack.user.url(), stack.restaurant.url(), stack.order.url());
+    let mut menus = Vec::new();
+    for _ in 0..3 {
+        menus.push(create_menu(&http, &restaurant_url, 100_000).await);
+    }
+    // Stock updates hold the row lock for 150 ms, so the kill lands mid-update.
+    let (status, body, _) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{restaurant_url}/chaos/inventory_delay"),
+        None,
+        Some(json!({"delay_ms": 150})),
+    )
+    .await
+    .expect("chaos answers");
+    assert_eq!(status, 200, "{body}");
+    let load = Load::start(&user_url, &order_url, &menus, 6, Duration::from_secs(20)).await;
+
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    stack.restaurant.kill9();
+    let killed_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, during, _) = get(&http, format!("{order_url}/orders/stats"))
+        .await
+        .expect("the order service answers while the restaurant service is down");
+    stack.restaurant.start();
+    stack.restaurant.wait_ready().await;
+    let back_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let tally = load.finish().await;
+
+    let stats = settle(&http, &order_url, Duration::from_secs(40)).await;
+    let drift = assert_zero_drift(&http, &restaurant_url, &order_url, &menus).await;
+    let lost = assert_none_lost(&http, &order_url, &tally.acknowledged).await;
+    assert!(
+        tally.count(503) + tally.count(504) > 0,
+        "orders during the outage are refused as unavailable: {:?}",
+        tally.order_statuses
+    );
+    assert!(
+        tally.acknowledged_after(back_at) > 0,
+        "orders succeed again after the restart: {tally:?}"
+    );
+    assert_eq!(
+        tally.count(500),
+        0,
+        "no 500 for an order: {:?}",
+        tally.order_statuses
+    );
+    println!(
+        "reliability: restaurant service kill -9 mid-update (150 ms row-lock delay): {} order \
+         requests ({} answered 201, {} answered 503/504 while it was down {:.1}s); {} \
+         compensations pending during the outage, all finished after the restart; afterwards \
+         {} PAID, {} CANCELLED, {} FAILED, PENDING 0, drift {drift}, lost {lost}",
+        tally.attempts(),
+        tally.count(201),
+        tally.count(503) + tally.count(504),
+        (back_at - killed_at).as_secs_f64(),
+        during["compensation_pending"],
+        stats["by_status"]["PAID"],
+        stats["by_status"]["CANCELLED"],
+        stats["by_status"]["FAILED"],
+    );
+}
+
+/// The in-process stack (the launcher's library) on the given storage, ports picked freely.
+fn stack_config(
+    database_server: String,
+    redis: Option<String>,
+    prefix: &str,
+) -> testbed::StackConfig {
+    let mut config = testbed::StackConfig::embedded(std::env::temp_dir().join(prefix));
+    config.user_port = 0;
+    config.restaurant_port = 0;
+    config.order_port = 0;
+    config.database_server = Some(database_server);
+    config.database_prefix = format!("{prefix}_");
+    config.redis_url = redis;
+    config.cache_prefix = prefix.to_string();
+    config.pending_timeout_secs = 2;
+    config
+}
+
+fn stack_databases(server: &str, prefix: &str) -> Databases {
+    Databases(
+        ["users", "restaurants", "orders"]
+            .iter()
+            .map(|db| format!("{server}/{prefix}_{db}"))
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_reads_fall_back_and_caching_resumes() {
+    let mut redis = PrivateRedis::start();
+    let prefix = unique("relredis");
+    let _databases = stack_databases(&database_server(), &prefix);
+    let stack = testbed::Stack::start(&stack_config(database_server(), Some(redis.url()), &prefix))
+        .await
+        .expect("stack starts");
+    let http = http();
+    let token = new_user(&http, &stack.user_url).await;
+    let menu = create_menu(&http, &stack.restaurant_url, 1_000).await;
+    let place = async |http: &reqwest::Client| {
+        call(
+            http,
+            reqwest::Method::POST,
+            format!("{}/orders", stack.order_url),
+            Some(&token),
+            Some(json!({"items": [{"menu_id": menu, "quantity": 1}], "address": "Seoul", "phone": "010-1234-5678"})),
+        )
+        .await
+        .expect("order answers")
+    };
+    let (status, order, _) = place(&http).await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_i64().expect("order id");
+    let read_order = async |http: &reqwest::Client| {
+        call(
+            http,
+            reqwest::Method::GET,
+            format!("{}/orders/{id}", stack.order_url),
+            Some(&token),
+            None,
+        )
+        .await
+        .expect("order read answers")
+    };
+    let menus_url = format!("{}/menus", stack.restaurant_url);
+    // Warm: the second read of each is served by Redis.
+    for _ in 0..2 {
+        get(&http, menus_url.clone()).await;
+        read_order(&http).await;
+    }
+    assert_eq!(
+        get(&http, menus_url.clone())
+            .await
+            .and_then(|r| r.2)
+            .as_deref(),
+        Some("HIT")
+    );
+    assert_eq!(read_order(&http).await.2.as_deref(), Some("HIT"));
+
+    redis.kill9();
+    let mut requests = 0;
+    let mut reads = Duration::ZERO;
+    let started = Instant::now();
+    for round in 0..10 {
+        let t = Instant::now();
+        let (status, body, cache) = get(&http, menus_url.clone()).await.expect("menus answer");
+        assert_eq!(
+            (status, cache.as_deref()),
+            (200, Some("MISS")),
+            "GET /menus without Redis: {body}"
+        );
+        let (status, body, cache) = read_order(&http).await;
+        assert_eq!(
+            (status, cache.as_deref()),
+            (200, Some("MISS")),
+            "GET /orders/{id} without Redis: {body}"
+        );
+        assert_eq!(body["status"], "PAID");
+        reads += t.elapsed();
+        requests += 2;
+        if round % 3 == 0 {
+            let (status, body, _) = place(&http).await;
+            assert_eq!(status, 201, "an order without Redis: {body}");
+            requests += 1;
+        }
+    }
+    let down_for = started.elapsed();
+    let mean_read = reads / 20;
+    for base in [&stack.user_url, &stack.restaurant_url, &stack.order_url] {
+        let (status, ready, _) = get(&http, format!("{base}/ready"))
+            .await
+            .expect("ready answers");
+        assert_eq!(
+            status, 200,
+            "{base}: a cache outage alone keeps the service ready: {ready}"
+        );
+        assert_eq!(ready["status"], "ready", "{ready}");
+        assert_ne!(
+            ready["cache"], "ok",
+            "{base}: /ready reports the cache as down: {ready}"
+        );
+        assert_eq!(ready["database"], "ok", "{ready}");
+    }
+    // A dead Redis must not tax every read with a reconnect attempt (about 300 ms each
+    // before the cache's cool-down existed).
+    assert!(
+        mean_read < Duration::from_millis(250),
+        "reads without Redis stay fast: mean {mean_read:?}"
+    );
+
+    redis.restart();
+    let back = Instant::now();
+    let resumed = loop {
+        let menus = get(&http, menus_url.clone()).await.and_then(|r| r.2);
+        let order = read_order(&http).await.2;
+        if menus.as_deref() == Some("HIT") && order.as_deref() == Some("HIT") {
+            break back.elapsed();
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(20),
+            "caching did not resume after Redis came back (menus {menus:?}, order {order:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Every service reports the cache up again by itself (the user service uses Redis only
+    // for this check, so its connection must come back without any traffic).
+    for base in [&stack.user_url, &stack.restaurant_url, &stack.order_url] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = wait_ready_status(&http, base, 200, Duration::from_secs(10)).await;
+            if ready["cache"] == "ok" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{base}: /ready still reports the cache down after Redis came back: {ready}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let stats = settle(&http, &stack.order_url, Duration::from_secs(20)).await;
+    let drift = assert_zero_drift(&http, &stack.restaurant_url, &stack.order_url, &[menu]).await;
+    println!(
+        "reliability: Redis killed: {requests} requests in {:.1}s without it (reads from the \
+         database, X-Cache MISS, no 5xx, mean read {mean_read:.1?}), /ready 200 with cache down; \
+         Redis restarted: caching resumed (X-Cache HIT) after {resumed:.1?}; {} PAID orders, \
+         drift {drift}",
+        down_for.as_secs_f64(),
+        stats["by_status"]["PAID"],
+    );
+    stack.stop().await.expect("stack stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_services_recover_and_lose_nothing() {
+    let cluster = PrivateCluster::start();
+    let prefix = unique("relpg");
+    let _databases = stack_databases(&cluster.server_url(), &prefix);
+    let stack = testbed::Stack::start(&stack_config(
+        cluster.server_url(),
+        Some(redis_url()),
+        &prefix,
+    ))
+    .await
+    .expect("stack starts");
+    let http = http();
+    let mut menus = Vec::new();
+    for _ in 0..2 {
+        menus.push(create_menu(&http, &stack.restaurant_url, 100_000).await);
+    }
+    let load = Load::start(
+        &stack.user_url,
+        &stack.order_url,
+        &menus,
+        4,
+        Duration::from_secs(40),
+    )
+    .await;
+
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    cluster.pg_stop_immediate();
+    let stopped_at = Instant::now();
+    let unready = async |base: &str| {
+        let ready = wait_ready_status(&http, base, 503, Duration::from_secs(15)).await;
+        assert_eq!(ready["status"], "not_ready", "{ready}");
+        assert_ne!(ready["database"], "ok", "{ready}");
+        stopped_at.elapsed()
+    };
+    let (a, b, c) = tokio::join!(
+        unready(&stack.user_url),
+        unready(&stack.restaurant_url),
+        unready(&stack.order_url)
+    );
+    let unready_after = a.max(b).max(c);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cluster.pg_start();
+    let started_at = Instant::now();
+    for base in [&stack.user_url, &stack.restaurant_url, &stack.order_url] {
+        wait_ready_status(&http, base, 200, Duration::from_secs(30)).await;
+    }
+    let ready_after = started_at.elapsed();
+    let back_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let tally = load.finish().await;
+
+    let stats = settle(&http, &stack.order_url, Duration::from_secs(40)).await;
+    let drift = assert_zero_drift(&http, &stack.restaurant_url, &stack.order_url, &menus).await;
+    let lost = assert_none_lost(&http, &stack.order_url, &tally.acknowledged).await;
+    assert!(
+        tally.acknowledged_after(back_at) > 0,
+        "orders succeed again without restarting the services: {tally:?}"
+    );
+    assert_eq!(
+        tally.count(500),
+        0,
+        "no 500 for an order: {:?}",
+        tally.order_statuses
+    );
+    println!(
+        "reliability: PostgreSQL stopped (immediate) and started: {} order requests ({} answered \
+         201, {} answered 503/504 during the outage); all three services /ready 503 within \
+         {unready_after:.1?}, ready again {ready_after:.1?} after the database, no restart; \
+         afterwards {} PAID, {} CANCELLED, {} FAILED, PENDING 0, drift {drift}, lost {lost}",
+        tally.attempts(),
+        tally.count(201),
+        tally.count(503) + tally.count(504),
+        stats["by_status"]["PAID"],
+        stats["by_status"]["CANCELLED"],
+        stats["by_status"]["FAILED"],
+    );
+    stack.stop().await.expect("stack stops");
+}

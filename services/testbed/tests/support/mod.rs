@@ -1,0 +1,719 @@
+//! Shared by the reliability tests: child processes that are killed and reaped when dropped
+//! (service binaries, a private Redis, a private PostgreSQL cluster), a bounded order load
+//! that records every acknowledged order, and the end-of-run audits (nothing PENDING,
+//! nothing acknowledged lost, zero stock drift).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use testbed_common::testing::unique;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A temporary directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// PostgreSQL databases dropped when this goes away (also when a test panics).
+#[derive(Default)]
+pub struct Databases(pub Vec<String>);
+
+impl Drop for Databases {
+    fn drop(&mut self) {
+        let urls = std::mem::take(&mut self.0);
+        if urls.is_empty() {
+            return;
+        }
+        // Drop may run inside the test's runtime: clean up on a thread with its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    for url in urls {
+                        let _ = testbed_common::db::drop_postgres_database(&url).await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A service binary from this workspace's target directory (next to this test's `deps/`).
+/// `scripts/test.sh` builds them before the tests; `cargo nextest run --workspace` does too.
+pub fn service_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test executable");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile> above the test executable");
+    let bin = dir.join(name);
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the service binaries first with \
+         `cargo build -p user-service -p restaurant-service -p order-service --bins` \
+         (scripts/test.sh does this before the tests)",
+        bin.display()
+    );
+    bin
+}
+
+/// One service binary run as a child process; SIGKILLed and reaped when dropped.
+pub struct Service {
+    pub name: &'static str,
+    pub port: u16,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Service {
+    pub fn new(name: &'static str, log_dir: &Path, env: Vec<(String, String)>) -> Self {
+        Self {
+            name,
+            port: free_port(),
+            env,
+            log: log_dir.join(format!("{name}.log")),
+            child: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the binary (again, after a kill: same port, same environment).
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "{} is already running", self.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("service log file");
+        let err = log.try_clone().expect("service log file");
+        let child = Command::new(service_bin(self.name))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", self.port.to_string())
+            .env("TESTBED_DEV", "1")
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} does not start: {e}", self.name));
+        self.child = Some(child);
+    }
+
+    /// Waits for `/ready`; on failure shows the end of the service's log.
+    pub async fn wait_ready(&mut self) {
+        if let Err(e) =
+            testbed_common::server::wait_ready(&self.url(), Duration::from_secs(60)).await
+        {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            panic!(
+                "{} not ready ({e}); exit status {exited:?}; log:\n{}",
+                self.name,
+                self.log_tail()
+            );
+        }
+    }
+
+    /// `kill -9`, then reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A private `redis-server` on a free port (never the shared one on 6379).
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on its port and waits until it answers PING.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "Redis is already running");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts (apt-get install redis-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.answers() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {} did not answer",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn answers(&self) -> bool {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 16];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream
+                .read(&mut buf)
+                .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A private PostgreSQL cluster (initdb in a temporary directory, trust auth, a free port),
+/// never the shared server. As root, its commands run as the `postgres` user.
+pub struct PrivateCluster {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+impl PrivateCluster {
+    /// The binaries: `PG_BIN_DIR`, or the newest `/usr/lib/postgresql/<v>/bin`.
+    fn bin_dir() -> PathBuf {
+        if let Ok(dir) = std::env::var("PG_BIN_DIR") {
+            return PathBuf::from(dir);
+        }
+        let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                let bin = entry.path().join("bin");
+                bin.join("initdb").is_file().then_some((version, bin))
+            })
+            .collect();
+        found.sort();
+        found
+            .pop()
+            .map(|(_, bin)| bin)
+            .expect("PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or PG_BIN_DIR")
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> std::process::Output {
+        let program = self.bin.join(tool);
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} runs: {e}"))
+    }
+
+    fn check(&self, tool: &str, args: &[&str]) {
+        let out = self.run(tool, args);
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}\n{}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn start() -> Self {
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let dir = std::env::temp_dir().join(unique("pgcluster"));
+        std::fs::create_dir_all(&dir).expect("cluster directory");
+        if is_root {
+            let chown = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .expect("chown runs");
+            assert!(chown.success(), "chown postgres {}", dir.display());
+        }
+        let cluster = Self {
+            port: free_port(),
+            dir,
+            bin: Self::bin_dir(),
+            as_postgres: is_root,
+        };
+        let data = cluster.data();
+        cluster.check(
+            "initdb",
+            &["-D", &data, "-A", "trust", "-U", "postgres", "-N"],
+        );
+        cluster.pg_start();
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    pub fn server_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+
+    pub fn pg_start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=120",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log").display().to_string();
+        self.check(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server the hard way (like a crash: in-flight transactions are lost, and
+    /// committed ones must survive through the WAL).
+    pub fn pg_stop_immediate(&self) {
+        self.check(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A plain HTTP call; `None` when the request never got an answer (refused, reset, timed out).
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Option<(u16, Value, Option<String>)> {
+    let mut request = http.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status().as_u16();
+    let cache = response
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response.json().await.unwrap_or(Value::Null);
+    Some((status, body, cache))
+}
+
+pub async fn get(http: &reqwest::Client, url: String) -> Option<(u16, Value, Option<String>)> {
+    call(http, reqwest::Method::GET, url, None, None).await
+}
+
+/// Signs up a fresh user and logs in; returns the token.
+pub async fn new_user(http: &reqwest::Client, user_url: &str) -> String {
+    let name = unique("rel");
+    let credentials = json!({"username": name, "password": "s3cret-pass"});
+    let (status, body, _) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{user_url}/signup"),
+        None,
+        Some(credentials.clone()),
+    )
+    .await
+    .expect("signup answers");
+    assert_eq!(status, 201, "signup: {body}");
+    let (status, body, _) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{user_url}/login"),
+        None,
+        Some(credentials),
+    )
+    .await
+    .expect("login answers");
+    assert_eq!(status, 200, "login: {body}");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// Creates a menu with `stock` through the admin call; returns its id.
+pub async fn create_menu(http: &reqwest::Client, restaurant_url: &str, stock: i64) -> i64 {
+    let (status, body, _) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{restaurant_url}/admin/menus"),
+        None,
+        Some(json!({"name": unique("Reliability Gimbap"), "price": 3_000, "stock": stock})),
+    )
+    .await
+    .expect("admin/menus answers");
+    assert_eq!(status, 201, "create menu: {body}");
+    body["id"].as_i64().expect("menu id")
+}
+
+/// An order this test was told about with 201, and what it must be at the end.
+#[derive(Clone, Debug)]
+pub struct Acknowledged {
+    pub id: i64,
+    pub token: Arc<str>,
+    /// `PAID`, `CANCELLED`, or `None` when a cancel got no clear answer (either is right).
+    pub expect: Option<&'static str>,
+    pub at: Instant,
+}
+
+/// What the load saw.
+#[derive(Default, Debug)]
+pub struct Tally {
+    pub acknowledged: Vec<Acknowledged>,
+    /// Answers per status code for POST /orders (0: no answer at all).
+    pub order_statuses: BTreeMap<u16, u64>,
+    /// Answers per status code for cancels.
+    pub cancel_statuses: BTreeMap<u16, u64>,
+}
+
+impl Tally {
+    pub fn attempts(&self) -> u64 {
+        self.order_statuses.values().sum()
+    }
+    pub fn count(&self, status: u16) -> u64 {
+        self.order_statuses.get(&status).copied().unwrap_or(0)
+    }
+    fn merge(&mut self, other: Tally) {
+        self.acknowledged.extend(other.acknowledged);
+        for (k, v) in other.order_statuses {
+            *self.order_statuses.entry(k).or_default() += v;
+        }
+        for (k, v) in other.cancel_statuses {
+            *self.cancel_statuses.entry(k).or_default() += v;
+        }
+    }
+    /// Acknowledged orders placed after `t`.
+    pub fn acknowledged_after(&self, t: Instant) -> usize {
+        self.acknowledged.iter().filter(|a| a.at > t).count()
+    }
+}
+
+/// A running order load: `workers` users each placing orders one after another, over the
+/// given menus (quantity 1–3), cancelling every fourth order they get; bounded by `max`.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Tally>>,
+}
+
+impl Load {
+    pub async fn start(
+        user_url: &str,
+        order_url: &str,
+        menus: &[i64],
+        workers: usize,
+        max: Duration,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("HTTP client");
+        let mut tokens = Vec::new();
+        for _ in 0..workers {
+            tokens.push(Arc::<str>::from(new_user(&http, user_url).await));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let tasks = tokens
+            .into_iter()
+            .enumerate()
+            .map(|(worker, token)| {
+                let (http, stop, menus) = (http.clone(), stop.clone(), menus.to_vec());
+                let order_url = order_url.to_string();
+                tokio::spawn(async move {
+                    let mut tally = Tally::default();
+                    let mut i = worker;
+                    while !stop.load(Ordering::Relaxed) && started.elapsed() < max {
+                        i += 1;
+                        let body = json!({
+                            "items": [{"menu_id": menus[i % menus.len()], "quantity": 1 + (i % 3) as i64}],
+                            "address": "Seoul Gangnam-gu 123-45",
+                            "phone": "010-1234-5678",
+                        });
+                        let answer = call(
+                            &http,
+                            reqwest::Method::POST,
+                            format!("{order_url}/orders"),
+                            Some(&token),
+                            Some(body),
+                        )
+                        .await;
+                        let status = answer.as_ref().map_or(0, |a| a.0);
+                        *tally.order_statuses.entry(status).or_default() += 1;
+                        match answer {
+                            Some((201, order, _)) => {
+                                let id = order["id"].as_i64().expect("a 201 order has an id");
+                                let mut expect = Some("PAID");
+                                if i % 4 == 0 {
+                                    let cancel = call(
+                                        &http,
+                                        reqwest::Method::POST,
+                                        format!("{order_url}/orders/{id}/cancel"),
+                                        Some(&token),
+                                        None,
+                                    )
+                                    .await;
+                                    let status = cancel.as_ref().map_or(0, |c| c.0);
+                                    *tally.cancel_statuses.entry(status).or_default() += 1;
+                                    expect = match status {
+                                        200 => Some("CANCELLED"),
+                                        409 => Some("PAID"),
+                                        _ => None,
+                                    };
+                                }
+                                tally.acknowledged.push(Acknowledged {
+                                    id,
+                                    token: token.clone(),
+                                    expect,
+                                    at: Instant::now(),
+                                });
+                            }
+                            // The service is down (or restarting): do not spin.
+                            None => tokio::time::sleep(Duration::from_millis(50)).await,
+                            _ => {}
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        Self { stop, tasks }
+    }
+
+    /// Stops the load and adds up what every worker saw.
+    pub async fn finish(self) -> Tally {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut total = Tally::default();
+        for task in self.tasks {
+            total.merge(task.await.expect("load worker"));
+        }
+        total
+    }
+}
+
+/// Waits until no order is PENDING and no compensation is outstanding; returns the stats.
+pub async fn settle(http: &reqwest::Client, order_url: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    let mut last = Value::Null;
+    loop {
+        if let Some((200, stats, _)) = get(http, format!("{order_url}/orders/stats")).await {
+            if stats["by_status"]["PENDING"] == 0 && stats["compensation_pending"] == 0 {
+                return stats;
+            }
+            last = stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "orders did not settle within {within:?}: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// For every menu: stock = initial − Σ PAID quantities, the ledger identity holds
+/// (`drift` = 0) and stock never went negative. Returns the summed |drift| (always 0 when
+/// this returns).
+pub async fn assert_zero_drift(
+    http: &reqwest::Client,
+    restaurant_url: &str,
+    order_url: &str,
+    menus: &[i64],
+) -> i64 {
+    let (status, stats, _) = get(http, format!("{order_url}/orders/stats"))
+        .await
+        .expect("stats answer");
+    assert_eq!(status, 200, "{stats}");
+    let mut drift = 0;
+    for menu in menus {
+        let (status, inventory, _) = get(http, format!("{restaurant_url}/inventory/{menu}"))
+            .await
+            .expect("inventory answers");
+        assert_eq!(status, 200, "{inventory}");
+        let sold = stats["paid_quantities"][menu.to_string()]
+            .as_i64()
+            .unwrap_or(0);
+        let initial = inventory["initial_stock"].as_i64().expect("initial_stock");
+        let stock = inventory["stock"].as_i64().expect("stock");
+        assert!(stock >= 0, "oversold: {inventory}");
+        assert_eq!(
+            stock,
+            initial - sold,
+            "drift on menu {menu}: {inventory}; PAID units {sold}"
+        );
+        assert_eq!(inventory["drift"], 0, "ledger identity: {inventory}");
+        drift += (stock - (initial - sold)).abs();
+    }
+    drift
+}
+
+/// Every acknowledged (201) order is still there and settled as expected. Returns how many
+/// were lost (always 0 when this returns).
+pub async fn assert_none_lost(
+    http: &reqwest::Client,
+    order_url: &str,
+    acknowledged: &[Acknowledged],
+) -> usize {
+    let mut lost = Vec::new();
+    for order in acknowledged {
+        let answer = call(
+            http,
+            reqwest::Method::GET,
+            format!("{order_url}/orders/{}", order.id),
+            Some(&order.token),
+            None,
+        )
+        .await;
+        let ok = match &answer {
+            Some((200, body, _)) => match (order.expect, body["status"].as_str()) {
+                (Some(want), Some(got)) => want == got,
+                (None, Some(got)) => got == "PAID" || got == "CANCELLED",
+                _ => false,
+            },
+            _ => false,
+        };
+        if !ok {
+            lost.push((order.id, order.expect, answer.map(|a| (a.0, a.1))));
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged orders lost or wrong: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+    0
+}
+
+/// Polls `/ready` until it answers `want`; returns the last body.
+pub async fn wait_ready_status(
+    http: &reqwest::Client,
+    base: &str,
+    want: u16,
+    within: Duration,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some((status, body, _)) = get(http, format!("{base}/ready")).await
+            && status == want
+        {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{base}/ready did not answer {want} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
