@@ -172,6 +172,18 @@ pub async fn drop_postgres_database(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `id` column every table here has: a 64-bit auto-increment primary key.
+pub fn id_column<T: sea_orm_migration::sea_query::IntoIden>(
+    name: T,
+) -> sea_orm_migration::prelude::ColumnDef {
+    sea_orm_migration::prelude::ColumnDef::new(name)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 use support::{start, start_with};
-use testbed_common::testing::Backend;
+use testbed_common::testing::{Backend, free_port};
 
 async fn brief_flow(backend: Backend) {
     let stack = start(backend).await;
@@ -396,11 +396,4 @@ async fn crash_after_reservation_is_recovered() {
     let _ = restarted.wait();
     assert_eq!(stack.stock(menu).await, 10, "recovery gave the stock back");
     let _ = testbed_common::db::drop_postgres_database(&database_url).await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }

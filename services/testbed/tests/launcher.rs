@@ -5,14 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use testbed_common::testing::{database_server, redis_url, unique};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use testbed_common::testing::{database_server, free_port, redis_url, unique};
 
 struct Launched {
     child: Child,

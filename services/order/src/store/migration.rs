@@ -1,6 +1,7 @@
 //! Schema migrations of the Order Service, run at start-up.
 
 use sea_orm_migration::prelude::*;
+use testbed_common::db::id_column as pk;
 
 pub struct Migrator;
 
@@ -43,15 +44,6 @@ impl MigrationName for CreateTables {
     fn name(&self) -> &str {
         "m20261128_000001_create_orders"
     }
-}
-
-fn pk<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
 }
 
 #[async_trait::async_trait]

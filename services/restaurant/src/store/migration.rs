@@ -3,6 +3,7 @@
 //! because the brief's examples order menu 1.
 
 use sea_orm_migration::prelude::*;
+use testbed_common::db::id_column as pk;
 
 pub struct Migrator;
 
@@ -165,15 +166,6 @@ impl MigrationTrait for CreateTables {
         }
         Ok(())
     }
-}
-
-fn pk<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
 }
 
 /// Stock of the seeded menu 1: large, so the brief's examples can order it all day.

@@ -16,12 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testbed_common::testing::unique;
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use testbed_common::testing::free_port;
 
 /// A temporary directory removed when dropped.
 pub struct TempDir(pub PathBuf);

@@ -1,6 +1,7 @@
 //! Schema migrations of the User Service, run at start-up.
 
 use sea_orm_migration::prelude::*;
+use testbed_common::db::id_column;
 
 pub struct Migrator;
 
@@ -37,13 +38,7 @@ impl MigrationTrait for CreateUsers {
                 Table::create()
                     .table(Users::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(Users::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(id_column(Users::Id))
                     .col(
                         ColumnDef::new(Users::Username)
                             .string_len(64)
