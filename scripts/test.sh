@@ -62,6 +62,9 @@ cargo build -p user-service -p restaurant-service -p order-service --bins
 say "a scenario run end to end: reports written, HTML rendered in headless Chromium"
 bash scripts/report-ci.sh
 
+say "the live dashboard in a real pseudo-terminal (tmux): keys, q, terminal restored, report"
+bash scripts/dashboard-pty.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

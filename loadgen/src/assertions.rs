@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::consistency::ConsistencyCheck;
 use crate::duration::format_micros;
-use crate::recorder::{EndpointSnapshot, LatencySummary};
+use crate::recorder::{EndpointSnapshot, LatencySummary, Merged, SecondPoint};
 use crate::scenario::{Assertion, Rule};
 use crate::workflow::TallySnapshot;
 
@@ -82,6 +82,36 @@ fn verdict(
 
 fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
+}
+
+/// The trailing window of each recovery assertion: requests, errors and latency over the
+/// last `window` whole seconds of a load that lasted `load_secs`.
+pub fn trailing_windows(
+    assertions: &[Assertion],
+    merged: &Merged,
+    timeline: &[SecondPoint],
+    load_secs: f64,
+) -> Vec<WindowStats> {
+    let load_whole_secs = (load_secs.floor() as u64).max(1);
+    let mut windows = Vec::new();
+    for assertion in assertions {
+        if let Rule::Recovery { window, .. } = &assertion.rule {
+            let window_secs = window.as_secs().max(1);
+            let from = load_whole_secs.saturating_sub(window_secs);
+            let (requests, errors) = timeline
+                .iter()
+                .skip(from as usize)
+                .take(window_secs as usize)
+                .fold((0, 0), |acc, p| (acc.0 + p.requests, acc.1 + p.errors));
+            windows.push(WindowStats {
+                window_secs: window.as_secs(),
+                requests,
+                errors,
+                latency: merged.latency_between(from, load_whole_secs),
+            });
+        }
+    }
+    windows
 }
 
 /// Evaluates every assertion.

@@ -1,5 +1,5 @@
 //! The `loadgen` command line: list, show and validate scenarios, run one and write its
-//! reports, or render the report of a saved run again.
+//! reports, render the report of a saved run again, or merge several runs into one.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::Targets;
+use crate::dashboard::Dashboard;
 use crate::duration::{format_duration, format_micros, parse_duration};
+use crate::merge;
 use crate::report;
 use crate::run::{RunOptions, RunRecord, start_run};
 use crate::scenario;
@@ -37,6 +39,22 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Render the HTML (and summary/junit) again from a saved run.json, next to it.
     Report { run_json: PathBuf },
+    /// Merge runs of one scenario made at once by several load processes or machines into
+    /// one report; its percentiles come from their histograms added together (never
+    /// averaged). Exits non-zero when an assertion fails on the merged data.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Run directories (<report-dir>/<scenario>/<timestamp>/, each with run.json and
+    /// histograms.hlog), or their run.json files.
+    #[arg(required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// Where the merged report goes (created if missing) [default: a new
+    /// reports/merged/<timestamp>/ under the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -144,6 +162,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Merge(args) => {
+            let runs = args
+                .runs
+                .iter()
+                .map(|path| merge::load_run(path))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let record = merge::merge_runs(&runs)?;
+            let dir = merge::write_merged(&record, args.out.as_deref(), &runs)?;
+            for line in merge::describe_sources(&record) {
+                println!("  {line}");
+            }
+            print_verdict(&record, &dir);
+            Ok(if record.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -156,10 +192,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `loadgen run`: runs, prints the verdict, writes the reports.
 pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenario = scenario::resolve(&args.scenario)?;
-    if !args.no_dashboard && std::io::stdout().is_terminal() {
-        // The live dashboard (issue 7) plugs in here; until then, progress lines.
-        eprintln!("(no dashboard yet: printing progress lines)");
-    }
+    println!("[{}] starting", scenario.name);
+    let dashboard = if !args.no_dashboard && std::io::stdout().is_terminal() {
+        match Dashboard::open() {
+            Ok(dashboard) => Some(dashboard),
+            Err(e) => {
+                eprintln!("no dashboard ({e:#}): printing progress lines");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let options = RunOptions {
         scenario,
         users: args.users,
@@ -169,12 +213,13 @@ pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         targets: args.targets(),
         admin_token: args.admin_token.clone(),
         seed: args.seed,
-        progress: true,
+        progress: dashboard.is_none(),
     };
-    println!("[{}] starting", options.scenario.name);
     let handle = start_run(options);
-    let ctrl_c = tokio::spawn(tokio::signal::ctrl_c());
-    let record = wait_with_stop(handle, ctrl_c).await?;
+    let record = match dashboard {
+        Some(dashboard) => dashboard.watch(handle).await?,
+        None => wait_with_stop(handle, tokio::spawn(tokio::signal::ctrl_c())).await?,
+    };
     let dir = report::write_reports(&record, &args.report_dir)?;
     print_verdict(&record, &dir);
     Ok(if record.passed {

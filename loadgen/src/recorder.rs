@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -39,12 +39,14 @@ pub struct Sample {
     pub error: bool,
 }
 
-fn new_histogram() -> Histogram<u64> {
+/// An empty per-endpoint histogram: 1 µs .. 120 s at 3 significant digits.
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // Bounded by construction: 1 µs .. MAX_MICROS at 3 significant digits.
     Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
 }
 
-fn coarse_histogram() -> Histogram<u64> {
+/// An empty per-second histogram: 1 µs .. 120 s at 2 significant digits.
+pub(crate) fn coarse_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid histogram bounds")
 }
 
@@ -65,7 +67,7 @@ pub struct EndpointData {
 }
 
 impl EndpointData {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             all: new_histogram(),
             hits: new_histogram(),
@@ -96,6 +98,12 @@ impl EndpointData {
     }
 }
 
+impl Default for EndpointData {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[derive(Default)]
 struct Shard {
     endpoints: BTreeMap<&'static str, EndpointData>,
@@ -106,6 +114,8 @@ struct Shard {
 /// Lock-light, shareable request recorder.
 pub struct Recorder {
     started: Instant,
+    /// Wall-clock time of `started`, so runs on several machines can be lined up.
+    started_wall: SystemTime,
     shards: Vec<Mutex<Shard>>,
 }
 
@@ -126,6 +136,7 @@ impl Recorder {
     pub fn with_shards(count: usize) -> Self {
         Self {
             started: Instant::now(),
+            started_wall: SystemTime::now(),
             shards: (0..count.max(1))
                 .map(|_| Mutex::new(Shard::default()))
                 .collect(),
@@ -134,6 +145,11 @@ impl Recorder {
 
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// When recording began, by the wall clock: second 0 of the timeline.
+    pub fn started_wall(&self) -> SystemTime {
+        self.started_wall
     }
 
     /// Records one request.
@@ -148,10 +164,7 @@ impl Recorder {
             Ok(shard) => shard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let data = shard
-            .endpoints
-            .entry(sample.endpoint)
-            .or_insert_with(EndpointData::new);
+        let data = shard.endpoints.entry(sample.endpoint).or_default();
         record_into(&mut data.all, micros);
         match sample.cache {
             Some(CacheOutcome::Hit) => record_into(&mut data.hits, micros),
@@ -186,25 +199,24 @@ impl Recorder {
                 merged
                     .endpoints
                     .entry(endpoint.to_string())
-                    .or_insert_with(EndpointData::new)
+                    .or_default()
                     .merge(data);
             }
-            if merged.latency_by_second.len() < shard.latency_by_second.len() {
-                merged
-                    .latency_by_second
-                    .resize(shard.latency_by_second.len(), None);
-            }
-            for (slot, histogram) in merged
-                .latency_by_second
-                .iter_mut()
-                .zip(&shard.latency_by_second)
-            {
-                if let Some(histogram) = histogram {
-                    let _ = slot.get_or_insert_with(coarse_histogram).add(histogram);
-                }
-            }
+            add_seconds(&mut merged.latency_by_second, &shard.latency_by_second);
         }
         merged
+    }
+}
+
+/// Adds per-second histograms second by second.
+fn add_seconds(into: &mut Vec<Option<Histogram<u64>>>, from: &[Option<Histogram<u64>>]) {
+    if into.len() < from.len() {
+        into.resize(from.len(), None);
+    }
+    for (slot, histogram) in into.iter_mut().zip(from) {
+        if let Some(histogram) = histogram {
+            let _ = slot.get_or_insert_with(coarse_histogram).add(histogram);
+        }
     }
 }
 
@@ -329,6 +341,18 @@ pub struct SecondPoint {
 }
 
 impl Merged {
+    /// Adds another view with the same second 0 (counts, statuses and histograms add up;
+    /// percentiles are then computed from the sums, never averaged).
+    pub fn merge(&mut self, other: &Merged) {
+        for (endpoint, data) in &other.endpoints {
+            self.endpoints
+                .entry(endpoint.clone())
+                .or_default()
+                .merge(data);
+        }
+        add_seconds(&mut self.latency_by_second, &other.latency_by_second);
+    }
+
     /// Per-endpoint summaries.
     pub fn endpoint_snapshots(&self) -> Vec<EndpointSnapshot> {
         self.endpoints

@@ -21,8 +21,10 @@ use crate::api::{Api, FaultState, Targets};
 use crate::assertions::{self, AssertionResult, Evidence, WindowStats};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
+use crate::hlog::{self, RunHistograms};
+use crate::merge::SourceRun;
 use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
-use crate::scenario::{Fault, FaultStep, Rule, Scenario, Service};
+use crate::scenario::{Fault, FaultStep, Scenario, Service};
 use crate::workflow::{TallySnapshot, VirtualUser, Workload};
 
 /// What to run and against what.
@@ -135,6 +137,16 @@ pub struct RunRecord {
     pub passed: bool,
     /// Problems met along the way (setup or teardown calls that failed, …).
     pub notes: Vec<String>,
+    /// Wall-clock start of the load (second 0 of the timeline), RFC 3339 to the ms.
+    #[serde(default)]
+    pub load_started_at: Option<String>,
+    /// For a record made by `loadgen merge`: the runs it combines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<SourceRun>,
+    /// The raw histograms, written beside the report as `histograms.hlog` (not in run.json;
+    /// `None` for a record read back from run.json).
+    #[serde(skip)]
+    pub histograms: Option<Arc<RunHistograms>>,
 }
 
 impl RunRecord {
@@ -503,25 +515,7 @@ async fn execute(
     let merged = recorder.merged();
     let endpoints = merged.endpoint_snapshots();
     let timeline = merged.timeline();
-    let load_whole_secs = (load_secs.floor() as u64).max(1);
-    let mut windows = Vec::new();
-    for assertion in &assertions {
-        if let Rule::Recovery { window, .. } = &assertion.rule {
-            let window_secs = window.as_secs().max(1);
-            let from = load_whole_secs.saturating_sub(window_secs);
-            let (requests, errors) = timeline
-                .iter()
-                .skip(from as usize)
-                .take(window_secs as usize)
-                .fold((0, 0), |acc, p| (acc.0 + p.requests, acc.1 + p.errors));
-            windows.push(WindowStats {
-                window_secs: window.as_secs(),
-                requests,
-                errors,
-                latency: merged.latency_between(from, load_whole_secs),
-            });
-        }
-    }
+    let windows = assertions::trailing_windows(&assertions, &merged, &timeline, load_secs);
     let tally = workload.tally.snapshot();
     let evidence = Evidence {
         endpoints: endpoints.clone(),
@@ -565,6 +559,12 @@ async fn execute(
         assertions: results,
         passed,
         notes,
+        load_started_at: Some(hlog::rfc3339(recorder.started_wall())),
+        merged_from: Vec::new(),
+        histograms: Some(Arc::new(RunHistograms::from_merged(
+            &merged,
+            recorder.started_wall(),
+        ))),
     })
 }
 

@@ -6,57 +6,26 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgen::api::Targets;
 use loadgen::report;
 use loadgen::run::{RunOptions, start_run};
 use loadgen::scenario;
-use testbed_common::testing::{Backend, TestStorage, unique};
+use testbed_common::testing::unique;
 
-struct Stack {
-    targets: Targets,
-    _storage: TestStorage,
-}
-
-async fn start_stack() -> Stack {
-    let mut storage = TestStorage::new(Backend::Postgres);
-    let user = user_service::build(user_service::UserConfig::new(storage.config("user")))
-        .await
-        .expect("user service starts");
-    let user_url = format!("http://{}", user.local_addr());
-    tokio::spawn(user.run(std::future::pending()));
-    let restaurant = restaurant_service::build(restaurant_service::RestaurantConfig::new(
-        storage.config("restaurant"),
-    ))
-    .await
-    .expect("restaurant service starts");
-    let restaurant_url = format!("http://{}", restaurant.local_addr());
-    tokio::spawn(restaurant.run(std::future::pending()));
-    let order = order_service::build(order_service::OrderConfig::new(
-        storage.config("order"),
-        user_url.clone(),
-        restaurant_url.clone(),
-    ))
-    .await
-    .expect("order service starts");
-    let order_url = format!("http://{}", order.local_addr());
-    tokio::spawn(order.run(std::future::pending()));
-    Stack {
-        targets: Targets {
-            user: user_url,
-            restaurant: restaurant_url,
-            order: order_url,
-            gateway: None,
-        },
-        _storage: storage,
-    }
-}
+mod support;
+use support::start_stack;
 
 fn report_dir() -> PathBuf {
     std::env::temp_dir().join(unique("loadgen-reports"))
 }
 
 fn assert_reports_written(dir: &Path) {
-    for file in ["index.html", "summary.json", "junit.xml", "run.json"] {
+    for file in [
+        "index.html",
+        "summary.json",
+        "junit.xml",
+        "run.json",
+        "histograms.hlog",
+    ] {
         let path = dir.join(file);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(size > 0, "{} is missing or empty", path.display());

@@ -190,5 +190,8 @@ pub fn fixed_run() -> RunRecord {
         ],
         passed: false,
         notes: Vec::new(),
+        load_started_at: Some("2026-05-01T12:00:01.250+00:00".into()),
+        merged_from: Vec::new(),
+        histograms: None,
     }
 }

@@ -54,6 +54,66 @@ fn fault_markers(record: &RunRecord) -> Vec<Marker> {
         .collect()
 }
 
+/// For a record made by `loadgen merge`: the runs, their own verdicts, and each endpoint's
+/// p99 merged beside the runs' own.
+fn merged_runs(page: &mut String, record: &RunRecord) {
+    let runs = &record.merged_from;
+    let _ = write!(
+        page,
+        "<h2>Merged from {} runs</h2><p class=\"muted\">Every latency figure in this report comes \
+from the runs' HDR histograms added together, never from averaging their percentiles; counts \
+are sums. Second 0 is when the first load began; each run is placed at the wall-clock second \
+its own load began. The assertions were evaluated again on the merged data; each run's own \
+verdict is listed here.</p>",
+        runs.len()
+    );
+    page.push_str("<table id=\"runs\"><tr><th>run</th><th class=\"l\">directory</th><th class=\"l\">load started</th><th>at</th><th>load</th><th>users</th><th>requests</th><th>errors</th><th class=\"l\">own verdict</th></tr>");
+    for (index, run) in runs.iter().enumerate() {
+        let verdict = if run.passed {
+            "<span class=\"pass\">PASS</span>".to_string()
+        } else {
+            format!(
+                "<span class=\"fail\">FAIL</span> {}",
+                escape(&run.failed.join("; "))
+            )
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>+{}s</td><td>{:.1}s</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{verdict}</td></tr>",
+            index + 1,
+            escape(&run.dir),
+            escape(&run.load_started_at),
+            run.offset_secs,
+            run.load_secs,
+            run.users,
+            run.requests,
+            run.errors,
+        );
+    }
+    page.push_str("</table><table id=\"p99\"><tr><th class=\"l\">endpoint</th><th>merged p99</th>");
+    for index in 0..runs.len() {
+        let _ = write!(page, "<th>run {} p99</th>", index + 1);
+    }
+    page.push_str("</tr>");
+    for endpoint in &record.endpoints {
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td>{}</td>",
+            escape(&endpoint.endpoint),
+            format_micros(endpoint.latency.p99 as f64)
+        );
+        for run in runs {
+            let own = run
+                .p99
+                .get(&endpoint.endpoint)
+                .map_or("–".to_string(), |p99| format_micros(*p99 as f64));
+            let _ = write!(page, "<td>{own}</td>");
+        }
+        page.push_str("</tr>");
+    }
+    page.push_str("</table>");
+}
+
 /// Renders the report page.
 pub fn render_html(record: &RunRecord) -> String {
     let scenario = &record.scenario;
@@ -84,6 +144,9 @@ pub fn render_html(record: &RunRecord) -> String {
     );
     if !scenario.tests.is_empty() {
         let _ = write!(page, "<p class=\"muted\">{}</p>", escape(&scenario.tests));
+    }
+    if !record.merged_from.is_empty() {
+        merged_runs(&mut page, record);
     }
 
     // Assertions.

@@ -1,6 +1,7 @@
 //! Run reports: the directory `<report-dir>/<scenario>/<timestamp>/` with a self-contained
-//! `index.html` (inline SVG, no network), `summary.json` and `junit.xml` for CI, and
-//! `run.json`, the saved run that `loadgen report` renders again.
+//! `index.html` (inline SVG, no network), `summary.json` and `junit.xml` for CI,
+//! `run.json`, the saved run that `loadgen report` renders again, and `histograms.hlog`,
+//! the raw latency histograms that `loadgen merge` adds up (see [`crate::hlog`]).
 
 mod html;
 mod svg;
@@ -11,16 +12,24 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use crate::hlog;
 use crate::run::RunRecord;
 
 pub use html::render_html;
 
-/// Writes all four files for `record` under `report_dir`; returns the run's directory.
+/// Writes the report files for `record` under `report_dir`; returns the run's directory.
 pub fn write_reports(record: &RunRecord, report_dir: &Path) -> anyhow::Result<PathBuf> {
-    let stamp = chrono::DateTime::parse_from_rfc3339(&record.started_at)
+    let dir = new_report_dir(&report_dir.join(&record.scenario.name), &record.started_at)?;
+    write_into(record, &dir)?;
+    Ok(dir)
+}
+
+/// Creates a new directory `<base>/<timestamp>` (`-2`, `-3`, … when it exists), named after
+/// `started_at` (RFC 3339; now if unreadable).
+pub fn new_report_dir(base: &Path, started_at: &str) -> anyhow::Result<PathBuf> {
+    let stamp = chrono::DateTime::parse_from_rfc3339(started_at)
         .map(|t| t.format("%Y%m%d-%H%M%S").to_string())
         .unwrap_or_else(|_| chrono::Local::now().format("%Y%m%d-%H%M%S").to_string());
-    let base = report_dir.join(&record.scenario.name);
     let mut dir = base.join(&stamp);
     let mut suffix = 2;
     while dir.exists() {
@@ -28,12 +37,24 @@ pub fn write_reports(record: &RunRecord, report_dir: &Path) -> anyhow::Result<Pa
         suffix += 1;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_into(record, &dir)?;
     Ok(dir)
 }
 
-/// Writes the four files into an existing directory.
+/// Writes the four files into an existing directory, and `histograms.hlog` when the record
+/// carries its raw histograms (a record read back from run.json does not: its log stays).
 pub fn write_into(record: &RunRecord, dir: &Path) -> anyhow::Result<()> {
+    if let Some(histograms) = &record.histograms {
+        let about = format!(
+            "scenario {}, run {}, started {}",
+            record.scenario.name, record.config.run_tag, record.started_at
+        );
+        hlog::write_file(
+            histograms,
+            record.load_secs,
+            &about,
+            &dir.join(hlog::FILE_NAME),
+        )?;
+    }
     let write = |name: &str, contents: String| {
         let path = dir.join(name);
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))
@@ -99,6 +120,8 @@ pub fn summary(record: &RunRecord) -> Value {
         "consistency": record.final_check,
         "assertions": record.assertions,
         "notes": record.notes,
+        "load_started_at": record.load_started_at,
+        "merged_from": record.merged_from,
     })
 }
 
