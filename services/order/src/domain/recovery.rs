@@ -26,6 +26,7 @@ impl Orders {
                     &self.db.conn,
                     order.id,
                     Transition {
+                        at: chrono::Utc::now(),
                         from: "PENDING",
                         to: "FAILED",
                         total: Some(0),

@@ -138,7 +138,8 @@ impl Orders {
         // Reserve each line; stop at the first failure.
         let mut total = 0;
         let mut failure = None;
-        for item in &items {
+        let mut items = items;
+        for item in &mut items {
             match self
                 .restaurants
                 .reserve(item.menu_id, item.quantity, order.id, request_id)
@@ -146,6 +147,7 @@ impl Orders {
             {
                 Ok(reserved) => {
                     total += reserved.unit_price * item.quantity;
+                    item.unit_price = reserved.unit_price;
                     let _writer = self.db.write_guard().await;
                     store::set_unit_price(&self.db.conn, item.id, reserved.unit_price).await?;
                 }
@@ -177,12 +179,14 @@ impl Orders {
         });
         let view = match failure {
             None => {
+                let paid_at = chrono::Utc::now();
                 let moved = {
                     let _writer = self.db.write_guard().await;
                     store::transition(
                         &self.db.conn,
                         order.id,
                         Transition {
+                            at: paid_at,
                             from: "PENDING",
                             to: "PAID",
                             total: Some(total),
@@ -192,19 +196,37 @@ impl Orders {
                     )
                     .await?
                 };
-                if !moved {
+                if moved {
+                    tracing::info!(order_id = order.id, total, "order PAID");
+                    // Nobody can have cached this order yet unless a retry with the same
+                    // Idempotency-Key learned its id while it was PENDING.
+                    if idempotency_key.is_some() {
+                        self.invalidate(order.id).await;
+                    }
+                    // What was just written, without reading it back.
+                    let paid = store::orders::Model {
+                        status: OrderStatus::Paid.as_str().to_string(),
+                        total,
+                        updated_at: paid_at,
+                        ..order
+                    };
+                    (paid, items).into()
+                } else {
                     // The recovery loop finished this order first (and gave its stock back).
                     tracing::warn!(
                         order_id = order.id,
                         "order was recovered before payment completed"
                     );
+                    self.invalidate(order.id).await;
+                    self.load(order.id).await?.into()
                 }
-                tracing::info!(order_id = order.id, total, "order PAID");
-                self.load(order.id).await?.into()
             }
-            Some(reason) => self.fail(order.id, &items, reason, request_id).await?,
+            Some(reason) => {
+                let view = self.fail(order.id, &items, reason, request_id).await?;
+                self.invalidate(order.id).await;
+                view
+            }
         };
-        self.invalidate(order.id).await;
         Ok(Placed::New(view))
     }
 
@@ -229,6 +251,7 @@ impl Orders {
                 &self.db.conn,
                 order_id,
                 Transition {
+                    at: chrono::Utc::now(),
                     from: "PENDING",
                     to: "FAILED",
                     total: Some(0),
@@ -319,6 +342,7 @@ impl Orders {
                 &self.db.conn,
                 order_id,
                 Transition {
+                    at: chrono::Utc::now(),
                     from: "PAID",
                     to: "CANCELLED",
                     total: None,

@@ -134,6 +134,8 @@ pub async fn set_unit_price(
 
 /// The change a transition makes to an order.
 pub struct Transition<'a> {
+    /// When it happens (stored as `updated_at`).
+    pub at: chrono::DateTime<chrono::Utc>,
     pub from: &'a str,
     pub to: &'a str,
     pub total: Option<i64>,
@@ -153,7 +155,7 @@ pub async fn transition(
             orders::Column::CompensationPending,
             Expr::value(change.compensation_pending),
         )
-        .col_expr(orders::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+        .col_expr(orders::Column::UpdatedAt, Expr::value(change.at))
         .filter(orders::Column::Id.eq(id))
         .filter(orders::Column::Status.eq(change.from));
     if let Some(total) = change.total {

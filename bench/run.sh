@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Benchmarks against the limits (issue 8). Builds release binaries, starts the three services
+# as separate processes on PostgreSQL + Redis, and measures side by side with wrk and pgbench.
+# Writes reports/bench/<date>.json and .md. Usage: bench/run.sh [--duration 10] [--connections 32]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in wrk; do
+  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+done
+cargo build --release -q -p user-service -p restaurant-service -p order-service -p testbed -p loadgen
+exec python3 bench/run.py "$@"
