@@ -23,24 +23,12 @@ launcher="$root/target/debug/testbed"
 loadgen="$root/target/debug/loadgen"
 panicker="$root/target/debug/examples/dashboard_panic"
 
-work=$(mktemp -d)
 socket="dashboard-pty-$$"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-up=$(free_port); rp=$(free_port); op=$(free_port)
-(cd "$work" && RUST_LOG=warn exec "$launcher" up --user-port "$up" --restaurant-port "$rp" --order-port "$op") >"$work/launcher.log" 2>&1 &
-launcher_pid=$!
-cleanup() {
-  tmux -L "$socket" kill-server 2>/dev/null || true
-  kill -TERM "$launcher_pid" 2>/dev/null || true
-  wait "$launcher_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for _ in $(seq 1 120); do
-  curl -fsS --max-time 2 "http://127.0.0.1:$op/ready" >/dev/null 2>&1 && break
-  kill -0 "$launcher_pid" 2>/dev/null || { cat "$work/launcher.log"; echo "FAIL: the launcher exited" >&2; exit 1; }
-  sleep 0.5
-done
+source "$root/scripts/stack.sh"
+work=$STACK_WORK
+launcher_pid=$stack_pid
+up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
+stack_cleanup_hooks+=("tmux -L '$socket' kill-server 2>/dev/null || true")
 
 passed=0; failed=0
 check() { # check <description> <command...>

@@ -1,6 +1,6 @@
 # Sourced by the CI scripts: starts the all-in-one launcher (debug build, embedded storage,
 # a temporary directory, free ports) in the background and stops it on exit.
-# Sets USER_URL, RESTAURANT_URL, ORDER_URL and STACK_WORK.
+# Sets USER_URL, RESTAURANT_URL, ORDER_URL, STACK_WORK, stack_ports and stack_pid.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cargo build -q -p testbed --bin testbed
 STACK_WORK=$(mktemp -d)
@@ -10,7 +10,15 @@ stack_ports=("$(free_port)" "$(free_port)" "$(free_port)")
   --user-port "${stack_ports[0]}" --restaurant-port "${stack_ports[1]}" --order-port "${stack_ports[2]}") \
   >"$STACK_WORK/launcher.log" 2>&1 &
 stack_pid=$!
-stack_stop() { kill -TERM "$stack_pid" 2>/dev/null || true; wait "$stack_pid" 2>/dev/null || true; rm -rf "$STACK_WORK"; }
+# Callers add their own clean-up commands to stack_cleanup_hooks; they run first.
+stack_cleanup_hooks=()
+stack_stop() {
+  local hook
+  for hook in "${stack_cleanup_hooks[@]}"; do eval "$hook"; done
+  kill -TERM "$stack_pid" 2>/dev/null || true
+  wait "$stack_pid" 2>/dev/null || true
+  rm -rf "$STACK_WORK"
+}
 trap stack_stop EXIT
 USER_URL="http://127.0.0.1:${stack_ports[0]}"
 RESTAURANT_URL="http://127.0.0.1:${stack_ports[1]}"

@@ -20,30 +20,8 @@ compose_file="${1:-$repo/docker-compose.yml}"
 W="$(mktemp -d "${TMPDIR:-/tmp}/validate-compose.XXXXXX")"
 trap 'rm -rf "$W"' EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-finish() {
-    echo "validate-compose: $passed passed, $failed failed"
-    [[ "$failed" == 0 ]] && exit 0 || exit 1
-}
-
-apt_updated=0
-apt_install() { # apt_install PACKAGE...: idempotent, quiet, never starts services
-    if [[ "$(id -u)" != 0 ]]; then echo "validate-compose: need root to install $*" >&2; return 1; fi
-    local made_policy=0 rc
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    if [[ "$apt_updated" == 0 ]]; then apt-get update -qq >"$W/apt.log" 2>&1 && apt_updated=1; fi
-    apt-get install -y -qq --no-install-recommends "$@" >>"$W/apt.log" 2>&1
-    rc=$?
-    [[ "$made_policy" == 1 ]] && rm -f /usr/sbin/policy-rc.d
-    [[ $rc == 0 ]] || cat "$W/apt.log" >&2
-    return $rc
-}
+CHECK_NAME=validate-compose
+source "$here/check-lib.sh"
 
 [[ -f "$compose_file" ]] || { fail "no compose file at $compose_file"; finish; }
 cd "$(dirname "$compose_file")"

