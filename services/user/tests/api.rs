@@ -500,6 +500,23 @@ async fn operations_endpoints() {
         "{metrics}"
     );
     assert!(metrics.contains("testbed_http_request_duration_seconds_bucket"));
+
+    // Swagger UI served by another service may log in here: CORS preflight is answered.
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/login", app.base))
+        .header("origin", "http://127.0.0.1:8003")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert!(
+        preflight
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
 }
 
 #[tokio::test]
