@@ -58,6 +58,7 @@ pub async fn connect<M: MigratorTrait>(
     let db = if url.starts_with("sqlite:") {
         connect_sqlite(url).await?
     } else {
+        let url = &loopback_without_tls(url);
         if create_if_missing {
             create_postgres_database(url).await?;
         }
@@ -106,10 +107,34 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
     })
 }
 
+/// sqlx negotiates TLS by default (`sslmode=prefer`), and Debian's PostgreSQL offers it: on
+/// loopback that is pure cost (the profile showed libcrypto/rustls on every query). A URL
+/// that names no `sslmode` and points at the local machine gets `sslmode=disable`; any
+/// explicit choice, and every remote host, is left alone.
+pub fn loopback_without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        return url.to_string();
+    }
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(rest) = host_port.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    if matches!(host, "127.0.0.1" | "localhost" | "::1") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}sslmode=disable")
+    } else {
+        url.to_string()
+    }
+}
+
 /// Creates the PostgreSQL database named in `url` if it does not exist.
 async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
     let (server, name) = split_database_name(url)?;
-    let admin_url = format!("{server}/postgres");
+    let admin_url = loopback_without_tls(&format!("{server}/postgres"));
     let mut options = ConnectOptions::new(admin_url);
     options
         .max_connections(1)
@@ -161,7 +186,7 @@ pub fn split_database_name(url: &str) -> anyhow::Result<(String, String)> {
 /// Drops a PostgreSQL database (tests clean up after themselves with this).
 pub async fn drop_postgres_database(url: &str) -> anyhow::Result<()> {
     let (server, name) = split_database_name(url)?;
-    let admin = Database::connect(format!("{server}/postgres")).await?;
+    let admin = Database::connect(loopback_without_tls(&format!("{server}/postgres"))).await?;
     let quoted = name.replace('"', "\"\"");
     admin
         .execute_unprepared(&format!(
@@ -195,5 +220,25 @@ mod tests {
         assert_eq!(server, "postgres://u:p@127.0.0.1:5432");
         assert_eq!(name, "orders");
         assert!(split_database_name("postgres://h:5432").is_err());
+    }
+
+    #[test]
+    fn loopback_urls_skip_tls_unless_told_otherwise() {
+        assert_eq!(
+            loopback_without_tls("postgres://postgres@127.0.0.1:5432/orders"),
+            "postgres://postgres@127.0.0.1:5432/orders?sslmode=disable"
+        );
+        assert_eq!(
+            loopback_without_tls("postgres://u:p@localhost/db?application_name=x"),
+            "postgres://u:p@localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(
+            loopback_without_tls("postgres://u@[::1]:5432/db"),
+            "postgres://u@[::1]:5432/db?sslmode=disable"
+        );
+        let remote = "postgres://u:p@db.internal:5432/orders";
+        assert_eq!(loopback_without_tls(remote), remote);
+        let explicit = "postgres://u@127.0.0.1/db?sslmode=require";
+        assert_eq!(loopback_without_tls(explicit), explicit);
     }
 }
