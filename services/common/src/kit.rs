@@ -57,7 +57,7 @@ impl Kit {
             db,
             cache,
             chaos,
-            metrics: Metrics::new(service),
+            metrics: Metrics::new(),
         })
     }
 }

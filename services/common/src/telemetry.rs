@@ -49,15 +49,20 @@ pub struct Metrics {
     latency: Family<HttpLabels, Histogram>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
-    pub fn new(service: &str) -> Self {
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("testbed");
         let requests = Family::<HttpLabels, Counter>::default();
         // 100 µs … ~52 s in 20 doubling steps.
         let latency = Family::<HttpLabels, Histogram>::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.0001, 2.0, 20))) as fn() -> Histogram,
         );
-        let _ = service;
         registry.register(
             "http_requests",
             "HTTP requests answered, by method, route and status",

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use testbed_common::ApiError;
 use utoipa::ToSchema;
 
-use crate::store::{self, OrderWithItems};
+use crate::store::OrderWithItems;
 
 /// The states of an order. PENDING → PAID → CANCELLED, or PENDING → FAILED.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -269,9 +269,6 @@ impl OrderView {
 pub fn order_key(order_id: i64) -> String {
     format!("order:{order_id}")
 }
-
-/// Re-exported for the routes' stats answer.
-pub use store::Stats;
 
 #[cfg(test)]
 mod tests {

@@ -398,12 +398,6 @@ impl Orders {
         }
         Ok((bytes, status))
     }
-
-    /// Status of an order as it stands (for tests and audits).
-    pub async fn status_of(&self, order_id: i64) -> Result<OrderStatus, ApiError> {
-        let view: OrderView = self.load(order_id).await?.into();
-        Ok(view.status)
-    }
 }
 
 fn not_yours(order_id: i64) -> ApiError {
