@@ -1,6 +1,6 @@
 //! Authentication: HS256 JWTs (issue and verify, `exp` enforced, only HS256 accepted so
 //! `alg: none` and algorithm swaps fail), the bearer-user extractor, and the admin-token
-//! guard for fault switches and admin calls.
+//! guard for fault switches, admin calls and operator views.
 
 use std::sync::Arc;
 
@@ -165,9 +165,13 @@ pub struct AdminToken(pub Option<Arc<str>>);
 /// Header carrying the admin token.
 pub const ADMIN_HEADER: &str = "x-admin-token";
 
-/// Paths guarded by the admin token.
-pub fn is_admin_path(path: &str) -> bool {
-    path == "/chaos" || path.starts_with("/chaos/") || path.starts_with("/admin/")
+/// Calls guarded by the admin token: fault switches, admin calls, and the operator views
+/// (the Restaurant Service's stock audit, the Order Service's statistics). The stock moves
+/// under `/inventory/…` are guarded by the service token instead (see `service_auth`).
+pub fn is_admin_path(method: &axum::http::Method, path: &str) -> bool {
+    let operator_view = *method == axum::http::Method::GET
+        && (path == "/inventory" || path.starts_with("/inventory/") || path == "/orders/stats");
+    operator_view || path == "/chaos" || path.starts_with("/chaos/") || path.starts_with("/admin/")
 }
 
 /// Middleware: when an admin token is configured, fault switches and admin calls need it.
@@ -177,7 +181,7 @@ pub async fn require_admin(
     next: Next,
 ) -> Response {
     if let Some(expected) = &admin.0
-        && is_admin_path(request.uri().path())
+        && is_admin_path(request.method(), request.uri().path())
     {
         let given = request
             .headers()

@@ -52,10 +52,26 @@ pub struct ServiceConfig {
     /// Largest accepted request body, in bytes (larger bodies get 413).
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// HS256 secret of the Order → Restaurant link: the Order Service signs its stock calls
+    /// with it, the Restaurant Service checks them. Must differ from `JWT_SECRET`. Required by
+    /// those two services unless `--dev` is given.
+    #[arg(long, env = "SERVICE_TOKEN_SECRET", hide_env_values = true)]
+    pub service_token_secret: Option<String>,
+    /// Seconds a connection may take to send a request's headers, and may sit idle between
+    /// requests, before it is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Most connections served at once; beyond it a connection gets 503 and is closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
 }
 
 /// The JWT secret used only in explicit development mode, so newcomers need no setup.
 pub const DEV_JWT_SECRET: &str = "testbed-development-secret-not-for-production";
+
+/// The Order → Restaurant link secret of explicit development mode (separate binaries with
+/// `--dev`). The launcher does not use it: it generates a fresh link secret on every start.
+pub const DEV_SERVICE_TOKEN_SECRET: &str = "testbed-development-service-secret-not-for-production";
 
 impl Default for ServiceConfig {
     fn default() -> Self {
@@ -73,6 +89,9 @@ impl Default for ServiceConfig {
             admin_token: None,
             dev: false,
             max_body_bytes: 64 * 1024,
+            service_token_secret: None,
+            header_read_timeout_secs: 10,
+            max_connections: 4096,
         }
     }
 }
@@ -101,5 +120,27 @@ impl ServiceConfig {
                  explicit development mode with TESTBED_DEV=1 (or --dev)"
             ),
         }
+    }
+
+    /// The Order → Restaurant link secret: at least 16 characters, never the user-token
+    /// secret (a user's token must never pass as a service's), the development one only in
+    /// development mode.
+    pub fn service_token_secret(&self) -> anyhow::Result<String> {
+        let secret = match (&self.service_token_secret, self.dev) {
+            (Some(secret), _) if secret.len() >= 16 => secret.clone(),
+            (Some(_), _) => {
+                anyhow::bail!("SERVICE_TOKEN_SECRET must be at least 16 characters long")
+            }
+            (None, true) => DEV_SERVICE_TOKEN_SECRET.to_string(),
+            (None, false) => anyhow::bail!(
+                "no service token secret configured: set SERVICE_TOKEN_SECRET (the same value \
+                 for the Order and Restaurant services), or start in explicit development mode \
+                 with TESTBED_DEV=1 (or --dev)"
+            ),
+        };
+        if secret == self.jwt_secret()? {
+            anyhow::bail!("SERVICE_TOKEN_SECRET must differ from JWT_SECRET");
+        }
+        Ok(secret)
     }
 }

@@ -79,6 +79,30 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
+/// Adds the `service_token` scheme: the bearer token with which the Order Service signs its
+/// stock calls (see `service_auth`).
+pub struct ServiceTokenAddon;
+
+impl utoipa::Modify for ServiceTokenAddon {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "service_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT (HS256, iss order-service, aud restaurant-service/stock)")
+                    .description(Some(
+                        "Internal: minted by the Order Service from SERVICE_TOKEN_SECRET; \
+                         operators mint one with `testbed service-token`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// Documents the answers every body-taking operation gives whatever its handler does: 413
 /// for a body over `MAX_BODY_BYTES` and 415 for a body that is not JSON (nor, on `/login`,
 /// the OAuth2 form). [`crate::server::build_app`] applies it to every service's document, so

@@ -112,9 +112,24 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// An error whose details carry `retry_after_secs` also sends the `Retry-After` header, so
+/// throttled and busy answers say when to come back in the standard way too.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let retry_after = self
+            .details
+            .get("retry_after_secs")
+            .and_then(Value::as_u64)
+            .map(|secs| secs.to_string());
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&secs)
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 

@@ -103,3 +103,43 @@ where
         }
     }
 }
+
+/// The caller's address: the TCP peer the accept loop recorded, and the `X-Real-IP` header
+/// the gateway sets (to be trusted only when the service sits behind that gateway). Never
+/// rejects: a request served without the accept loop (an in-memory test) has neither.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr {
+    pub peer: Option<std::net::IpAddr>,
+    pub real_ip: Option<std::net::IpAddr>,
+}
+
+impl ClientAddr {
+    /// The address to throttle on: the gateway's `X-Real-IP` when trusted, else the peer.
+    pub fn effective(&self, trust_real_ip: bool) -> Option<std::net::IpAddr> {
+        if trust_real_ip {
+            self.real_ip.or(self.peer)
+        } else {
+            self.peer
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let real_ip = parts
+            .headers
+            .get("x-real-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        Ok(Self { peer, real_ip })
+    }
+}

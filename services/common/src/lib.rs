@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cache;
 pub mod chaos;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod docs;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod extract;
 pub mod kit;
 pub mod ops;
 pub mod server;
+pub mod service_auth;
 pub mod telemetry;
 pub mod testing;
 

@@ -1,6 +1,7 @@
 //! Assembling and running a service: its own routes plus the operational routes and docs,
 //! wrapped in the shared layers (request id, tracing, metrics, body limit, admin guard,
-//! fault injection, panic to JSON 500), served with graceful shutdown.
+//! fault injection, panic to JSON 500), served with connection limits and graceful
+//! shutdown (the accept loop itself lives in `connections`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -99,15 +100,39 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal("handler panicked").into_response()
 }
 
+/// What one service accepts from its connections: how long headers (and the idle time
+/// between keep-alive requests) may take, and how many connections are served at once.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    pub fn from_config(config: &crate::config::ServiceConfig) -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+            max_connections: config.max_connections.max(1),
+        }
+    }
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self::from_config(&crate::config::ServiceConfig::default())
+    }
+}
+
 /// A bound, not yet running server.
 pub struct Server {
     name: &'static str,
     listener: TcpListener,
     app: Router,
+    limits: ConnectionLimits,
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port).
+    /// Binds `addr` (port 0 picks a free port) with the default connection limits.
     pub async fn bind(name: &'static str, addr: SocketAddr, app: Router) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
@@ -116,7 +141,14 @@ impl Server {
             name,
             listener,
             app,
+            limits: ConnectionLimits::default(),
         })
+    }
+
+    /// Replaces the connection limits (from the service's configuration).
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -132,9 +164,7 @@ impl Server {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(service = self.name, %addr, "listening");
-        axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::connections::serve(self.listener, self.app, self.limits, shutdown).await;
         tracing::info!(service = self.name, "stopped");
         Ok(())
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use testbed_common::Kit;
 use testbed_common::chaos::Chaos;
-use testbed_common::server::{Server, build_app};
+use testbed_common::server::{ConnectionLimits, Server, build_app};
+use testbed_common::service_auth::ServiceKeys;
 use utoipa::OpenApi;
 
 use crate::clients::http_client;
@@ -32,12 +33,13 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<Server> {
         .switch(PAYMENT_FAIL, "fail_percent", 100)
         .build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
+    let service_keys = ServiceKeys::new(&config.common.service_token_secret()?);
     let http = http_client(Duration::from_millis(config.upstream_timeout_ms));
     let orders = Orders {
         db: kit.db.clone(),
         cache: kit.cache.clone(),
         users: UsersClient::new(http.clone(), &config.user_service_url),
-        restaurants: RestaurantsClient::new(http, &config.restaurant_service_url),
+        restaurants: RestaurantsClient::new(http, &config.restaurant_service_url, service_keys),
         payment_fail: kit.chaos.switch(PAYMENT_FAIL),
         order_ttl: Duration::from_secs(config.order_ttl_secs),
         crash_after_reserve: config.crash_after_reserve,
@@ -51,5 +53,7 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<Server> {
         kit: kit.clone(),
     };
     let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
-    Server::bind("order-service", addr, app).await
+    Ok(Server::bind("order-service", addr, app)
+        .await?
+        .with_limits(ConnectionLimits::from_config(&config.common)))
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use testbed_common::Kit;
 use testbed_common::chaos::{Chaos, MAX_DELAY_MS};
-use testbed_common::server::{Server, build_app};
+use testbed_common::server::{ConnectionLimits, Server, build_app};
+use testbed_common::service_auth::ServiceKeys;
 use utoipa::OpenApi;
 
 use crate::config::RestaurantConfig;
@@ -29,6 +30,7 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
         .switch(INVENTORY_DELAY, "delay_ms", MAX_DELAY_MS)
         .build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
+    let service_keys = ServiceKeys::new(&config.common.service_token_secret()?);
     let state = RestaurantState {
         inventory: Inventory {
             db: kit.db.clone(),
@@ -37,8 +39,11 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
         },
         menu_list_ttl: Duration::from_secs(config.menu_list_ttl_secs),
         menu_ttl: Duration::from_secs(config.menu_ttl_secs),
+        service_keys,
         kit: kit.clone(),
     };
     let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
-    Server::bind("restaurant-service", addr, app).await
+    Ok(Server::bind("restaurant-service", addr, app)
+        .await?
+        .with_limits(ConnectionLimits::from_config(&config.common)))
 }

@@ -6,11 +6,16 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use restaurant_service::RestaurantConfig;
 use serde_json::{Value, json};
+use testbed_common::config::DEV_SERVICE_TOKEN_SECRET;
+use testbed_common::service_auth::ServiceKeys;
 use testbed_common::testing::{Backend, TestStorage};
 
 struct App {
     base: String,
     http: reqwest::Client,
+    /// The Order Service's credential for stock calls, minted from the development link
+    /// secret the way an operator would.
+    service_token: String,
     _storage: TestStorage,
 }
 
@@ -29,6 +34,9 @@ async fn spawn_with(backend: Backend, ttl_secs: Option<u64>) -> App {
     App {
         base,
         http: reqwest::Client::new(),
+        service_token: ServiceKeys::new(DEV_SERVICE_TOKEN_SECRET)
+            .stock_token()
+            .expect("mint a service token"),
         _storage: storage,
     }
 }
@@ -44,7 +52,10 @@ impl App {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value, Option<String>) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.service_token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -321,6 +332,7 @@ async fn seed_data_and_bad_input() {
     let response = app
         .http
         .put(format!("{}/inventory/1", app.base))
+        .bearer_auth(&app.service_token)
         .send()
         .await
         .unwrap();
@@ -330,6 +342,7 @@ async fn seed_data_and_bad_input() {
     let response = app
         .http
         .put(format!("{}/inventory/1", app.base))
+        .bearer_auth(&app.service_token)
         .header("content-type", "application/json")
         .body("{\"quantity\": ")
         .send()

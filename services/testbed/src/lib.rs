@@ -45,6 +45,10 @@ pub struct StackConfig {
     /// JWT secret; absent → the development secret (the launcher runs in development mode).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Secret of the Order → Restaurant service tokens; absent → a fresh random one on every
+    /// start (nobody outside the launcher can mint a stock-moving token then).
+    #[arg(long, env = "SERVICE_TOKEN_SECRET", hide_env_values = true)]
+    pub service_token_secret: Option<String>,
     /// Require `X-Admin-Token` for fault switches and admin calls.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -70,6 +74,7 @@ impl StackConfig {
             redis_url: None,
             cache_prefix: "testbed".into(),
             jwt_secret: None,
+            service_token_secret: None,
             admin_token: None,
             upstream_timeout_ms: 1500,
             pending_timeout_secs: 30,
@@ -91,6 +96,7 @@ impl StackConfig {
             redis_url: self.redis_url.clone(),
             cache_prefix: Some(format!("{}:{name}", self.cache_prefix)),
             jwt_secret: self.jwt_secret.clone(),
+            service_token_secret: self.service_token_secret.clone(),
             admin_token: self.admin_token.clone(),
             dev: true,
             ..ServiceConfig::default()
@@ -103,6 +109,9 @@ pub struct Stack {
     pub user_url: String,
     pub restaurant_url: String,
     pub order_url: String,
+    /// The Order → Restaurant link secret in use (generated when none was configured), so an
+    /// operator or a test can mint a service token for direct stock calls.
+    pub service_token_secret: String,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -110,6 +119,12 @@ pub struct Stack {
 impl Stack {
     /// Starts the three services and waits until each is ready.
     pub async fn start(config: &StackConfig) -> anyhow::Result<Self> {
+        let mut config = config.clone();
+        let service_token_secret = config
+            .service_token_secret
+            .get_or_insert_with(random_secret)
+            .clone();
+        let config = &config;
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
@@ -149,6 +164,7 @@ impl Stack {
             user_url,
             restaurant_url,
             order_url,
+            service_token_secret,
             shutdown,
             tasks,
         })
@@ -162,4 +178,22 @@ impl Stack {
         }
         Ok(())
     }
+}
+
+/// 256 random bits as hex, from the operating system's generator (via UUID v4).
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// A service token for direct stock calls (reserve, restore), minted from the link secret
+/// the way an operator would: whoever holds `SERVICE_TOKEN_SECRET`.
+pub fn mint_service_token(secret: &str, ttl_secs: i64) -> anyhow::Result<String> {
+    use testbed_common::service_auth::{ORDER_SERVICE, RESTAURANT_STOCK, ServiceKeys};
+    ServiceKeys::new(secret)
+        .mint(ORDER_SERVICE, RESTAURANT_STOCK, ttl_secs)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))
 }

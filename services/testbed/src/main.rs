@@ -19,14 +19,28 @@ struct Cli {
 enum Command {
     /// Start the user, restaurant and order services in this process (Ctrl-C stops them).
     Up(StackConfig),
+    /// Print a service token for direct stock calls at the Restaurant Service (reserve,
+    /// restore), minted from the Order → Restaurant link secret an operator holds.
+    ServiceToken {
+        /// The link secret (the same SERVICE_TOKEN_SECRET the services run with).
+        #[arg(long, env = "SERVICE_TOKEN_SECRET", hide_env_values = true)]
+        secret: String,
+        /// Lifetime of the token in seconds.
+        #[arg(long, default_value_t = 300)]
+        ttl_secs: i64,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     testbed_common::telemetry::init_tracing();
-    let Cli {
-        command: Command::Up(config),
-    } = Cli::parse();
+    let config = match Cli::parse().command {
+        Command::Up(config) => config,
+        Command::ServiceToken { secret, ttl_secs } => {
+            println!("{}", testbed::mint_service_token(&secret, ttl_secs)?);
+            return Ok(());
+        }
+    };
     let started = Instant::now();
     let stack = Stack::start(&config).await?;
     let storage = match (&config.database_server, &config.redis_url) {

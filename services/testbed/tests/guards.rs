@@ -227,6 +227,9 @@ async fn bodies_over_the_limit_are_413_json_everywhere() {
         g.stack.order_url.clone(),
     );
     let big = "x".repeat(70 * 1024);
+    // Stock calls check the caller before reading the body: give them the service's token.
+    let service_token =
+        testbed::mint_service_token(&g.stack.service_token_secret, 60).expect("service token");
     // (method, URL, admin token, bearer token, body)
     type Case<'a> = (Method, String, Option<&'a str>, Option<&'a str>, Value);
     let cases: Vec<Case> = vec![
@@ -248,7 +251,7 @@ async fn bodies_over_the_limit_are_413_json_everywhere() {
             Method::PUT,
             format!("{restaurant}/inventory/1"),
             None,
-            None,
+            Some(&service_token),
             json!({"quantity": 1, "padding": big}),
         ),
         (

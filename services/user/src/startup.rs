@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 
 use testbed_common::Kit;
 use testbed_common::chaos::Chaos;
-use testbed_common::server::{Server, build_app};
+use testbed_common::server::{ConnectionLimits, Server, build_app};
 use utoipa::OpenApi;
 
 use crate::config::UserConfig;
-use crate::domain::LoginThrottle;
+use crate::domain::Accounts;
 use crate::routes::{self, ApiDoc, UserState};
 use crate::store::migration::Migrator;
 
@@ -25,10 +25,13 @@ pub async fn build(config: UserConfig) -> anyhow::Result<Server> {
     let chaos = Chaos::builder(SERVICE).build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
     let state = UserState {
-        throttle: LoginThrottle::new(config.login_attempts_per_minute),
-        dummy_hash: crate::domain::dummy_hash().await?.into(),
+        accounts: Accounts::new(kit.db.conn.clone(), kit.jwt.clone(), &config.login_limits())
+            .await?,
+        trust_x_real_ip: config.trust_x_real_ip,
         kit: kit.clone(),
     };
     let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
-    Server::bind("user-service", addr, app).await
+    Ok(Server::bind("user-service", addr, app)
+        .await?
+        .with_limits(ConnectionLimits::from_config(&config.common)))
 }

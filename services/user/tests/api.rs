@@ -53,6 +53,28 @@ impl App {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    async fn get_as(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send_validate(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.http.post(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     async fn validate(&self, token: &str) -> (StatusCode, Value) {
         let response = self
             .http
@@ -136,13 +158,23 @@ async fn account_flow(backend: Backend) {
         json!({"valid": true, "user_id": id, "username": name})
     );
 
-    let (status, profile) = app.get(&format!("/users/{id}")).await;
+    let (status, body) = app.get(&format!("/users/{id}")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "profiles need a token: {body}"
+    );
+    let (status, profile) = app.get_as(&format!("/users/{id}"), &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(profile["username"], name);
+    assert_eq!(
+        profile["email"], "k@example.com",
+        "the owner sees the email"
+    );
     assert!(profile.get("password_hash").is_none());
-    let (status, _) = app.get("/users/999999999").await;
+    let (status, _) = app.get_as("/users/999999999", &token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = app.get("/users/abc").await;
+    let (status, body) = app.get_as("/users/abc", &token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_path");
 }
@@ -344,7 +376,7 @@ async fn error_fault_fails_about_half() {
             assert_eq!(body["error"], "injected_fault");
             failures += 1;
         } else {
-            assert_eq!(status, StatusCode::NOT_FOUND);
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         }
     }
     // 99.9 % two-sided binomial interval around 50 %: ±3.29 σ, σ = sqrt(n/4) = 10.
@@ -360,20 +392,39 @@ async fn error_fault_fails_about_half() {
         .await
         .unwrap();
     for _ in 0..20 {
-        assert_eq!(app.get("/users/1").await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/users/1").await.0, StatusCode::UNAUTHORIZED);
     }
 }
 
 #[tokio::test]
 async fn validate_delay_applies_to_that_call_only() {
     let app = spawn(Backend::Embedded).await;
+    let credentials = json!({"username": unique("delay"), "password": "s3cret-pass"});
+    assert_eq!(
+        app.post("/signup", credentials.clone()).await.0,
+        StatusCode::CREATED
+    );
+    let (_, login) = app.post("/login", credentials).await;
+    let token = login["access_token"].as_str().expect("token").to_string();
+
     let started = Instant::now();
-    let (status, _) = app.post("/validate?delay=400", json!({})).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = app.send_validate("/validate?delay=400", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert!(started.elapsed() >= Duration::from_millis(400));
     let started = Instant::now();
-    app.post("/validate", json!({})).await;
+    app.validate(&token).await;
     assert!(started.elapsed() < Duration::from_millis(400));
+
+    // Without a genuine token the delay is not granted: an anonymous caller cannot make the
+    // service hold a connection.
+    let started = Instant::now();
+    let (status, _) = app.send_validate("/validate?delay=2000", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .send_validate("/validate?delay=2000", Some("not.a.token"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(started.elapsed() < Duration::from_millis(2000));
 }
 
 #[tokio::test]

@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use testbed_common::service_auth::ServiceKeys;
+
 use super::{UpstreamError, send};
 
 #[derive(Clone)]
 pub struct RestaurantsClient {
     http: reqwest::Client,
     base: String,
+    /// Signs every stock call: the Restaurant Service moves stock only for the Order Service.
+    keys: ServiceKeys,
 }
 
 /// What a reservation answered.
@@ -22,11 +26,22 @@ pub struct Reserved {
 const RESTORE_ATTEMPTS: u32 = 3;
 
 impl RestaurantsClient {
-    pub fn new(http: reqwest::Client, base: &str) -> Self {
+    pub fn new(http: reqwest::Client, base: &str, keys: ServiceKeys) -> Self {
         Self {
             http,
             base: base.trim_end_matches('/').to_string(),
+            keys,
         }
+    }
+
+    /// The service token for a stock call.
+    fn token(&self) -> Result<String, UpstreamError> {
+        self.keys
+            .stock_token()
+            .map_err(|e| UpstreamError::Unavailable {
+                service: "restaurant",
+                detail: format!("cannot sign the service token: {}", e.message),
+            })
     }
 
     /// `PUT /inventory/{menu}`: takes stock for an order. Never retried here: a retry after
@@ -41,6 +56,7 @@ impl RestaurantsClient {
         let request = self
             .http
             .put(format!("{}/inventory/{menu_id}", self.base))
+            .bearer_auth(self.token()?)
             .json(&json!({"quantity": quantity, "order_id": order_id}));
         let body: Value = send("restaurant", request, request_id).await?;
         let unit_price = body["unit_price"]
@@ -66,6 +82,7 @@ impl RestaurantsClient {
             let request = self
                 .http
                 .post(format!("{}/inventory/{menu_id}/restore", self.base))
+                .bearer_auth(self.token()?)
                 .json(&json!({"order_id": order_id}));
             match send("restaurant", request, request_id).await {
                 Ok(_) => return Ok(()),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use testbed_common::ApiResult;
 use testbed_common::error::ErrorBody;
 use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::service_auth::OrderServiceCaller;
 use utoipa::ToSchema;
 
 use super::RestaurantState;
@@ -30,12 +31,17 @@ pub struct ReserveRequest {
     description = "In one transaction: lock the menu row (`SELECT … FOR UPDATE`), check, decrease, \
                    write the ledger row, commit. With `order_id` the call is idempotent: a repeat \
                    answers the first outcome (`replayed: true`) and moves nothing. The \
-                   `inventory_delay` fault runs while the row lock is held.",
+                   `inventory_delay` fault runs while the row lock is held. Internal: only the \
+                   Order Service may call it, with its service token (audience \
+                   `restaurant-service/stock`); anything else is 401/403 and moves nothing.",
+    security(("service_token" = [])),
     params(("menuId" = i64, Path, description = "menu id")),
     request_body = ReserveRequest,
     responses(
         (status = 200, description = "reserved", body = Reservation),
         (status = 400, description = "malformed JSON or non-numeric id", body = ErrorBody),
+        (status = 401, description = "no, invalid or expired service token (a user's token is refused too)", body = ErrorBody),
+        (status = 403, description = "a service token for another audience", body = ErrorBody),
         (status = 404, description = "no such menu", body = ErrorBody),
         (status = 409, description = "not enough stock (body says how many are left), or the order was already compensated", body = ErrorBody,
             example = json!({"error": "insufficient_stock", "message": "menu 3 has 1 left; 2 were requested", "menu_id": 3, "available": 1, "requested": 2})),
@@ -43,6 +49,7 @@ pub struct ReserveRequest {
         (status = 503, description = "the database is unavailable", body = ErrorBody),
     ))]
 pub async fn reserve(
+    _caller: OrderServiceCaller,
     State(state): State<RestaurantState>,
     ApiPath(menu_id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReserveRequest>,
@@ -73,18 +80,22 @@ pub struct RestoreRequest {
     description = "Gives back what an order reserved of this menu. Idempotent: a repeat moves \
                    nothing (`replayed: true`); an order that reserved nothing restores 0, and is \
                    then refused any late reservation (so a reservation the caller gave up on can \
-                   never keep stock).",
+                   never keep stock). Internal: only the Order Service, with its service token.",
+    security(("service_token" = [])),
     params(("menuId" = i64, Path, description = "menu id")),
     request_body = RestoreRequest,
     responses(
         (status = 200, description = "restored (possibly 0)", body = Restoration),
         (status = 400, description = "malformed JSON or non-numeric id", body = ErrorBody),
+        (status = 401, description = "no, invalid or expired service token (a user's token is refused too)", body = ErrorBody),
+        (status = 403, description = "a service token for another audience", body = ErrorBody),
         (status = 404, description = "no such menu", body = ErrorBody),
         (status = 409, description = "more than the order reserved", body = ErrorBody),
         (status = 422, description = "bad quantity or unknown fields", body = ErrorBody),
         (status = 503, description = "the database is unavailable", body = ErrorBody),
     ))]
 pub async fn restore(
+    _caller: OrderServiceCaller,
     State(state): State<RestaurantState>,
     ApiPath(menu_id): ApiPath<i64>,
     ApiJson(body): ApiJson<RestoreRequest>,

@@ -6,8 +6,11 @@ mod menus;
 
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use testbed_common::Kit;
+use testbed_common::docs::ServiceTokenAddon;
 use testbed_common::error::ErrorBody;
+use testbed_common::service_auth::ServiceKeys;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,6 +26,14 @@ pub struct RestaurantState {
     pub inventory: Inventory,
     pub menu_list_ttl: Duration,
     pub menu_ttl: Duration,
+    /// Checks the Order Service's tokens on stock moves.
+    pub service_keys: ServiceKeys,
+}
+
+impl FromRef<RestaurantState> for ServiceKeys {
+    fn from_ref(state: &RestaurantState) -> Self {
+        state.service_keys.clone()
+    }
 }
 
 impl RestaurantState {
@@ -36,6 +47,8 @@ impl RestaurantState {
             .await;
     }
 }
+
+const SERVICE_TOKEN: ServiceTokenAddon = ServiceTokenAddon;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,7 +67,8 @@ impl RestaurantState {
         (name = "chaos", description = "Fault injection switches"),
         (name = "operations", description = "Health, readiness and metrics"),
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody)),
+    modifiers(&SERVICE_TOKEN)
 )]
 pub struct ApiDoc;
 

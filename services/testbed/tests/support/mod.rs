@@ -147,6 +147,12 @@ impl Service {
         }
     }
 
+    /// The running child's process id.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `kill -9`, then reap.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

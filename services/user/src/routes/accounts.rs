@@ -3,15 +3,14 @@
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use testbed_common::auth::BearerUser;
 use testbed_common::error::ErrorBody;
-use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::extract::{ApiJson, ApiPath, ClientAddr};
 use testbed_common::{ApiError, ApiResult};
 use utoipa::ToSchema;
 
 use super::{TAG, UserState};
-use crate::domain;
 use crate::store;
 
 #[derive(Deserialize, ToSchema)]
@@ -28,7 +27,7 @@ pub struct SignupRequest {
     pub email: Option<String>,
 }
 
-/// A user's public profile (never the password hash).
+/// A user's profile (never the password hash; the email only for its owner).
 #[derive(Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": 1, "username": "kim_minji", "email": "minji@example.com", "created_at": "2026-11-28T01:00:00Z"}))]
 pub struct UserProfile {
@@ -38,8 +37,9 @@ pub struct UserProfile {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<store::users::Model> for UserProfile {
-    fn from(user: store::users::Model) -> Self {
+impl UserProfile {
+    /// The profile as its owner sees it (email included).
+    fn owned(user: store::users::Model) -> Self {
         Self {
             id: user.id,
             username: user.username,
@@ -60,28 +60,17 @@ impl From<store::users::Model> for UserProfile {
             example = json!({"error": "username_taken", "message": "the user name `kim` is taken"})),
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "empty or over-long name, short password, bad email", body = ErrorBody),
+        (status = 503, description = "the password hashing pool is full; retry after `Retry-After`", body = ErrorBody),
     ))]
 pub async fn signup(
     State(state): State<UserState>,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<UserProfile>)> {
-    domain::validate_signup(&body.username, &body.password, body.email.as_deref())?;
-    let hash = domain::hash_password(body.password).await?;
-    let user = store::insert_user(
-        &state.kit.db.conn,
-        &body.username,
-        body.email.as_deref(),
-        &hash,
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::conflict(
-            "username_taken",
-            format!("the user name `{}` is taken", body.username),
-        )
-    })?;
-    tracing::info!(user_id = user.id, "signed up");
-    Ok((StatusCode::CREATED, Json(user.into())))
+    let user = state
+        .accounts
+        .signup(&body.username, body.password, body.email.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(UserProfile::owned(user))))
 }
 
 /// Login credentials, as JSON or as the OAuth2 password form.
@@ -137,7 +126,9 @@ pub struct LoginResponse {
 #[utoipa::path(post, path = "/login", tag = TAG,
     description = "Checks the password and issues a JWT (HS256, `sub` = user id, `exp`). Accepts \
                    a JSON body or the OAuth2 password form. Wrong name and wrong password give the \
-                   same answer. Attempts are limited per user name (429 with `Retry-After`).",
+                   same answer. Attempts are limited per user name, and failed attempts per client \
+                   address (429 with `Retry-After`); password checks run on a bounded pool (503 with \
+                   `Retry-After` when it is full).",
     request_body(content(
         (LoginRequest = "application/json"),
         (LoginRequest = "application/x-www-form-urlencoded"),
@@ -148,62 +139,47 @@ pub struct LoginResponse {
         (status = 401, description = "wrong name or password", body = ErrorBody,
             example = json!({"error": "invalid_credentials", "message": "wrong user name or password"})),
         (status = 422, description = "missing fields", body = ErrorBody),
-        (status = 429, description = "too many attempts for this name", body = ErrorBody),
+        (status = 429, description = "too many attempts for this name, or failures from this address", body = ErrorBody),
+        (status = 503, description = "the password hashing pool is full; retry after `Retry-After`", body = ErrorBody),
     ))]
-pub async fn login(State(state): State<UserState>, Credentials(body): Credentials) -> Response {
-    match login_inner(&state, body).await {
-        Ok(response) => Json(response).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn login_inner(state: &UserState, body: LoginRequest) -> ApiResult<LoginResponse> {
-    if let Err(wait) = state.throttle.check(&body.username) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("too many login attempts for this user name; try again in {wait} s"),
-        )
-        .with("retry_after_secs", wait));
-    }
-    let user = store::find_by_username(&state.kit.db.conn, &body.username).await?;
-    let stored = match &user {
-        Some(user) => user.password_hash.clone(),
-        None => state.dummy_hash.to_string(),
-    };
-    let matches = domain::verify_password(body.password, stored).await?;
-    let user = match user {
-        Some(user) if matches => user,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "wrong user name or password",
-            ));
-        }
-    };
-    Ok(LoginResponse {
-        access_token: state.kit.jwt.issue(user.id, &user.username)?,
+pub async fn login(
+    State(state): State<UserState>,
+    client: ClientAddr,
+    Credentials(body): Credentials,
+) -> ApiResult<Json<LoginResponse>> {
+    let client = client.effective(state.trust_x_real_ip);
+    let session = state
+        .accounts
+        .login(&body.username, body.password, client)
+        .await?;
+    Ok(Json(LoginResponse {
+        access_token: session.access_token,
         token_type: "bearer".into(),
-        expires_in: state.kit.jwt.ttl_secs(),
-    })
+        expires_in: session.expires_in,
+    }))
 }
 
-/// A user's public profile.
+/// A user's profile.
 #[utoipa::path(get, path = "/users/{id}", tag = TAG,
-    description = "The public profile of a user. The password hash is never returned.",
+    description = "A user's profile, for a caller with a valid token. The email is shown only to \
+                   its owner (`null` for anyone else); the password hash is never returned.",
     params(("id" = i64, Path, description = "user id")),
+    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "the profile", body = UserProfile),
         (status = 400, description = "the id is not a number", body = ErrorBody),
+        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
         (status = 404, description = "no such user", body = ErrorBody),
     ))]
 pub async fn get_user(
     State(state): State<UserState>,
+    viewer: BearerUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserProfile>> {
-    let user = store::find_by_id(&state.kit.db.conn, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {id} does not exist")))?;
-    Ok(Json(user.into()))
+    let visible = state.accounts.profile(viewer.user_id, id).await?;
+    let mut profile = UserProfile::owned(visible.user);
+    if !visible.show_email {
+        profile.email = None;
+    }
+    Ok(Json(profile))
 }

@@ -3,8 +3,6 @@
 mod accounts;
 mod validate;
 
-use std::sync::Arc;
-
 use axum::extract::FromRef;
 use testbed_common::Kit;
 use testbed_common::auth::JwtKeys;
@@ -14,7 +12,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::LoginThrottle;
+use crate::domain::Accounts;
 
 pub use accounts::{LoginResponse, SignupRequest, UserProfile};
 pub use validate::ValidateResponse;
@@ -23,9 +21,9 @@ pub use validate::ValidateResponse;
 #[derive(Clone)]
 pub struct UserState {
     pub kit: Kit,
-    pub throttle: LoginThrottle,
-    /// Hash checked for unknown names so their login takes as long as a known name's.
-    pub dummy_hash: Arc<str>,
+    pub accounts: Accounts,
+    /// Throttle on the gateway's `X-Real-IP` rather than the TCP peer.
+    pub trust_x_real_ip: bool,
 }
 
 impl FromRef<UserState> for JwtKeys {

@@ -14,7 +14,6 @@ use testbed_common::{ApiError, ApiResult};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{TAG, UserState};
-use crate::store;
 
 /// Longest `?delay` accepted: one minute.
 pub const MAX_VALIDATE_DELAY_MS: u64 = 60_000;
@@ -49,22 +48,21 @@ pub async fn validate(
     ApiQuery(query): ApiQuery<ValidateQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<ValidateResponse>> {
+    if let Some(delay) = query.delay
+        && delay > MAX_VALIDATE_DELAY_MS
+    {
+        return Err(ApiError::validation(format!(
+            "`delay` must be at most {MAX_VALIDATE_DELAY_MS} ms"
+        )));
+    }
+    let token = bearer_token(&headers)?;
     if let Some(delay) = query.delay {
-        if delay > MAX_VALIDATE_DELAY_MS {
-            return Err(ApiError::validation(format!(
-                "`delay` must be at most {MAX_VALIDATE_DELAY_MS} ms"
-            )));
-        }
+        // Only a caller with a genuine token can make the service wait: an anonymous
+        // caller's delay would otherwise hold a connection for a minute at no cost.
+        state.accounts.verify_token(token)?;
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let claims = state.kit.jwt.verify(bearer_token(&headers)?)?;
-    let user_id: i64 = claims
-        .sub
-        .parse()
-        .map_err(|_| ApiError::unauthorized("the token's subject is not a user id"))?;
-    let user = store::find_by_id(&state.kit.db.conn, user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
+    let user = state.accounts.validate(token).await?;
     Ok(Json(ValidateResponse {
         valid: true,
         user_id: user.id,

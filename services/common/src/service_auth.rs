@@ -1,0 +1,198 @@
+//! Service identity: the short-lived tokens with which the Order Service proves who it is
+//! on every call that moves stock at the Restaurant Service (reserve, restore).
+//!
+//! Why an HMAC secret per link (HS256) rather than EdDSA keys: the link has exactly two
+//! parties, and the only thing a service token authorises is a stock move at the Restaurant
+//! Service — which whoever holds the Restaurant Service's key already controls. A key pair
+//! would add key distribution without protecting anything more. What matters is that the
+//! secret is not the user-token secret (checked at start-up), that tokens carry their own
+//! issuer and audience (checked), that they live for minutes, and that no endpoint hands one
+//! out: an operator who needs one mints it from the secret (`testbed service-token`).
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::bearer_token;
+use crate::error::ApiError;
+
+/// Issuer of the Order Service's tokens.
+pub const ORDER_SERVICE: &str = "order-service";
+/// Audience of tokens for the Restaurant Service's stock calls.
+pub const RESTAURANT_STOCK: &str = "restaurant-service/stock";
+/// Lifetime of a minted service token.
+pub const SERVICE_TOKEN_TTL_SECS: i64 = 300;
+
+/// The claims of a service token. `username` is absent on purpose: a service token never
+/// deserialises as a user's claims, and a user's token (no `iss`/`aud`) never as these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Mints and checks service tokens with one link secret.
+#[derive(Clone)]
+pub struct ServiceKeys {
+    encoding: Arc<EncodingKey>,
+    decoding: Arc<DecodingKey>,
+    /// The last minted token per audience, reused until a minute before it expires.
+    minted: Arc<Mutex<Option<(String, i64)>>>,
+}
+
+impl std::fmt::Debug for ServiceKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServiceKeys(..)")
+    }
+}
+
+impl ServiceKeys {
+    pub fn new(secret: &str) -> Self {
+        Self {
+            encoding: Arc::new(EncodingKey::from_secret(secret.as_bytes())),
+            decoding: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
+            minted: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// A fresh token from `issuer` for `audience`, valid for `ttl_secs`.
+    pub fn mint(&self, issuer: &str, audience: &str, ttl_secs: i64) -> Result<String, ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = ServiceClaims {
+            iss: issuer.to_string(),
+            sub: issuer.to_string(),
+            aud: audience.to_string(),
+            iat: now,
+            exp: now + ttl_secs,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)
+    }
+
+    /// The Order Service's token for stock calls, minted again a minute before it expires.
+    pub fn stock_token(&self) -> Result<String, ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        let mut minted = self
+            .minted
+            .lock()
+            .map_err(|_| ApiError::internal("the service token cache was poisoned by a panic"))?;
+        if let Some((token, exp)) = minted.as_ref()
+            && *exp - now > 60
+        {
+            return Ok(token.clone());
+        }
+        let token = self.mint(ORDER_SERVICE, RESTAURANT_STOCK, SERVICE_TOKEN_TTL_SECS)?;
+        *minted = Some((token.clone(), now + SERVICE_TOKEN_TTL_SECS));
+        Ok(token)
+    }
+
+    /// Checks signature, algorithm, expiry, issuer and audience. A bad or expired token is
+    /// 401; a good token for someone else (wrong issuer or audience) is 403.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<ServiceClaims, ApiError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<ServiceClaims>(token, &self.decoding, &validation)
+            .map_err(|e| {
+                let reason = match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                        "the service token has expired"
+                    }
+                    _ => "a valid service token is needed for this internal call",
+                };
+                ApiError::new(StatusCode::UNAUTHORIZED, "service_token_required", reason)
+            })?
+            .claims;
+        if claims.iss != issuer || claims.aud != audience {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_audience",
+                format!(
+                    "this call accepts only {issuer}'s tokens for `{audience}`; the token is \
+                     {}'s for `{}`",
+                    claims.iss, claims.aud
+                ),
+            ));
+        }
+        Ok(claims)
+    }
+}
+
+/// An extractor proving the caller is the Order Service, for the Restaurant Service's stock
+/// calls. Rejects with 401/403 JSON before the handler (and so before any stock moves).
+#[derive(Debug, Clone)]
+pub struct OrderServiceCaller;
+
+impl<S> FromRequestParts<S> for OrderServiceCaller
+where
+    ServiceKeys: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let keys = ServiceKeys::from_ref(state);
+        let token = bearer_token(&parts.headers).map_err(|_| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "service_token_required",
+                "this internal call needs the Order Service's service token \
+                 (`Authorization: Bearer <service token>`)",
+            )
+        })?;
+        keys.verify(token, ORDER_SERVICE, RESTAURANT_STOCK)?;
+        Ok(OrderServiceCaller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_token_verifies_for_its_audience_only() {
+        let keys = ServiceKeys::new("a-link-secret-of-enough-length");
+        let token = keys.stock_token().expect("mint");
+        assert!(keys.verify(&token, ORDER_SERVICE, RESTAURANT_STOCK).is_ok());
+        let wrong = keys
+            .verify(&token, ORDER_SERVICE, "user-service")
+            .unwrap_err();
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+        let other = ServiceKeys::new("another-secret-of-enough-length");
+        let forged = other
+            .verify(&token, ORDER_SERVICE, RESTAURANT_STOCK)
+            .unwrap_err();
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn expired_token_is_refused() {
+        let keys = ServiceKeys::new("a-link-secret-of-enough-length");
+        let token = keys
+            .mint(ORDER_SERVICE, RESTAURANT_STOCK, -10)
+            .expect("mint");
+        let err = keys
+            .verify(&token, ORDER_SERVICE, RESTAURANT_STOCK)
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn cached_token_is_reused() {
+        let keys = ServiceKeys::new("a-link-secret-of-enough-length");
+        assert_eq!(keys.stock_token().unwrap(), keys.stock_token().unwrap());
+    }
+}

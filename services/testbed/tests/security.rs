@@ -1,0 +1,355 @@
+//! Security boundaries (issue 16), through the launcher's library on both backends: only the
+//! Order Service moves stock (every refused credential moves nothing, and the real saga
+//! still works end to end), operator views need the admin token when one is configured,
+//! profiles show the email only to its owner,
+//! and refused calls are JSON errors. (The accept loop's limits are tested in
+//! testbed-common's `connections` tests; a reused Idempotency-Key in the Order Service's.)
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testbed::{Stack, StackConfig};
+use testbed_common::service_auth::{ORDER_SERVICE, RESTAURANT_STOCK, ServiceKeys};
+use testbed_common::testing::{database_server, redis_url, unique};
+
+use support::{Databases, TempDir};
+
+const ADMIN: &str = "security-admin-token";
+
+struct Secured {
+    stack: Stack,
+    http: reqwest::Client,
+    _dir: TempDir,
+    _databases: Option<Databases>,
+}
+
+impl Secured {
+    async fn start(postgres: bool) -> Self {
+        let dir = TempDir::new("security");
+        let mut config = StackConfig::embedded(dir.0.join("data"));
+        config.user_port = 0;
+        config.restaurant_port = 0;
+        config.order_port = 0;
+        config.admin_token = Some(ADMIN.into());
+        let mut databases = None;
+        if postgres {
+            let prefix = unique("sec");
+            config.database_server = Some(database_server());
+            config.database_prefix = format!("{prefix}_");
+            config.redis_url = Some(redis_url());
+            config.cache_prefix = prefix.clone();
+            databases = Some(Databases(
+                ["users", "restaurants", "orders"]
+                    .iter()
+                    .map(|db| format!("{}/{prefix}_{db}", database_server()))
+                    .collect(),
+            ));
+        }
+        let stack = Stack::start(&config).await.expect("stack starts");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("HTTP client");
+        Self {
+            stack,
+            http,
+            _dir: dir,
+            _databases: databases,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: String,
+        bearer: Option<&str>,
+        admin: bool,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, url);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if admin {
+            request = request.header("X-Admin-Token", ADMIN);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("answer");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn audit(&self, menu: i64) -> Value {
+        let url = format!("{}/inventory/{menu}", self.stack.restaurant_url);
+        let (status, audit) = self.send(Method::GET, url, None, true, None).await;
+        assert_eq!(status, StatusCode::OK, "{audit}");
+        audit
+    }
+
+    async fn create_menu(&self, stock: i64) -> i64 {
+        let url = format!("{}/admin/menus", self.stack.restaurant_url);
+        let body = json!({"name": unique("Security Kimbap"), "price": 4_000, "stock": stock});
+        let (status, menu) = self.send(Method::POST, url, None, true, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{menu}");
+        menu["id"].as_i64().expect("menu id")
+    }
+
+    /// Signs up and logs in a fresh user: (id, token).
+    async fn new_user(&self) -> (i64, String) {
+        let name = unique("sec");
+        let credentials = json!({"username": name, "password": "s3cret-pass", "email": format!("{name}@example.com")});
+        let url = format!("{}/signup", self.stack.user_url);
+        let (status, user) = self
+            .send(Method::POST, url, None, false, Some(credentials.clone()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        let url = format!("{}/login", self.stack.user_url);
+        let login = json!({"username": name, "password": "s3cret-pass"});
+        let (status, body) = self.send(Method::POST, url, None, false, Some(login)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let token = body["access_token"].as_str().expect("token").to_string();
+        (user["id"].as_i64().expect("user id"), token)
+    }
+
+    async fn order(
+        &self,
+        token: &str,
+        menu: i64,
+        key: Option<&str>,
+        quantity: i64,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/orders", self.stack.order_url))
+            .bearer_auth(token)
+            .json(&json!({"items": [{"menu_id": menu, "quantity": quantity}],
+                          "address": "Seoul", "phone": "010-1234-5678"}));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.expect("order answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Every credential that is not the Order Service's current stock token, with the status
+/// it must get.
+fn refused_credentials(
+    secret: &str,
+    user_token: &str,
+) -> Vec<(&'static str, Option<String>, StatusCode)> {
+    let keys = ServiceKeys::new(secret);
+    let forged = ServiceKeys::new("a-secret-that-is-not-the-link-secret");
+    let mint = |keys: &ServiceKeys, issuer: &str, audience: &str, ttl: i64| {
+        keys.mint(issuer, audience, ttl).expect("mint")
+    };
+    vec![
+        ("no credential", None, StatusCode::UNAUTHORIZED),
+        (
+            "a user's token",
+            Some(user_token.to_string()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "an expired service token",
+            Some(mint(&keys, ORDER_SERVICE, RESTAURANT_STOCK, -30)),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "a wrongly signed service token",
+            Some(mint(&forged, ORDER_SERVICE, RESTAURANT_STOCK, 300)),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "a service token for another audience",
+            Some(mint(&keys, ORDER_SERVICE, "user-service", 300)),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "a service token from another issuer",
+            Some(mint(&keys, "loadgen", RESTAURANT_STOCK, 300)),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "garbage",
+            Some("not.a.token".to_string()),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ]
+}
+
+async fn only_the_order_service_moves_stock(postgres: bool) {
+    let app = Secured::start(postgres).await;
+    let menu = app.create_menu(10).await;
+    let (_, user_token) = app.new_user().await;
+    // A PAID order whose stock an attacker would like back, via restore.
+    let (status, order) = app.order(&user_token, menu, None, 2).await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let paid_order = order["id"].as_i64().expect("order id");
+    let before = app.audit(menu).await;
+    assert_eq!(before["stock"], 8, "{before}");
+
+    let base = &app.stack.restaurant_url;
+    for (what, token, expected) in refused_credentials(&app.stack.service_token_secret, &user_token)
+    {
+        let calls = [
+            (
+                Method::PUT,
+                format!("{base}/inventory/{menu}"),
+                json!({"quantity": 3, "order_id": 777_000}),
+            ),
+            (
+                Method::PUT,
+                format!("{base}/inventory/{menu}"),
+                json!({"quantity": 3}),
+            ),
+            (
+                Method::POST,
+                format!("{base}/inventory/{menu}/restore"),
+                json!({"order_id": paid_order}),
+            ),
+        ];
+        for (method, url, body) in calls {
+            let (status, answer) = app
+                .send(
+                    method.clone(),
+                    url.clone(),
+                    token.as_deref(),
+                    false,
+                    Some(body),
+                )
+                .await;
+            assert_eq!(status, expected, "{method} {url} with {what}: {answer}");
+            assert!(
+                answer["error"].is_string(),
+                "JSON error for {what}: {answer}"
+            );
+        }
+    }
+    let after = app.audit(menu).await;
+    assert_eq!(after, before, "refused calls moved nothing");
+
+    // The operator's way: a token minted from the link secret moves stock.
+    let token = testbed::mint_service_token(&app.stack.service_token_secret, 60).expect("mint");
+    let url = format!("{base}/inventory/{menu}");
+    let body = json!({"quantity": 1, "order_id": 888_000});
+    let (status, answer) = app
+        .send(Method::PUT, url, Some(&token), false, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // And the real saga still works end to end, including its compensation.
+    let (status, order) = app.order(&user_token, menu, None, 1).await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let url = format!("{}/orders/{}/cancel", app.stack.order_url, order["id"]);
+    let (status, cancelled) = app
+        .send(Method::POST, url, Some(&user_token), false, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    let audit = app.audit(menu).await;
+    assert_eq!(
+        audit["stock"], 7,
+        "10 − 2 PAID − 1 operator reservation: {audit}"
+    );
+    assert_eq!(audit["drift"], 0, "{audit}");
+    app.stack.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn only_the_order_service_moves_stock_embedded() {
+    only_the_order_service_moves_stock(false).await;
+}
+
+#[tokio::test]
+async fn only_the_order_service_moves_stock_postgres() {
+    only_the_order_service_moves_stock(true).await;
+}
+
+async fn operator_views_and_profiles(postgres: bool) {
+    let app = Secured::start(postgres).await;
+    let restaurant = &app.stack.restaurant_url;
+    let order = &app.stack.order_url;
+    for url in [
+        format!("{restaurant}/inventory"),
+        format!("{restaurant}/inventory/1"),
+        format!("{order}/orders/stats"),
+    ] {
+        let (status, body) = app.send(Method::GET, url.clone(), None, false, None).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "GET {url} without the admin token: {body}"
+        );
+        let (status, body) = app.send(Method::GET, url.clone(), None, true, None).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "GET {url} with the admin token: {body}"
+        );
+    }
+
+    let (alice, alice_token) = app.new_user().await;
+    let (bob, bob_token) = app.new_user().await;
+    let users = &app.stack.user_url;
+    let (status, body) = app
+        .send(
+            Method::GET,
+            format!("{users}/users/{alice}"),
+            None,
+            false,
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "anonymous profile read: {body}"
+    );
+    let (status, own) = app
+        .send(
+            Method::GET,
+            format!("{users}/users/{alice}"),
+            Some(&alice_token),
+            false,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert!(
+        own["email"].as_str().is_some_and(|e| e.contains('@')),
+        "owner sees the email: {own}"
+    );
+    let (status, other) = app
+        .send(
+            Method::GET,
+            format!("{users}/users/{alice}"),
+            Some(&bob_token),
+            false,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    assert!(
+        other["email"].is_null(),
+        "another user never sees the email: {other}"
+    );
+    assert_eq!(other["id"], alice);
+    assert_ne!(alice, bob);
+    app.stack.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn operator_views_and_profiles_embedded() {
+    operator_views_and_profiles(false).await;
+}
+
+#[tokio::test]
+async fn operator_views_and_profiles_postgres() {
+    operator_views_and_profiles(true).await;
+}
