@@ -23,14 +23,25 @@ fn main() -> anyhow::Result<()> {
     let echo = runtime.block_on(start_echo())?;
     let proxy = runtime.block_on(FaultProxy::start("127.0.0.1:0"))?;
     let hop = runtime.block_on(proxy.add_proxy("bench", "127.0.0.1:0", &echo.to_string()))?;
-    let through = hop.listen_addr().ok_or_else(|| anyhow::anyhow!("proxy address"))?;
+    let through = hop
+        .listen_addr()
+        .ok_or_else(|| anyhow::anyhow!("proxy address"))?;
 
     let direct = measure(echo)?;
     let proxied = measure(through)?;
-    let micros = |histogram: &Histogram<u64>, q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    let micros =
+        |histogram: &Histogram<u64>, q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     println!("round trips: {ROUND_TRIPS} x {MESSAGE} B request/answer, loopback, one connection");
-    println!("direct:        p50 {:>7.1} µs   p99 {:>7.1} µs", micros(&direct, 0.5), micros(&direct, 0.99));
-    println!("through proxy: p50 {:>7.1} µs   p99 {:>7.1} µs", micros(&proxied, 0.5), micros(&proxied, 0.99));
+    println!(
+        "direct:        p50 {:>7.1} µs   p99 {:>7.1} µs",
+        micros(&direct, 0.5),
+        micros(&direct, 0.99)
+    );
+    println!(
+        "through proxy: p50 {:>7.1} µs   p99 {:>7.1} µs",
+        micros(&proxied, 0.5),
+        micros(&proxied, 0.99)
+    );
     println!(
         "added by the hop: p50 {:.1} µs, p99 {:.1} µs",
         micros(&proxied, 0.5) - micros(&direct, 0.5),

@@ -35,7 +35,10 @@ pub fn router(registry: Arc<Registry>) -> Router {
                 .patch(proxy_update)
                 .delete(proxy_delete),
         )
-        .route("/proxies/{proxy}/toxics", get(toxic_index).post(toxic_create))
+        .route(
+            "/proxies/{proxy}/toxics",
+            get(toxic_index).post(toxic_create),
+        )
         .route(
             "/proxies/{proxy}/toxics/{toxic}",
             get(toxic_show)
@@ -65,7 +68,11 @@ async fn version() -> Response {
         "{{\"version\": \"{}\"}}\n",
         concat!(env!("CARGO_PKG_VERSION"), "-faultproxy")
     );
-    ([(header::CONTENT_TYPE, "application/json;charset=utf-8")], body).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn reset(State(registry): Shared) -> ApiResult {
@@ -118,14 +125,20 @@ async fn populate(State(registry): Shared, body: Bytes) -> Response {
 fn populate_specs(body: &[u8]) -> Result<Vec<ProxySpec>, ApiError> {
     let items = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) => items,
-        Ok(other) => return Err(ApiError::bad_body(format!("expected a JSON array, got {other}"))),
+        Ok(other) => {
+            return Err(ApiError::bad_body(format!(
+                "expected a JSON array, got {other}"
+            )));
+        }
         Err(error) => return Err(ApiError::bad_body(error)),
     };
     items
         .into_iter()
         .map(|item| {
             let Value::Object(object) = item else {
-                return Err(ApiError::bad_body(format!("expected a proxy object, got {item}")));
+                return Err(ApiError::bad_body(format!(
+                    "expected a proxy object, got {item}"
+                )));
             };
             Ok(ProxySpec {
                 name: optional_str(&object, "name")?.unwrap_or_default(),
@@ -141,7 +154,11 @@ async fn proxy_show(State(registry): Shared, Path(proxy): Path<String>) -> ApiRe
     Ok(Json(registry.get(&proxy).await?.to_json()).into_response())
 }
 
-async fn proxy_update(State(registry): Shared, Path(proxy): Path<String>, body: Bytes) -> ApiResult {
+async fn proxy_update(
+    State(registry): Shared,
+    Path(proxy): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     // An unknown proxy is 404 before the body is looked at, as in Toxiproxy.
     registry.get(&proxy).await?;
     let object = json_object(&body)?;
@@ -159,11 +176,20 @@ async fn proxy_delete(State(registry): Shared, Path(proxy): Path<String>) -> Api
 }
 
 async fn toxic_index(State(registry): Shared, Path(proxy): Path<String>) -> ApiResult {
-    let toxics: Vec<Value> = registry.toxics(&proxy).await?.iter().map(Toxic::to_json).collect();
+    let toxics: Vec<Value> = registry
+        .toxics(&proxy)
+        .await?
+        .iter()
+        .map(Toxic::to_json)
+        .collect();
     Ok(Json(toxics).into_response())
 }
 
-async fn toxic_create(State(registry): Shared, Path(proxy): Path<String>, body: Bytes) -> ApiResult {
+async fn toxic_create(
+    State(registry): Shared,
+    Path(proxy): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     registry.get(&proxy).await?;
     let toxic = Toxic::from_create_body(&body)?;
     let toxic = registry.add_toxic(&proxy, toxic).await?;

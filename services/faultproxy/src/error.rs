@@ -24,7 +24,10 @@ impl ApiError {
 
     /// `bad request body: <detail>` (400), as Toxiproxy's `joinError(err, ErrBadRequestBody)`.
     pub fn bad_body(detail: impl std::fmt::Display) -> Self {
-        Self::new(format!("bad request body: {detail}"), StatusCode::BAD_REQUEST)
+        Self::new(
+            format!("bad request body: {detail}"),
+            StatusCode::BAD_REQUEST,
+        )
     }
 
     /// `missing required field: <field>` (400).

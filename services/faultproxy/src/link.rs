@@ -86,8 +86,18 @@ async fn relay(
 ) -> End {
     let (mut client_read, mut client_write) = client.split();
     let (mut upstream_read, mut upstream_write) = upstream.split();
-    let up = pump(&mut client_read, &mut upstream_write, Stream::Upstream, toxics.clone());
-    let down = pump(&mut upstream_read, &mut client_write, Stream::Downstream, toxics.clone());
+    let up = pump(
+        &mut client_read,
+        &mut upstream_write,
+        Stream::Upstream,
+        toxics.clone(),
+    );
+    let down = pump(
+        &mut upstream_read,
+        &mut client_write,
+        Stream::Downstream,
+        toxics.clone(),
+    );
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     loop {
@@ -310,7 +320,9 @@ impl PumpState {
         for toxic in chain {
             match toxic.kind {
                 ToxicKind::Latency { latency, jitter } => delay_pieces(&mut plan, latency, jitter),
-                ToxicKind::Bandwidth { rate } if rate > 0 => self.pace(&mut plan, &toxic.name, rate),
+                ToxicKind::Bandwidth { rate } if rate > 0 => {
+                    self.pace(&mut plan, &toxic.name, rate)
+                }
                 ToxicKind::Bandwidth { .. } | ToxicKind::SlowClose { .. } => {}
                 ToxicKind::Timeout { .. } => plan.pieces.clear(),
                 ToxicKind::ResetPeer { timeout } => {
@@ -328,7 +340,10 @@ impl PumpState {
     fn pace(&mut self, plan: &mut Plan, name: &str, rate: i64) {
         let slice = usize::try_from(rate * 100).unwrap_or(usize::MAX).max(1);
         let bytes_per_ms = rate as f64;
-        let free_at = self.link_free_at.entry(name.to_string()).or_insert_with(Instant::now);
+        let free_at = self
+            .link_free_at
+            .entry(name.to_string())
+            .or_insert_with(Instant::now);
         let mut paced = Vec::with_capacity(plan.pieces.len());
         for piece in &plan.pieces {
             let mut start = piece.start;
@@ -399,7 +414,10 @@ mod tests {
         // 10 KB/s: 1000-byte slices, 100 ms apart, the last one 300 ms after the read.
         assert_eq!(plan.pieces.len(), 3);
         let last = plan.pieces[2].release - at;
-        assert!(last >= Duration::from_millis(299) && last <= Duration::from_millis(301), "{last:?}");
+        assert!(
+            last >= Duration::from_millis(299) && last <= Duration::from_millis(301),
+            "{last:?}"
+        );
     }
 
     #[test]
@@ -417,9 +435,17 @@ mod tests {
     #[test]
     fn timeout_swallows_and_reset_peer_resets() {
         let mut state = PumpState::default();
-        let plan = state.plan(&[toxic(ToxicKind::Timeout { timeout: 0 })], 100, Instant::now());
+        let plan = state.plan(
+            &[toxic(ToxicKind::Timeout { timeout: 0 })],
+            100,
+            Instant::now(),
+        );
         assert!(plan.pieces.is_empty() && plan.then.is_none());
-        let plan = state.plan(&[toxic(ToxicKind::ResetPeer { timeout: 0 })], 100, Instant::now());
+        let plan = state.plan(
+            &[toxic(ToxicKind::ResetPeer { timeout: 0 })],
+            100,
+            Instant::now(),
+        );
         assert_eq!(plan.then.map(|(_, end)| end), Some(End::Reset));
     }
 }

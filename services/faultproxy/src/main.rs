@@ -52,23 +52,36 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn populate_from_file(proxy: &FaultProxy, path: &PathBuf) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let items: Vec<serde_json::Value> =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let mut specs = Vec::with_capacity(items.len());
     for item in items {
-        let field = |key: &str| item.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let field = |key: &str| {
+            item.get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         specs.push(ProxySpec {
             name: field("name"),
             listen: field("listen"),
             upstream: field("upstream"),
-            enabled: item.get("enabled").and_then(|v| v.as_bool()).unwrap_or(true),
+            enabled: item
+                .get("enabled")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
         });
     }
     let (created, error) = proxy.registry().populate(specs).await;
     if let Some(error) = error {
         anyhow::bail!("populating from {}: {}", path.display(), error.error);
     }
-    tracing::info!(proxies = created.len(), "populated proxies from {}", path.display());
+    tracing::info!(
+        proxies = created.len(),
+        "populated proxies from {}",
+        path.display()
+    );
     Ok(())
 }

@@ -95,12 +95,14 @@ impl ProxyEntry {
     }
 
     fn info(&self) -> ProxyInfo {
-        let ordered = [Stream::Upstream, Stream::Downstream].into_iter().flat_map(|stream| {
-            self.toxics
-                .iter()
-                .filter(move |active| active.toxic.stream == stream)
-                .map(|active| active.toxic.clone())
-        });
+        let ordered = [Stream::Upstream, Stream::Downstream]
+            .into_iter()
+            .flat_map(|stream| {
+                self.toxics
+                    .iter()
+                    .filter(move |active| active.toxic.stream == stream)
+                    .map(|active| active.toxic.clone())
+            });
         ProxyInfo {
             name: self.name.clone(),
             listen: self.listen.clone(),
@@ -118,7 +120,9 @@ impl ProxyEntry {
         let listen = resolve_listen(&self.listen)?;
         let std_listener = std::net::TcpListener::bind(listen)
             .map_err(|error| ApiError::internal(format!("listen tcp {listen}: {error}")))?;
-        std_listener.set_nonblocking(true).map_err(ApiError::internal)?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(ApiError::internal)?;
         let listener = TcpListener::from_std(std_listener).map_err(ApiError::internal)?;
         let bound = listener.local_addr().map_err(ApiError::internal)?;
         self.listen = bound.to_string();
@@ -158,12 +162,18 @@ impl ProxyEntry {
     }
 
     fn find_toxic(&self, name: &str) -> Option<usize> {
-        self.toxics.iter().position(|active| active.toxic.name == name)
+        self.toxics
+            .iter()
+            .position(|active| active.toxic.name == name)
     }
 }
 
 fn resolve_listen(listen: &str) -> Result<SocketAddr, ApiError> {
-    let listen = if listen.is_empty() { DEFAULT_LISTEN } else { listen };
+    let listen = if listen.is_empty() {
+        DEFAULT_LISTEN
+    } else {
+        listen
+    };
     listen
         .to_socket_addrs()
         .ok()
@@ -184,8 +194,12 @@ async fn accept_loop(
         };
         match accepted {
             Ok((client, _)) => {
-                let connection =
-                    serve_connection(client, upstream.clone(), toxics.clone(), cancel.child_token());
+                let connection = serve_connection(
+                    client,
+                    upstream.clone(),
+                    toxics.clone(),
+                    cancel.child_token(),
+                );
                 tokio::spawn(connection);
             }
             Err(error) => {
@@ -210,12 +224,20 @@ impl Registry {
     }
 
     pub async fn list(&self) -> Vec<ProxyInfo> {
-        self.proxies.lock().await.values().map(ProxyEntry::info).collect()
+        self.proxies
+            .lock()
+            .await
+            .values()
+            .map(ProxyEntry::info)
+            .collect()
     }
 
     pub async fn get(&self, name: &str) -> Result<ProxyInfo, ApiError> {
         let proxies = self.proxies.lock().await;
-        proxies.get(name).map(ProxyEntry::info).ok_or_else(ApiError::proxy_not_found)
+        proxies
+            .get(name)
+            .map(ProxyEntry::info)
+            .ok_or_else(ApiError::proxy_not_found)
     }
 
     /// Creates a proxy (409 if the name is taken), listening at once when enabled.
@@ -238,7 +260,9 @@ impl Registry {
     /// starts or stops it. Toxics stay.
     pub async fn update(&self, name: &str, change: ProxyChange) -> Result<ProxyInfo, ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
+        let entry = proxies
+            .get_mut(name)
+            .ok_or_else(ApiError::proxy_not_found)?;
         let listen = change.listen.unwrap_or_else(|| entry.listen.clone());
         let upstream = change.upstream.unwrap_or_else(|| entry.upstream.clone());
         let enabled = change.enabled.unwrap_or(entry.listening.is_some());
@@ -268,10 +292,7 @@ impl Registry {
     /// Toxiproxy's `/populate`: every spec is checked first; then each proxy is created, or
     /// replaced (toxics dropped) when its listen or upstream differs, or left as it is.
     /// Returns the proxies handled so far and the error that stopped it, if any.
-    pub async fn populate(
-        &self,
-        specs: Vec<ProxySpec>,
-    ) -> (Vec<ProxyInfo>, Option<ApiError>) {
+    pub async fn populate(&self, specs: Vec<ProxySpec>) -> (Vec<ProxyInfo>, Option<ApiError>) {
         for (index, spec) in specs.iter().enumerate() {
             for (field, value) in [("name", &spec.name), ("upstream", &spec.upstream)] {
                 if value.is_empty() {
@@ -309,14 +330,18 @@ impl Registry {
     pub async fn toxic(&self, proxy: &str, toxic: &str) -> Result<Toxic, ApiError> {
         let proxies = self.proxies.lock().await;
         let entry = proxies.get(proxy).ok_or_else(ApiError::proxy_not_found)?;
-        let index = entry.find_toxic(toxic).ok_or_else(ApiError::toxic_not_found)?;
+        let index = entry
+            .find_toxic(toxic)
+            .ok_or_else(ApiError::toxic_not_found)?;
         Ok(entry.toxics[index].toxic.clone())
     }
 
     /// Adds a toxic (409 if the proxy already has one of that name); open connections get it.
     pub async fn add_toxic(&self, proxy: &str, toxic: Toxic) -> Result<Toxic, ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)?;
+        let entry = proxies
+            .get_mut(proxy)
+            .ok_or_else(ApiError::proxy_not_found)?;
         if entry.find_toxic(&toxic.name).is_some() {
             return Err(ApiError::toxic_exists());
         }
@@ -337,8 +362,12 @@ impl Registry {
         change: impl FnOnce(&Toxic) -> Result<Toxic, ApiError>,
     ) -> Result<Toxic, ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)?;
-        let index = entry.find_toxic(name).ok_or_else(ApiError::toxic_not_found)?;
+        let entry = proxies
+            .get_mut(proxy)
+            .ok_or_else(ApiError::proxy_not_found)?;
+        let index = entry
+            .find_toxic(name)
+            .ok_or_else(ApiError::toxic_not_found)?;
         let updated = change(&entry.toxics[index].toxic)?;
         let id = self.next_toxic_id.fetch_add(1, Ordering::Relaxed);
         entry.toxics[index] = ActiveToxic {
@@ -351,8 +380,12 @@ impl Registry {
 
     pub async fn remove_toxic(&self, proxy: &str, name: &str) -> Result<(), ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)?;
-        let index = entry.find_toxic(name).ok_or_else(ApiError::toxic_not_found)?;
+        let entry = proxies
+            .get_mut(proxy)
+            .ok_or_else(ApiError::proxy_not_found)?;
+        let index = entry
+            .find_toxic(name)
+            .ok_or_else(ApiError::toxic_not_found)?;
         entry.toxics.remove(index);
         entry.publish_toxics();
         Ok(())

@@ -98,12 +98,12 @@ impl ToxicKind {
                 jitter: a.jitter,
             }),
             "bandwidth" => attrs::<RateAttrs>(attributes).map(|a| Self::Bandwidth { rate: a.rate }),
-            "timeout" => attrs::<TimeoutAttrs>(attributes).map(|a| Self::Timeout {
-                timeout: a.timeout,
-            }),
-            "reset_peer" => attrs::<TimeoutAttrs>(attributes).map(|a| Self::ResetPeer {
-                timeout: a.timeout,
-            }),
+            "timeout" => {
+                attrs::<TimeoutAttrs>(attributes).map(|a| Self::Timeout { timeout: a.timeout })
+            }
+            "reset_peer" => {
+                attrs::<TimeoutAttrs>(attributes).map(|a| Self::ResetPeer { timeout: a.timeout })
+            }
             "slow_close" => {
                 attrs::<DelayAttrs>(attributes).map(|a| Self::SlowClose { delay: a.delay })
             }
@@ -254,19 +254,29 @@ pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-pub(crate) fn optional_str(object: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn optional_str(
+    object: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, ApiError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(ApiError::bad_body(format!("{key} must be a string, got {other}"))),
+        Some(other) => Err(ApiError::bad_body(format!(
+            "{key} must be a string, got {other}"
+        ))),
     }
 }
 
-pub(crate) fn optional_bool(object: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
+pub(crate) fn optional_bool(
+    object: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<bool>, ApiError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(other) => Err(ApiError::bad_body(format!("{key} must be a boolean, got {other}"))),
+        Some(other) => Err(ApiError::bad_body(format!(
+            "{key} must be a boolean, got {other}"
+        ))),
     }
 }
 
@@ -279,7 +289,9 @@ fn optional_toxicity(object: &Map<String, Value>) -> Result<Option<f32>, ApiErro
                 "toxicity must be between 0 and 1, got {number}"
             ))),
         },
-        Some(other) => Err(ApiError::bad_body(format!("toxicity must be a number, got {other}"))),
+        Some(other) => Err(ApiError::bad_body(format!(
+            "toxicity must be a number, got {other}"
+        ))),
     }
 }
 
@@ -294,7 +306,13 @@ mod tests {
         assert_eq!(toxic.name, "latency_downstream");
         assert_eq!(toxic.stream, Stream::Downstream);
         assert_eq!(toxic.toxicity, 1.0);
-        assert_eq!(toxic.kind, ToxicKind::Latency { latency: 5, jitter: 0 });
+        assert_eq!(
+            toxic.kind,
+            ToxicKind::Latency {
+                latency: 5,
+                jitter: 0
+            }
+        );
     }
 
     #[test]
@@ -323,7 +341,13 @@ mod tests {
         let updated = toxic
             .updated_from_body(br#"{"attributes":{"latency":9}}"#)
             .expect("valid");
-        assert_eq!(updated.kind, ToxicKind::Latency { latency: 9, jitter: 2 });
+        assert_eq!(
+            updated.kind,
+            ToxicKind::Latency {
+                latency: 9,
+                jitter: 2
+            }
+        );
         assert_eq!(updated.toxicity, 0.5);
     }
 }

@@ -15,7 +15,9 @@ use tokio::net::{TcpListener, TcpStream};
 pub const STEP_LIMIT: Duration = Duration::from_secs(10);
 
 pub async fn start_proxy() -> FaultProxy {
-    FaultProxy::start("127.0.0.1:0").await.expect("fault proxy starts")
+    FaultProxy::start("127.0.0.1:0")
+        .await
+        .expect("fault proxy starts")
 }
 
 pub fn api(proxy: &FaultProxy, path: &str) -> String {
@@ -90,7 +92,11 @@ pub async fn create_proxy(proxy: &FaultProxy, name: &str, upstream: SocketAddr) 
         .expect("create proxy");
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.expect("json");
-    body["listen"].as_str().expect("listen").parse().expect("socket address")
+    body["listen"]
+        .as_str()
+        .expect("listen")
+        .parse()
+        .expect("socket address")
 }
 
 /// Adds a toxic through the REST API; asserts Toxiproxy's 200.
