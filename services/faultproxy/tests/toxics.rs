@@ -327,3 +327,38 @@ async fn a_new_upstream_takes_the_next_connections() {
     let mut second = connect(listen).await;
     assert_eq!(read_to_end(&mut second).await.0.len(), 20);
 }
+
+#[tokio::test]
+async fn the_in_process_api_adds_toxics_and_reset_clears_them() {
+    use faultproxy::{Stream, Toxic, ToxicKind};
+    let proxy = start_proxy().await;
+    let link = proxy
+        .add_proxy("inproc", "127.0.0.1:0", &echo_server().await.to_string())
+        .await
+        .expect("proxy");
+    let listen = link.listen_addr().expect("bound address");
+    let latency = ToxicKind::Latency {
+        latency: 150,
+        jitter: 0,
+    };
+    let added = proxy
+        .add_toxic("inproc", Toxic::new(latency, Stream::Upstream))
+        .await
+        .expect("toxic");
+    assert_eq!(added.name, "latency_upstream");
+    let duplicate = proxy
+        .add_toxic("inproc", added.clone())
+        .await
+        .expect_err("duplicate");
+    assert_eq!(duplicate.status, 409);
+
+    let mut stream = connect(listen).await;
+    let rtt = round_trip(&mut stream).await;
+    assert!(
+        rtt >= Duration::from_millis(135),
+        "150 ms upstream latency gave {rtt:?}"
+    );
+    proxy.reset().await.expect("reset");
+    let rtt = median_round_trip(&mut stream, 3).await;
+    assert!(rtt < Duration::from_millis(50), "after reset {rtt:?}");
+}
