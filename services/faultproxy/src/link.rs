@@ -1,7 +1,8 @@
 //! One proxied connection: the relay between a client socket and its upstream socket, one pump
 //! per direction in a single task. With no toxic on a direction the pump is a plain
-//! read → write_all loop (the cost of `copy_bidirectional`); with toxics each chunk gets a plan
-//! (when each piece may leave, and whether the connection then closes or resets). Toxics are
+//! read → write_all loop (the cost of `copy_bidirectional`); with toxics a reader queues
+//! timestamped chunks and a writer gives each a plan (when each piece may leave, and whether
+//! the connection then closes or resets). Toxics are
 //! watched live, so a toxic added or removed acts on connections already open (pooled
 //! PostgreSQL, Redis and keep-alive HTTP connections), without losing a byte at the switch.
 
@@ -9,10 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -166,9 +168,11 @@ async fn fast_copy(
     }
 }
 
-/// The toxic path: each chunk read goes through the chain's plan, then is written piece by
-/// piece at its release time. A change of toxics cuts the waiting short (queued bytes are
-/// still written, never dropped), as Toxiproxy flushes on interrupt.
+/// The toxic path, pipelined as Toxiproxy's: a reader timestamps each chunk as it arrives and
+/// queues it; a writer runs it through the chain's plan and writes it piece by piece at its
+/// release time, so a latency toxic delays a bulk transfer once, not once per chunk. A change
+/// of toxics cuts the waiting short: queued bytes are still written (never lost), then the
+/// pump picks its new path.
 async fn toxic_copy(
     src: &mut ReadHalf<'_>,
     dst: &mut WriteHalf<'_>,
@@ -181,61 +185,132 @@ async fn toxic_copy(
         ToxicKind::Timeout { timeout } if timeout > 0 => Some(millis(timeout)),
         _ => None,
     });
-    let mut idle_deadline = idle_timeout.map(|timeout| Instant::now() + timeout);
-    let changed = toxics.changed();
-    tokio::pin!(changed);
+    let (queue, mut queued) = mpsc::channel(PIPELINE_DEPTH);
+    let mut reader_toxics = toxics.clone();
+    let mut eof_toxics = toxics.clone();
+    let reader = read_chunks(src, buf, queue, &mut reader_toxics, idle_timeout);
+    let writer = write_chunks(dst, &mut queued, toxics, chain, state);
+    tokio::pin!(reader, writer);
+    let mut read_end = None;
     loop {
-        let read = tokio::select! {
+        tokio::select! {
             biased;
-            sender = &mut changed => return changed_step(sender.is_ok()),
-            _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() => {
-                return Step::End(End::Close);
+            end = &mut reader, if read_end.is_none() => match end {
+                ReadEnd::Close => return Step::End(End::Close),
+                other => read_end = Some(other),
+            },
+            end = &mut writer => {
+                return match (end, read_end) {
+                    (WriteEnd::Stop(end), _) => Step::End(end),
+                    (WriteEnd::Drained, Some(ReadEnd::Eof)) => {
+                        Step::End(finish_on_eof(chain, &mut eof_toxics).await)
+                    }
+                    (WriteEnd::Drained, Some(ReadEnd::Changed { sender_alive })) => {
+                        changed_step(sender_alive)
+                    }
+                    (WriteEnd::Drained, _) => Step::Changed,
+                };
             }
-            read = src.read(buf) => read,
-        };
-        let count = match read {
-            Ok(0) => return Step::End(finish_on_eof(chain, &mut changed).await),
-            Ok(count) => count,
-            Err(_) => return Step::End(End::Close),
-        };
-        let now = Instant::now();
-        // Toxiproxy restarts the timeout toxic's timer on every chunk it swallows.
-        idle_deadline = idle_timeout.map(|timeout| now + timeout);
-        let plan = state.plan(chain, count, now);
-        let mut interrupted = None;
-        for piece in &plan.pieces {
-            if interrupted.is_none() {
-                tokio::select! {
-                    _ = sleep_until(piece.release) => {}
-                    sender = &mut changed => interrupted = Some(sender.is_ok()),
-                }
-            }
-            if dst.write_all(&buf[piece.start..piece.end]).await.is_err() {
-                return Step::End(End::Close);
-            }
-        }
-        if let Some((when, end)) = plan.then {
-            if interrupted.is_none() {
-                tokio::select! {
-                    _ = sleep_until(when) => return Step::End(end),
-                    sender = &mut changed => interrupted = Some(sender.is_ok()),
-                }
-            }
-            if end == End::Close {
-                return Step::End(End::Close);
-            }
-        }
-        if let Some(sender_alive) = interrupted {
-            return changed_step(sender_alive);
         }
     }
 }
 
+/// Chunks queued between the reader and the writer of one direction (backpressure past it).
+const PIPELINE_DEPTH: usize = 64;
+
+enum ReadEnd {
+    Eof,
+    Changed {
+        sender_alive: bool,
+    },
+    /// Read error, or the timeout toxic's idle time ran out: close the connection.
+    Close,
+}
+
+enum WriteEnd {
+    /// The reader stopped and every queued chunk was handled.
+    Drained,
+    Stop(End),
+}
+
+async fn read_chunks(
+    src: &mut ReadHalf<'_>,
+    buf: &mut [u8],
+    queue: mpsc::Sender<(Bytes, Instant)>,
+    toxics: &mut watch::Receiver<ToxicSet>,
+    idle_timeout: Option<Duration>,
+) -> ReadEnd {
+    let changed = toxics.changed();
+    tokio::pin!(changed);
+    let mut idle_deadline = idle_timeout.map(|timeout| Instant::now() + timeout);
+    loop {
+        let read = tokio::select! {
+            biased;
+            sender = &mut changed => return ReadEnd::Changed { sender_alive: sender.is_ok() },
+            _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() => {
+                return ReadEnd::Close;
+            }
+            read = src.read(buf) => read,
+        };
+        let count = match read {
+            Ok(0) => return ReadEnd::Eof,
+            Ok(count) => count,
+            Err(_) => return ReadEnd::Close,
+        };
+        let now = Instant::now();
+        // Toxiproxy restarts the timeout toxic's timer on every chunk it swallows.
+        idle_deadline = idle_timeout.map(|timeout| now + timeout);
+        if queue
+            .send((Bytes::copy_from_slice(&buf[..count]), now))
+            .await
+            .is_err()
+        {
+            return ReadEnd::Close;
+        }
+    }
+}
+
+async fn write_chunks(
+    dst: &mut WriteHalf<'_>,
+    queued: &mut mpsc::Receiver<(Bytes, Instant)>,
+    toxics: &mut watch::Receiver<ToxicSet>,
+    chain: &[Toxic],
+    state: &mut PumpState,
+) -> WriteEnd {
+    let changed = toxics.changed();
+    tokio::pin!(changed);
+    // Set once the toxics changed: from then on nothing waits, queued bytes just flow out.
+    let mut interrupted = false;
+    while let Some((data, read_at)) = queued.recv().await {
+        let plan = state.plan(chain, data.len(), read_at);
+        for piece in &plan.pieces {
+            if !interrupted {
+                tokio::select! {
+                    _ = sleep_until(piece.release) => {}
+                    _ = &mut changed => interrupted = true,
+                }
+            }
+            if dst.write_all(&data[piece.start..piece.end]).await.is_err() {
+                return WriteEnd::Stop(End::Close);
+            }
+        }
+        if let Some((when, end)) = plan.then {
+            if !interrupted {
+                tokio::select! {
+                    _ = sleep_until(when) => return WriteEnd::Stop(end),
+                    _ = &mut changed => interrupted = true,
+                }
+            }
+            if end == End::Close {
+                return WriteEnd::Stop(End::Close);
+            }
+        }
+    }
+    WriteEnd::Drained
+}
+
 /// The source closed: slow_close holds the close for its delay (unless the toxics change).
-async fn finish_on_eof<F>(chain: &[Toxic], changed: &mut std::pin::Pin<&mut F>) -> End
-where
-    F: std::future::Future,
-{
+async fn finish_on_eof(chain: &[Toxic], toxics: &mut watch::Receiver<ToxicSet>) -> End {
     let delay: i64 = chain
         .iter()
         .map(|toxic| match toxic.kind {
@@ -246,7 +321,7 @@ where
     if delay > 0 {
         tokio::select! {
             _ = tokio::time::sleep(millis(delay)) => {}
-            _ = changed.as_mut() => {}
+            _ = toxics.changed() => {}
         }
     }
     End::Eof

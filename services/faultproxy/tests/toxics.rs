@@ -362,3 +362,26 @@ async fn the_in_process_api_adds_toxics_and_reset_clears_them() {
     let rtt = median_round_trip(&mut stream, 3).await;
     assert!(rtt < Duration::from_millis(50), "after reset {rtt:?}");
 }
+
+#[tokio::test]
+async fn latency_delays_a_bulk_transfer_once_not_per_chunk() {
+    let proxy = start_proxy().await;
+    let listen = create_proxy(&proxy, "bulk", sending_server(1_000_000).await).await;
+    add_toxic(
+        &proxy,
+        "bulk",
+        json!({"type": "latency", "attributes": {"latency": 200}}),
+    )
+    .await;
+    let started = Instant::now();
+    let mut stream = connect(listen).await;
+    let (received, ended) = read_to_end(&mut stream).await;
+    let elapsed = started.elapsed();
+    ended.expect("clean end");
+    assert_eq!(received.len(), 1_000_000);
+    // Many reads of up to 64 KiB: pipelined, the whole transfer is late by one latency.
+    assert!(
+        elapsed >= Duration::from_millis(180) && elapsed <= Duration::from_millis(700),
+        "1 MB behind a 200 ms latency took {elapsed:?}"
+    );
+}
