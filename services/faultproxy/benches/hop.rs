@@ -1,13 +1,13 @@
 //! Benchmark: what one fault-proxy hop adds to a request/response round trip on loopback, with
 //! no toxic. A 64-byte request and a 64-byte answer over one kept-open connection, measured
 //! from a plain blocking client straight to an echo server, then through the proxy; prints
-//! p50/p99 of both and the difference. Run: `cargo bench -p faultproxy --bench hop`.
+//! p50/p99 of both and the difference, then the toxic path's cost (0 ms latency toxics). Run: `cargo bench -p faultproxy --bench hop`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use faultproxy::FaultProxy;
+use faultproxy::{FaultProxy, Stream, Toxic, ToxicKind};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -29,6 +29,18 @@ fn main() -> anyhow::Result<()> {
 
     let direct = measure(echo)?;
     let proxied = measure(through)?;
+    // The toxic path's own cost: a 0 ms latency toxic on both streams.
+    for stream in [Stream::Upstream, Stream::Downstream] {
+        let zero = Toxic::new(
+            ToxicKind::Latency {
+                latency: 0,
+                jitter: 0,
+            },
+            stream,
+        );
+        runtime.block_on(proxy.add_toxic("bench", zero))?;
+    }
+    let toxic_path = measure(through)?;
     let micros =
         |histogram: &Histogram<u64>, q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     println!("round trips: {ROUND_TRIPS} x {MESSAGE} B request/answer, loopback, one connection");
@@ -41,6 +53,11 @@ fn main() -> anyhow::Result<()> {
         "through proxy: p50 {:>7.1} µs   p99 {:>7.1} µs",
         micros(&proxied, 0.5),
         micros(&proxied, 0.99)
+    );
+    println!(
+        "toxic path (0 ms latency both ways): p50 {:>7.1} µs   p99 {:>7.1} µs",
+        micros(&toxic_path, 0.5),
+        micros(&toxic_path, 0.99)
     );
     println!(
         "added by the hop: p50 {:.1} µs, p99 {:.1} µs",

@@ -284,7 +284,8 @@ async fn write_chunks(
     while let Some((data, read_at)) = queued.recv().await {
         let plan = state.plan(chain, data.len(), read_at);
         for piece in &plan.pieces {
-            if !interrupted {
+            // tokio's timer rounds up to the next millisecond: never sleep for a past instant.
+            if !interrupted && piece.release > Instant::now() {
                 tokio::select! {
                     _ = sleep_until(piece.release) => {}
                     _ = &mut changed => interrupted = true,
