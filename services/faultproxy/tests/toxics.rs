@@ -385,3 +385,41 @@ async fn latency_delays_a_bulk_transfer_once_not_per_chunk() {
         "1 MB behind a 200 ms latency took {elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn toxics_switching_on_and_off_mid_stream_lose_no_byte() {
+    let proxy = start_proxy().await;
+    let listen = create_proxy(&proxy, "echo", echo_server().await).await;
+    let mut stream = connect(listen).await;
+    let payload: Vec<u8> = (0..2_000_000u32).map(|i| (i % 241) as u8).collect();
+    let (mut reader, mut writer) = stream.split();
+    let send = async {
+        for piece in payload.chunks(20_000) {
+            writer.write_all(piece).await.expect("write");
+            tokio::task::yield_now().await;
+        }
+        writer.shutdown().await.expect("shutdown");
+    };
+    let mut echoed = Vec::new();
+    let receive = reader.read_to_end(&mut echoed);
+    let toggle = async {
+        for round in 0..20 {
+            let stream = if round % 2 == 0 {
+                "upstream"
+            } else {
+                "downstream"
+            };
+            let toxic = json!({"name": "blip", "type": "latency", "stream": stream, "attributes": {"latency": 2}});
+            add_toxic(&proxy, "echo", toxic).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            proxy.remove_toxic("echo", "blip").await.expect("remove");
+        }
+    };
+    let (_, received, _) =
+        tokio::time::timeout(STEP_LIMIT, async { tokio::join!(send, receive, toggle) })
+            .await
+            .expect("echo in time");
+    received.expect("read");
+    assert_eq!(echoed.len(), payload.len());
+    assert!(echoed == payload, "bytes changed on the way");
+}
