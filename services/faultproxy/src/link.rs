@@ -310,8 +310,19 @@ async fn write_chunks(
     WriteEnd::Drained
 }
 
-/// The source closed: slow_close holds the close for its delay (unless the toxics change).
+/// The source closed: slow_close holds the close for its delay, and reset_peer answers the
+/// close with a reset after its timeout, as Toxiproxy does (unless the toxics change).
 async fn finish_on_eof(chain: &[Toxic], toxics: &mut watch::Receiver<ToxicSet>) -> End {
+    let reset_after = chain.iter().find_map(|toxic| match toxic.kind {
+        ToxicKind::ResetPeer { timeout } => Some(millis(timeout)),
+        _ => None,
+    });
+    if let Some(timeout) = reset_after {
+        return tokio::select! {
+            _ = tokio::time::sleep(timeout) => End::Reset,
+            _ = toxics.changed() => End::Eof,
+        };
+    }
     let delay: i64 = chain
         .iter()
         .map(|toxic| match toxic.kind {

@@ -423,3 +423,23 @@ async fn toxics_switching_on_and_off_mid_stream_lose_no_byte() {
     assert_eq!(echoed.len(), payload.len());
     assert!(echoed == payload, "bytes changed on the way");
 }
+
+#[tokio::test]
+async fn reset_peer_answers_a_close_with_a_reset() {
+    let proxy = start_proxy().await;
+    let listen = create_proxy(&proxy, "echo", echo_server().await).await;
+    add_toxic(
+        &proxy,
+        "echo",
+        json!({"type": "reset_peer", "stream": "upstream", "attributes": {"timeout": 50}}),
+    )
+    .await;
+    let mut stream = connect(listen).await;
+    stream.shutdown().await.expect("half close");
+    let (received, ended) = read_to_end(&mut stream).await;
+    assert!(received.is_empty());
+    assert_eq!(
+        ended.expect_err("a reset").kind(),
+        ErrorKind::ConnectionReset
+    );
+}
