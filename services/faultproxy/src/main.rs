@@ -28,7 +28,9 @@ async fn main() -> anyhow::Result<()> {
     // Signals first: a SIGTERM during start-up still ends the process cleanly.
     let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    // Logs on stderr: stdout carries only the address line scripts read.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "faultproxy=info".into()),
