@@ -354,3 +354,26 @@ async fn browsers_are_refused_as_toxiproxy_does() {
         .expect("answer");
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn link_names_with_arrows_are_addressable() {
+    let proxy = start_proxy().await;
+    create_proxy(&proxy, "order->restaurant", echo_server().await).await;
+    let shown = call(
+        reqwest::Method::GET,
+        api(&proxy, "/proxies/order-%3Erestaurant"),
+        None,
+    )
+    .await;
+    assert_eq!(shown.status(), 200);
+    let body: Value = shown.json().await.expect("json");
+    assert_eq!(body["name"], "order->restaurant");
+    let toxic = json!({"type": "latency", "attributes": {"latency": 1}});
+    let added = call(
+        reqwest::Method::POST,
+        api(&proxy, "/proxies/order-%3Erestaurant/toxics"),
+        Some(toxic),
+    )
+    .await;
+    assert_eq!(added.status(), 200);
+}
