@@ -31,8 +31,9 @@ pub(crate) struct ActiveToxic {
 /// The toxics of one proxy, in the order they were added.
 pub(crate) type ToxicSet = Arc<Vec<ActiveToxic>>;
 
-/// Bytes read per step: large enough that bulk transfers take few steps.
-const BUFFER_SIZE: usize = 64 * 1024;
+/// Bytes read per step and direction (two per connection: 32 KiB a connection, so hundreds
+/// of pooled connections stay cheap; copy_bidirectional uses 8 KiB).
+const BUFFER_SIZE: usize = 16 * 1024;
 
 /// How a direction (or the whole connection) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -379,7 +379,7 @@ async fn latency_delays_a_bulk_transfer_once_not_per_chunk() {
     let elapsed = started.elapsed();
     ended.expect("clean end");
     assert_eq!(received.len(), 1_000_000);
-    // Many reads of up to 64 KiB: pipelined, the whole transfer is late by one latency.
+    // Many reads of up to 16 KiB: pipelined, the whole transfer is late by one latency.
     assert!(
         elapsed >= Duration::from_millis(180) && elapsed <= Duration::from_millis(700),
         "1 MB behind a 200 ms latency took {elapsed:?}"
