@@ -65,6 +65,9 @@ bash scripts/report-ci.sh
 say "the live dashboard in a real pseudo-terminal (tmux): keys, q, terminal restored, report"
 bash scripts/dashboard-pty.sh
 
+say "a real Toxiproxy client (PyPI toxiproxy-python) drives the fault proxy"
+bash scripts/toxiproxy-client.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
