@@ -32,6 +32,7 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<Server> {
         .switch(PAYMENT_FAIL, "fail_percent", 100)
         .build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
+    crate::metrics::register(&kit);
     let http = http_client(Duration::from_millis(config.upstream_timeout_ms));
     let orders = Orders {
         db: kit.db.clone(),

@@ -39,6 +39,7 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
         menu_ttl: Duration::from_secs(config.menu_ttl_secs),
         kit: kit.clone(),
     };
+    crate::metrics::register(&kit.metrics, state.inventory.clone());
     let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
     Server::bind("restaurant-service", addr, app).await
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# CI check of every service's /metrics with real parsers (issue 17):
+#   - the default answer is OpenMetrics 1.0 (`application/openmetrics-text`), parsed by the
+#     reference OpenMetrics parser of the Python prometheus-client (PyPI, pinned, in a venv
+#     under target/);
+#   - `Accept: text/plain` gets the classic text format 0.0.4, which `promtool check metrics`
+#     (Debian's `prometheus` package, installed if missing) must pass without a complaint;
+#   - the business metrics are there: cache lookups and fault settings everywhere, orders by
+#     status and compensations outstanding (order), stock drift per menu (restaurant).
+# Starts the all-in-one launcher (scripts/stack.sh), signs up, orders, reads menus twice
+# and switches one fault on, so every metric has samples. Values are asserted by the
+# services' own tests (tests/metrics.rs); this script proves the formats.
+#
+#   scripts/metrics-check.sh
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+W="$(mktemp -d "${TMPDIR:-/tmp}/metrics-check.XXXXXX")"
+trap 'rm -rf "$W"' EXIT
+CHECK_NAME=metrics-check
+source "$here/check-lib.sh"
+
+PARSER_VERSION="0.26.0"
+venv="$here/../target/metrics-venv"
+command -v promtool >/dev/null 2>&1 || apt_install prometheus || { fail "could not install promtool"; finish; }
+if ! "$venv/bin/python" -c "import prometheus_client, sys; sys.exit(prometheus_client.__version__ != '$PARSER_VERSION')" 2>/dev/null; then
+    rm -rf "$venv"
+    { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "prometheus-client==$PARSER_VERSION"; } >"$W/pip.log" 2>&1 \
+        || { cat "$W/pip.log"; fail "could not install prometheus-client $PARSER_VERSION from PyPI"; finish; }
+fi
+echo "metrics-check: $(promtool --version 2>&1 | head -1); prometheus-client $PARSER_VERSION (OpenMetrics parser)"
+
+source "$here/stack.sh"
+stack_cleanup_hooks+=("rm -rf '$W'")
+
+# ---- traffic, so that every metric has samples ---------------------------------------------
+json=(-H 'Content-Type: application/json')
+curl -fsS "${json[@]}" -d '{"username":"metrics_check","password":"s3cret-pass"}' "$USER_URL/signup" >/dev/null
+token=$(curl -fsS "${json[@]}" -d '{"username":"metrics_check","password":"s3cret-pass"}' "$USER_URL/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+curl -fsS "${json[@]}" -H "Authorization: Bearer $token" "$ORDER_URL/orders" \
+    -d '{"items":[{"menu_id":1,"quantity":1}],"address":"Seoul Gangnam-gu 123-45","phone":"010-1234-5678"}' >/dev/null \
+    || fail "placing an order"
+curl -fsS "$RESTAURANT_URL/menus" >/dev/null && curl -fsS "$RESTAURANT_URL/menus" >/dev/null
+curl -fsS "${json[@]}" -d '{"delay_ms": 5}' "$RESTAURANT_URL/chaos/inventory_delay" >/dev/null
+
+# ---- each service's /metrics in both formats -------------------------------------------------
+declare -A expect=(
+    [user]="testbed_http_requests_total testbed_cache_lookups_total testbed_fault_setting testbed_faults_active"
+    [restaurant]="testbed_cache_lookups_total testbed_fault_setting testbed_faults_active testbed_stock_drift"
+    [order]="testbed_cache_lookups_total testbed_fault_setting testbed_orders testbed_compensations_outstanding"
+)
+declare -A url=([user]="$USER_URL" [restaurant]="$RESTAURANT_URL" [order]="$ORDER_URL")
+for svc in user restaurant order; do
+    type=$(curl -fsS -o "$W/$svc.om" -w '%{content_type}' "${url[$svc]}/metrics")
+    [[ "$type" == application/openmetrics-text* ]] && pass "$svc: /metrics is $type" || fail "$svc: /metrics content type is '$type'"
+    if "$venv/bin/python" -c '
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse
+print(len(list(parse(open(sys.argv[1]).read()))), "families")' "$W/$svc.om" >"$W/$svc.parse" 2>&1; then
+        pass "$svc: the OpenMetrics parser accepts it ($(cat "$W/$svc.parse"))"
+    else
+        cat "$W/$svc.parse"; fail "$svc: the OpenMetrics parser rejects it"
+    fi
+    type=$(curl -fsS -H 'Accept: text/plain' -o "$W/$svc.prom" -w '%{content_type}' "${url[$svc]}/metrics")
+    [[ "$type" == "text/plain; version=0.0.4"* ]] && pass "$svc: Accept: text/plain gets $type" || fail "$svc: Accept: text/plain gets '$type'"
+    if promtool check metrics <"$W/$svc.prom" >"$W/$svc.lint" 2>&1; then
+        pass "$svc: promtool check metrics passes"
+    else
+        cat "$W/$svc.lint"; fail "$svc: promtool check metrics complains"
+    fi
+    for name in ${expect[$svc]}; do
+        grep -q "^$name[{ ]" "$W/$svc.prom" && pass "$svc: $name present" || fail "$svc: $name missing"
+    done
+done
+grep -q '^testbed_fault_setting{fault="inventory_delay",field="delay_ms"} 5$' "$W/restaurant.prom" \
+    && pass "restaurant: the switched-on fault shows in testbed_fault_setting" \
+    || fail "restaurant: inventory_delay=5 not in testbed_fault_setting"
+curl -fsS -X DELETE "$RESTAURANT_URL/chaos" >/dev/null
+
+finish
