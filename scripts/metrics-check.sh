@@ -6,7 +6,9 @@
 #   - `Accept: text/plain` gets the classic text format 0.0.4, which `promtool check metrics`
 #     (Debian's `prometheus` package, installed if missing) must pass without a complaint;
 #   - the business metrics are there: cache lookups and fault settings everywhere, orders by
-#     status and compensations outstanding (order), stock drift per menu (restaurant).
+#     status and compensations outstanding (order), stock drift per menu (restaurant);
+#   - a real Prometheus (the same package's server, on a free loopback port, 1 s scrapes)
+#     scrapes all three (`up` == 1) and has the order placed here in `testbed_orders`.
 # Starts the all-in-one launcher (scripts/stack.sh), signs up, orders, reads menus twice
 # and switches one fault on, so every metric has samples. Values are asserted by the
 # services' own tests (tests/metrics.rs); this script proves the formats.
@@ -76,6 +78,33 @@ done
 grep -q '^testbed_fault_setting{fault="inventory_delay",field="delay_ms"} 5$' "$W/restaurant.prom" \
     && pass "restaurant: the switched-on fault shows in testbed_fault_setting" \
     || fail "restaurant: inventory_delay=5 not in testbed_fault_setting"
+
+# ---- a real Prometheus scrapes all three (it negotiates OpenMetrics) -------------------------
+if command -v prometheus >/dev/null 2>&1; then
+    prom_port=$(free_port)
+    hostport() { echo "${1#http://}"; }
+    cat >"$W/prometheus.yml" <<YML
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: testbed
+    static_configs:
+      - targets: ["$(hostport "$USER_URL")", "$(hostport "$RESTAURANT_URL")", "$(hostport "$ORDER_URL")"]
+YML
+    prometheus --config.file="$W/prometheus.yml" --storage.tsdb.path="$W/tsdb" \
+        --web.listen-address="127.0.0.1:$prom_port" >"$W/prometheus.log" 2>&1 &
+    prom_pid=$!
+    stack_cleanup_hooks+=("kill $prom_pid 2>/dev/null; wait $prom_pid 2>/dev/null")
+    query() { curl -fsS --max-time 2 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
+        python3 -c 'import json,sys; print(" ".join(r["value"][1] for r in json.load(sys.stdin)["data"]["result"]))' 2>/dev/null; }
+    for _ in $(seq 1 60); do [[ "$(query 'sum(up)')" == 3 ]] && break; sleep 0.5; done
+    [[ "$(query 'sum(up)')" == 3 ]] && pass "Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') scrapes all three services (up == 1)" \
+        || { tail -5 "$W/prometheus.log"; query 'up'; fail "Prometheus could not scrape every service"; }
+    paid=$(query 'testbed_orders{status="PAID"}')
+    [[ "$paid" == 1 ]] && pass "Prometheus has testbed_orders{status=\"PAID\"} = 1 (the order placed above)" \
+        || fail "Prometheus: testbed_orders{status=\"PAID\"} is '$paid', expected 1"
+else
+    fail "no prometheus binary (Debian package prometheus) to scrape the services"
+fi
 curl -fsS -X DELETE "$RESTAURANT_URL/chaos" >/dev/null
 
 finish

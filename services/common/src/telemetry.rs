@@ -143,8 +143,13 @@ impl Metrics {
             Err(_) => return,
         };
         for hook in hooks {
-            if tokio::time::timeout(SCRAPE_HOOK_TIMEOUT, hook()).await.is_err() {
-                tracing::warn!("a metrics refresh timed out; its figures are from an earlier scrape");
+            if tokio::time::timeout(SCRAPE_HOOK_TIMEOUT, hook())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "a metrics refresh timed out; its figures are from an earlier scrape"
+                );
             }
         }
     }
@@ -295,7 +300,9 @@ mod tests {
                           version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
         assert_eq!(Exposition::negotiate(Some(prometheus)), OpenMetrics);
         assert_eq!(
-            Exposition::negotiate(Some("application/openmetrics-text; q=0.2, text/plain; q=0.9")),
+            Exposition::negotiate(Some(
+                "application/openmetrics-text; q=0.2, text/plain; q=0.9"
+            )),
             Classic
         );
         assert_eq!(Exposition::negotiate(Some("application/json")), OpenMetrics);
@@ -314,9 +321,16 @@ mod tests {
         );
         let open = metrics.render(OpenMetrics);
         let classic = metrics.render(Classic);
-        let sample = "testbed_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1";
+        let sample =
+            "testbed_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1";
         assert!(open.contains(sample) && open.ends_with("# EOF\n"), "{open}");
-        assert!(classic.contains(sample) && !classic.contains("# EOF"), "{classic}");
-        assert!(classic.contains("# TYPE testbed_http_requests_total counter"), "{classic}");
+        assert!(
+            classic.contains(sample) && !classic.contains("# EOF"),
+            "{classic}"
+        );
+        assert!(
+            classic.contains("# TYPE testbed_http_requests_total counter"),
+            "{classic}"
+        );
     }
 }

@@ -23,7 +23,10 @@ fn the_secret_is_read_from_the_file_without_its_newline() {
         jwt_secret: Some("an-explicit-secret-wins".into()),
         ..config
     };
-    assert_eq!(explicit.jwt_secret().expect("secret"), "an-explicit-secret-wins");
+    assert_eq!(
+        explicit.jwt_secret().expect("secret"),
+        "an-explicit-secret-wins"
+    );
     let _ = std::fs::remove_file(path);
 }
 
@@ -35,5 +38,8 @@ fn a_short_or_missing_file_is_refused_even_in_dev_mode() {
     assert!(error.contains("at least 16"), "{error}");
     let _ = std::fs::remove_file(&path);
     let error = config.jwt_secret().expect_err("missing").to_string();
-    assert!(error.contains("JWT_SECRET_FILE") && error.contains(&*path.to_string_lossy()), "{error}");
+    assert!(
+        error.contains("JWT_SECRET_FILE") && error.contains(&*path.to_string_lossy()),
+        "{error}"
+    );
 }

@@ -20,8 +20,11 @@ struct StatusLabels {
 pub fn register(kit: &Kit) {
     let orders = Family::<StatusLabels, Gauge>::default();
     let outstanding = Gauge::<i64>::default();
-    kit.metrics
-        .register("orders", "Orders by status, from the database", orders.clone());
+    kit.metrics.register(
+        "orders",
+        "Orders by status, from the database",
+        orders.clone(),
+    );
     kit.metrics.register(
         "compensations_outstanding",
         "Orders whose stock restoration is still to be done (retries and recovery finish them)",

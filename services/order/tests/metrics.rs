@@ -33,7 +33,8 @@ async fn orders_by_status_after_orders() {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     let text = response.text().await.unwrap();
-    let orders = |status: &str| sample_value(&text, &format!("testbed_orders{{status=\"{status}\"}}"));
+    let orders =
+        |status: &str| sample_value(&text, &format!("testbed_orders{{status=\"{status}\"}}"));
     assert_eq!(orders("PAID"), Some(1.0), "{text}");
     assert_eq!(orders("FAILED"), Some(1.0), "{text}");
     assert_eq!(orders("PENDING"), Some(0.0), "{text}");
@@ -44,9 +45,16 @@ async fn orders_by_status_after_orders() {
         "{text}"
     );
     assert_eq!(
-        sample_value(&text, "testbed_fault_setting{fault=\"payment_fail\",field=\"fail_percent\"}"),
+        sample_value(
+            &text,
+            "testbed_fault_setting{fault=\"payment_fail\",field=\"fail_percent\"}"
+        ),
         Some(100.0),
         "{text}"
     );
-    assert_eq!(sample_value(&text, "testbed_faults_active"), Some(1.0), "{text}");
+    assert_eq!(
+        sample_value(&text, "testbed_faults_active"),
+        Some(1.0),
+        "{text}"
+    );
 }

@@ -18,7 +18,10 @@ async fn business_metrics_after_a_reservation() {
     let http = reqwest::Client::new();
     let scrape = async || {
         let response = http.get(format!("{base}/metrics")).send().await.unwrap();
-        let content_type = response.headers()[CONTENT_TYPE].to_str().unwrap().to_string();
+        let content_type = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
         (content_type, response.text().await.unwrap())
     };
     let (_, before) = scrape().await;
@@ -61,9 +64,15 @@ async fn business_metrics_after_a_reservation() {
     );
     // The first read of the menu misses, the second hits.
     assert!(hits(&after) >= hits(&before).map(|h| h + 1.0), "{after}");
-    assert!(misses(&after) >= misses(&before).map(|m| m + 1.0), "{after}");
+    assert!(
+        misses(&after) >= misses(&before).map(|m| m + 1.0),
+        "{after}"
+    );
     assert_eq!(
-        sample_value(&after, "testbed_fault_setting{fault=\"inventory_delay\",field=\"delay_ms\"}"),
+        sample_value(
+            &after,
+            "testbed_fault_setting{fault=\"inventory_delay\",field=\"delay_ms\"}"
+        ),
         Some(0.0),
         "{after}"
     );

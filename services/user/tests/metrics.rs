@@ -14,7 +14,10 @@ async fn metrics(http: &reqwest::Client, base: &str, accept: Option<&str>) -> (S
     }
     let response = request.send().await.expect("GET /metrics");
     assert!(response.status().is_success());
-    let content_type = response.headers()[CONTENT_TYPE].to_str().unwrap().to_string();
+    let content_type = response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
     (content_type, response.text().await.unwrap())
 }
 
@@ -39,7 +42,10 @@ async fn metrics_formats_and_shared_metrics() {
     assert!(!classic.contains("# EOF"), "{classic}");
     for result in ["hit", "miss"] {
         let series = format!("testbed_cache_lookups_total{{result=\"{result}\"}}");
-        assert!(sample_value(&classic, &series).is_some(), "{series}: {classic}");
+        assert!(
+            sample_value(&classic, &series).is_some(),
+            "{series}: {classic}"
+        );
     }
 
     let delay = http
@@ -53,14 +59,25 @@ async fn metrics_formats_and_shared_metrics() {
     let delay_series = "testbed_fault_setting{fault=\"delay\",field=\"delay_ms\"}";
     assert_eq!(sample_value(&on, delay_series), Some(7.0), "{on}");
     assert_eq!(
-        sample_value(&on, "testbed_fault_setting{fault=\"error\",field=\"percent\"}"),
+        sample_value(
+            &on,
+            "testbed_fault_setting{fault=\"error\",field=\"percent\"}"
+        ),
         Some(0.0),
         "random errors are off, so 0 % whatever the stored percent: {on}"
     );
-    assert_eq!(sample_value(&on, "testbed_faults_active"), Some(1.0), "{on}");
+    assert_eq!(
+        sample_value(&on, "testbed_faults_active"),
+        Some(1.0),
+        "{on}"
+    );
 
     http.delete(format!("{base}/chaos")).send().await.unwrap();
     let (_, off) = metrics(&http, &base, None).await;
     assert_eq!(sample_value(&off, delay_series), Some(0.0), "{off}");
-    assert_eq!(sample_value(&off, "testbed_faults_active"), Some(0.0), "{off}");
+    assert_eq!(
+        sample_value(&off, "testbed_faults_active"),
+        Some(0.0),
+        "{off}"
+    );
 }
