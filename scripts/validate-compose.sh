@@ -8,8 +8,14 @@
 #      compose environment (envsubst limited by NGINX_ENVSUBST_FILTER), passes `nginx -t`
 #      inside an nginx.conf like the image's (service host names mapped to 127.0.0.1, as
 #      `user`, `restaurant` and `order` do not resolve outside compose).
+#   2b. safe by default: every published port on loopback, no built-in JWT/service/admin
+#      secret (the same check must reject an unsafe copy: `8001:8001`, the old fallback
+#      secret), and the secrets-init command really writes random, owner-only secrets;
+#   4. the observability profile: `promtool check config` on deploy/observability/prometheus.yml,
+#      the Grafana dashboard JSON (panels, annotations, data source), every query through
+#      `promtool check rules`.
 # Also checks the shell scripts parse (bash -n). Installs nginx / docker-compose /
-# gettext-base from Debian's packages when missing (needs root). Exits non-zero on any failure.
+# gettext-base / prometheus (promtool) from Debian's packages when missing (needs root). Exits non-zero on any failure.
 #
 #   scripts/validate-compose.sh [path/to/docker-compose.yml]
 set -uo pipefail
@@ -183,6 +189,29 @@ else
         cat "$W/config.err" "$W/unsafe.out" 2>/dev/null
         fail "self-test: the safety check did not reject an unsafe compose file"
     fi
+fi
+
+# The one-shot secrets-init command, run here with sh on a scratch directory: two random
+# 64-hex-digit secrets, owner-only for the services' uid, kept as they are on a second start.
+if [[ -n "$py" ]] && "$py" -c '
+import sys, yaml
+cmd = yaml.safe_load(open(sys.argv[1]))["services"]["secrets-init"]["command"]
+open(sys.argv[2], "w").write(cmd[-1].replace("$$", "$").replace("/secrets", sys.argv[3]))' \
+    "$W/resolved.yml" "$W/secrets-init.sh" "$W/secrets" 2>"$W/init.err"; then
+    mkdir -p "$W/secrets"
+    env -u JWT_SECRET -u SERVICE_TOKEN_SECRET sh -euc "$(cat "$W/secrets-init.sh")" >/dev/null 2>"$W/init.err"
+    first="$(cat "$W/secrets/jwt_secret" 2>/dev/null)"
+    env -u JWT_SECRET -u SERVICE_TOKEN_SECRET sh -euc "$(cat "$W/secrets-init.sh")" >/dev/null 2>>"$W/init.err"
+    modes="$(stat -c '%a %u' "$W/secrets/jwt_secret" "$W/secrets/service_token_secret" 2>/dev/null | sort -u)"
+    if [[ "$first" =~ ^[0-9a-f]{64}$ && "$(cat "$W/secrets/jwt_secret")" == "$first" &&
+          "$(cat "$W/secrets/service_token_secret")" =~ ^[0-9a-f]{64}$ && "$first" != "$(cat "$W/secrets/service_token_secret")" &&
+          ( "$(id -u)" != 0 || "$modes" == "400 10001" ) ]]; then
+        pass "secrets-init writes two random secrets (mode ${modes:-?}), kept on a second start"
+    else
+        cat "$W/init.err"; fail "secrets-init did not write the secrets as expected (got '${modes}')"
+    fi
+else
+    cat "$W/init.err" 2>/dev/null; fail "no secrets-init command in the resolved compose config"
 fi
 
 # ---- 3. the gateway template, rendered like the nginx image, through nginx -t ---------------
