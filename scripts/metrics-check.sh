@@ -7,8 +7,8 @@
 #     (Debian's `prometheus` package, installed if missing) must pass without a complaint;
 #   - the business metrics are there: cache lookups and fault settings everywhere, orders by
 #     status and compensations outstanding (order), stock drift per menu (restaurant);
-#   - a real Prometheus (the same package's server, on a free loopback port, 1 s scrapes)
-#     scrapes all three (`up` == 1) and has the order placed here in `testbed_orders`.
+#   - a real Prometheus (the same package's server, on a free loopback port) with the compose
+#     profile's deploy/observability/prometheus.yml, pointed at this stack, scrapes all three (`up` == 1) and has the order placed here in `testbed_orders`.
 # Starts the all-in-one launcher (scripts/stack.sh), signs up, orders, reads menus twice
 # and switches one fault on, so every metric has samples. Values are asserted by the
 # services' own tests (tests/metrics.rs); this script proves the formats.
@@ -83,13 +83,12 @@ grep -q '^testbed_fault_setting{fault="inventory_delay",field="delay_ms"} 5$' "$
 if command -v prometheus >/dev/null 2>&1; then
     prom_port=$(free_port)
     hostport() { echo "${1#http://}"; }
-    cat >"$W/prometheus.yml" <<YML
-global: {scrape_interval: 1s, scrape_timeout: 1s}
-scrape_configs:
-  - job_name: testbed
-    static_configs:
-      - targets: ["$(hostport "$USER_URL")", "$(hostport "$RESTAURANT_URL")", "$(hostport "$ORDER_URL")"]
-YML
+    # The compose profile's own scrape config, pointed at this stack, scraping every second.
+    sed -e "s/\"user:8001\"/\"$(hostport "$USER_URL")\"/" \
+        -e "s/\"restaurant:8002\"/\"$(hostport "$RESTAURANT_URL")\"/" \
+        -e "s/\"order:8003\"/\"$(hostport "$ORDER_URL")\"/" \
+        -e 's/_interval: 5s/_interval: 1s/; s/scrape_timeout: 4s/scrape_timeout: 1s/' \
+        "$here/../deploy/observability/prometheus.yml" >"$W/prometheus.yml"
     prometheus --config.file="$W/prometheus.yml" --storage.tsdb.path="$W/tsdb" \
         --web.listen-address="127.0.0.1:$prom_port" >"$W/prometheus.log" 2>&1 &
     prom_pid=$!
@@ -99,9 +98,30 @@ YML
     for _ in $(seq 1 60); do [[ "$(query 'sum(up)')" == 3 ]] && break; sleep 0.5; done
     [[ "$(query 'sum(up)')" == 3 ]] && pass "Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') scrapes all three services (up == 1)" \
         || { tail -5 "$W/prometheus.log"; query 'up'; fail "Prometheus could not scrape every service"; }
-    paid=$(query 'testbed_orders{status="PAID"}')
+    paid=$(query 'testbed_orders{service="order",status="PAID"}')
     [[ "$paid" == 1 ]] && pass "Prometheus has testbed_orders{status=\"PAID\"} = 1 (the order placed above)" \
         || fail "Prometheus: testbed_orders{status=\"PAID\"} is '$paid', expected 1"
+    # Every query of the Grafana dashboard, against this Prometheus: all must evaluate, and the
+    # latency, request and order panels must have data.
+    sleep 2 # a second sample for the rate() windows
+    if python3 - "http://127.0.0.1:$prom_port" "$here/../deploy/observability/grafana/dashboards/testbed.json" >"$W/dash.out" 2>&1 <<'PY'
+import json, sys, urllib.parse, urllib.request
+base, dash = sys.argv[1], json.load(open(sys.argv[2]))
+bad = 0
+for panel in dash["panels"]:
+    for target in panel["targets"]:
+        url = base + "/api/v1/query?" + urllib.parse.urlencode({"query": target["expr"]})
+        answer = json.load(urllib.request.urlopen(url, timeout=5))
+        series = len(answer["data"]["result"]) if answer.get("status") == "success" else -1
+        must = panel["title"].startswith(("Latency", "Requests", "Orders"))
+        ok = series > 0 or (series == 0 and not must)
+        bad += not ok
+        print("  %s %s: %d series" % ("ok " if ok else "BAD", panel["title"], series))
+sys.exit(1 if bad else 0)
+PY
+    then cat "$W/dash.out"; pass "every Grafana dashboard query evaluates in Prometheus (latency, requests, orders have data)"
+    else cat "$W/dash.out"; fail "a Grafana dashboard query fails or has no data in Prometheus"
+    fi
 else
     fail "no prometheus binary (Debian package prometheus) to scrape the services"
 fi
