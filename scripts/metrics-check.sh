@@ -117,9 +117,14 @@ for panel in dash["panels"]:
         ok = series > 0 or (series == 0 and not must)
         bad += not ok
         print("  %s %s: %d series" % ("ok " if ok else "BAD", panel["title"], series))
+for note in dash["annotations"]["list"]:
+    url = base + "/api/v1/query?" + urllib.parse.urlencode({"query": note["expr"]})
+    ok = json.load(urllib.request.urlopen(url, timeout=5)).get("status") == "success"
+    bad += not ok
+    print("  %s annotation %s" % ("ok " if ok else "BAD", note["name"]))
 sys.exit(1 if bad else 0)
 PY
-    then cat "$W/dash.out"; pass "every Grafana dashboard query evaluates in Prometheus (latency, requests, orders have data)"
+    then cat "$W/dash.out"; pass "every Grafana dashboard query and annotation evaluates in Prometheus (latency, requests, orders have data)"
     else cat "$W/dash.out"; fail "a Grafana dashboard query fails or has no data in Prometheus"
     fi
 else
