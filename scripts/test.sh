@@ -68,6 +68,9 @@ bash scripts/dashboard-pty.sh
 say "a real Toxiproxy client (PyPI toxiproxy-python) drives the fault proxy"
 bash scripts/toxiproxy-client.sh
 
+say "every service's /metrics: promtool check metrics, the OpenMetrics parser, business metrics"
+bash scripts/metrics-check.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

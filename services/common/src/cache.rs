@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -22,12 +25,29 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub struct Cache {
     prefix: Arc<str>,
     backend: Backend,
+    /// Reads by result, exported as `testbed_cache_lookups_total`.
+    lookups: Family<LookupLabels, Counter>,
+}
+
+/// Label of the cache lookup counter: `result="hit"` or `"miss"`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LookupLabels {
+    pub result: &'static str,
 }
 
 #[derive(Clone)]
 enum Backend {
     Redis(ConnectionManager, Arc<Breaker>),
     Memory(Arc<Mutex<HashMap<String, (Instant, Bytes)>>>),
+}
+
+/// The lookup counters, with both results present from the start (at 0).
+fn lookup_family() -> Family<LookupLabels, Counter> {
+    let family = Family::default();
+    for result in ["hit", "miss"] {
+        let _ = family.get_or_create(&LookupLabels { result });
+    }
+    family
 }
 
 /// Entries kept by the in-process backend before expired ones are swept.
@@ -122,6 +142,7 @@ impl Cache {
         Ok(Self {
             prefix: Arc::from(prefix),
             backend: Backend::Redis(manager, Arc::new(Breaker::new())),
+            lookups: lookup_family(),
         })
     }
 
@@ -130,6 +151,7 @@ impl Cache {
         Self {
             prefix: Arc::from(prefix),
             backend: Backend::Memory(Arc::new(Mutex::new(HashMap::new()))),
+            lookups: lookup_family(),
         }
     }
 
@@ -144,7 +166,20 @@ impl Cache {
         format!("{}:{}", self.prefix, key)
     }
 
+    /// The hit/miss counters, for the metrics registry.
+    pub fn lookup_counter(&self) -> Family<LookupLabels, Counter> {
+        self.lookups.clone()
+    }
+
+    /// A read, counted as a hit or a miss.
     pub async fn get(&self, key: &str) -> Option<Bytes> {
+        let value = self.read(key).await;
+        let result = if value.is_some() { "hit" } else { "miss" };
+        self.lookups.get_or_create(&LookupLabels { result }).inc();
+        value
+    }
+
+    async fn read(&self, key: &str) -> Option<Bytes> {
         let key = self.key(key);
         match &self.backend {
             Backend::Redis(manager, breaker) => {
@@ -337,6 +372,7 @@ mod tests {
         let cache = Cache {
             prefix: Arc::from("t"),
             backend: Backend::Redis(manager, Arc::new(Breaker::new())),
+            lookups: lookup_family(),
         };
         assert_eq!(cache.get("k").await, None);
         assert!(cache.ping().await.is_err());

@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
 use crate::error::ApiError;
 
 /// Longest delay any switch accepts: ten minutes.
@@ -210,6 +215,70 @@ impl Chaos {
         switch.set(value);
         tracing::warn!(switch = name, value, "fault switch set");
         Ok(())
+    }
+}
+
+/// Labels of `testbed_fault_setting`: the switch (`delay`, `error` or the service's own) and
+/// the field that carries its value.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabels {
+    fault: String,
+    field: String,
+}
+
+impl Chaos {
+    /// Every setting as (switch, field, value); random errors count as 0 % while off.
+    fn settings(&self) -> Vec<(String, String, u64)> {
+        let snapshot = self.snapshot();
+        let error_percent = if snapshot.error_enabled {
+            snapshot.error_percent
+        } else {
+            0
+        };
+        let mut settings = vec![
+            ("delay".into(), "delay_ms".into(), snapshot.delay_ms),
+            ("error".into(), "percent".into(), error_percent),
+        ];
+        for (name, fields) in snapshot.switches {
+            for (field, value) in fields {
+                settings.push((name.clone(), field, value));
+            }
+        }
+        settings
+    }
+}
+
+/// The fault settings as metrics, read at every scrape: `testbed_fault_setting` (each value)
+/// and `testbed_faults_active` (how many are on), so dashboards can mark fault periods.
+impl Collector for Chaos {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let settings = self.settings();
+        let values = Family::<FaultLabels, Gauge>::default();
+        for (fault, field, value) in &settings {
+            let labels = FaultLabels {
+                fault: fault.clone(),
+                field: field.clone(),
+            };
+            values
+                .get_or_create(&labels)
+                .set(i64::try_from(*value).unwrap_or(i64::MAX));
+        }
+        let setting = encoder.encode_descriptor(
+            "fault_setting",
+            "Fault injection settings in force, by switch and field (0: off)",
+            None,
+            values.metric_type(),
+        )?;
+        values.encode(setting)?;
+        let active = Gauge::<i64>::default();
+        active.set(settings.iter().filter(|(_, _, v)| *v > 0).count() as i64);
+        let count = encoder.encode_descriptor(
+            "faults_active",
+            "Number of fault settings switched on",
+            None,
+            active.metric_type(),
+        )?;
+        active.encode(count)
     }
 }
 

@@ -49,6 +49,7 @@ impl Kit {
                 .map_err(|e| anyhow::anyhow!("{service}: Redis {url}: {e}"))?,
             None => Cache::memory(&prefix),
         };
+        let metrics = Metrics::for_service(&chaos, &cache);
         Ok(Self {
             service,
             jwt: JwtKeys::new(&secret, config.jwt_ttl_secs),
@@ -57,7 +58,7 @@ impl Kit {
             db,
             cache,
             chaos,
-            metrics: Metrics::new(),
+            metrics,
         })
     }
 }

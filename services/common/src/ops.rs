@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -92,11 +92,19 @@ async fn ready(State(kit): State<Kit>) -> Response {
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = OPS_TAG,
-    description = "Prometheus text format: `testbed_http_requests_total` and \
-                   `testbed_http_request_duration_seconds` by method, route and status.",
-    responses((status = 200, description = "metrics", content_type = "text/plain", body = String)))]
-async fn metrics(State(kit): State<Kit>) -> Response {
-    crate::telemetry::metrics_handler(State(kit.metrics.clone())).await
+    description = "OpenMetrics 1.0 text (`application/openmetrics-text`), or the classic \
+                   Prometheus text format 0.0.4 when `Accept` prefers `text/plain`. Every \
+                   service: `testbed_http_requests_total` and \
+                   `testbed_http_request_duration_seconds` by method, route and status, \
+                   `testbed_cache_lookups_total` by result, `testbed_fault_setting` by switch \
+                   and field, `testbed_faults_active`. The Order Service adds `testbed_orders` \
+                   by status and `testbed_compensations_outstanding`; the Restaurant Service \
+                   `testbed_stock_drift` by menu. Business figures are read at scrape time.",
+    responses((status = 200, description = "metrics", content(
+        (String = "application/openmetrics-text"),
+        (String = "text/plain")))))]
+async fn metrics(State(kit): State<Kit>, headers: HeaderMap) -> Response {
+    crate::telemetry::metrics_handler(State(kit.metrics.clone()), headers).await
 }
 
 /// Current fault settings.

@@ -10,6 +10,7 @@
 pub mod clients;
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -34,6 +34,7 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<Server> {
         .build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
     let service_keys = ServiceKeys::new(&config.common.service_token_secret()?);
+    crate::metrics::register(&kit);
     let http = http_client(Duration::from_millis(config.upstream_timeout_ms));
     let orders = Orders {
         db: kit.db.clone(),

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -42,6 +42,7 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
         service_keys,
         kit: kit.clone(),
     };
+    crate::metrics::register(&kit.metrics, state.inventory.clone());
     let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
     Ok(Server::bind("restaurant-service", addr, app)
         .await?

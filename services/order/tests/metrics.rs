@@ -1,0 +1,60 @@
+//! `/metrics` of the Order Service: the content type, and orders by status and
+//! compensations outstanding read from the database after real orders.
+
+mod support;
+
+use reqwest::header::CONTENT_TYPE;
+use serde_json::json;
+use support::start;
+use testbed_common::telemetry::sample_value;
+use testbed_common::testing::Backend;
+
+#[tokio::test]
+async fn orders_by_status_after_orders() {
+    let stack = start(Backend::Postgres).await;
+    let token = stack.new_user().await;
+    let menu = stack.create_menu(10, 5000).await;
+    let paid = stack.order(&token, &[(menu, 2)]).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    stack
+        .chaos(&stack.order, "payment_fail", json!({"fail_percent": 100}))
+        .await;
+    let failed = stack.order(&token, &[(menu, 1)]).await;
+    assert_eq!(failed.status, 402, "{}", failed.body);
+
+    let response = stack
+        .http
+        .get(format!("{}/metrics", stack.order))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[CONTENT_TYPE],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    let orders =
+        |status: &str| sample_value(&text, &format!("testbed_orders{{status=\"{status}\"}}"));
+    assert_eq!(orders("PAID"), Some(1.0), "{text}");
+    assert_eq!(orders("FAILED"), Some(1.0), "{text}");
+    assert_eq!(orders("PENDING"), Some(0.0), "{text}");
+    assert_eq!(orders("CANCELLED"), Some(0.0), "{text}");
+    assert_eq!(
+        sample_value(&text, "testbed_compensations_outstanding"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            "testbed_fault_setting{fault=\"payment_fail\",field=\"fail_percent\"}"
+        ),
+        Some(100.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(&text, "testbed_faults_active"),
+        Some(1.0),
+        "{text}"
+    );
+}
