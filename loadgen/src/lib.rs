@@ -19,6 +19,7 @@ pub mod recorder;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod seconds_log;
 pub mod workflow;
 
 pub use run::{RunHandle, RunOptions, RunRecord, Snapshot, start_run};

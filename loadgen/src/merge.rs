@@ -155,8 +155,13 @@ fn run_view(run: &LoadedRun, offset: usize) -> anyhow::Result<Merged> {
             hlog::FILE_NAME
         );
     }
-    view.latency_by_second = std::iter::repeat_n(None, offset)
-        .chain(run.histograms.per_second.iter().cloned())
+    view.latency_by_second = run
+        .histograms
+        .per_second
+        .histograms()?
+        .into_iter()
+        .enumerate()
+        .filter_map(|(second, h)| h.map(|h| ((second + offset) as u64, h)))
         .collect();
     Ok(view)
 }

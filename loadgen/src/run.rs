@@ -21,7 +21,7 @@ use crate::api::{Api, FaultState, Targets};
 use crate::assertions::{self, AssertionResult, Evidence, WindowStats};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
-use crate::hlog::{self, RunHistograms};
+use crate::hlog::{self, RunHistograms, Seconds};
 use crate::merge::SourceRun;
 use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
 use crate::scenario::{Fault, FaultStep, Scenario, Service};
@@ -431,7 +431,9 @@ async fn execute(
 
     // ----- load -----
     // The recorder's start is the load's start: second 0 of every timeline.
-    let recorder = Arc::new(Recorder::new());
+    let recorder = Arc::new(
+        Recorder::new().retaining(retention_secs(&assertions, scenario.load.request_timeout)),
+    );
     let api = Api::new(
         options.targets.clone(),
         options.admin_token.clone(),
@@ -525,6 +527,20 @@ async fn execute(
     };
     let results = assertions::evaluate(&assertions, &evidence);
     let passed = results.iter().all(|r| r.passed) && !results.is_empty();
+    let seconds_log = recorder.finish_log();
+    if let Some(error) = seconds_log.error() {
+        notes.push(format!(
+            "the per-second histograms could not all be kept for {}: {error}",
+            hlog::FILE_NAME
+        ));
+    }
+    let late = recorder.late_samples();
+    if late > 0 {
+        notes.push(format!(
+            "{late} requests ended after their second's latency had been folded: they count \
+             everywhere except that second's percentiles"
+        ));
+    }
     shared.set_phase(Phase::Done);
 
     Ok(RunRecord {
@@ -561,11 +577,27 @@ async fn execute(
         notes,
         load_started_at: Some(hlog::rfc3339(recorder.started_wall())),
         merged_from: Vec::new(),
-        histograms: Some(Arc::new(RunHistograms::from_merged(
+        histograms: Some(Arc::new(RunHistograms::of_run(
             &merged,
             recorder.started_wall(),
+            Seconds::Spooled(seconds_log),
         ))),
     })
+}
+
+/// How many recent seconds the recorder keeps as histograms: the longest trailing window an
+/// assertion reads, plus the longest a request may take (it is recorded when it ends, under
+/// the second it started in), plus a margin.
+fn retention_secs(assertions: &[crate::scenario::Assertion], request_timeout: Duration) -> u64 {
+    let longest_window = assertions
+        .iter()
+        .filter_map(|a| match &a.rule {
+            crate::scenario::Rule::Recovery { window, .. } => Some(window.as_secs() + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    (longest_window + request_timeout.as_secs() + 5).max(crate::recorder::DEFAULT_RETAIN_SECS)
 }
 
 /// Applies the scenario's fault steps at their times.
