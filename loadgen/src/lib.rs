@@ -10,6 +10,7 @@
 pub mod api;
 pub mod assertions;
 pub mod cli;
+pub mod compare;
 pub mod consistency;
 pub mod dashboard;
 pub mod duration;

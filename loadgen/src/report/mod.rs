@@ -16,6 +16,8 @@ use crate::hlog;
 use crate::run::RunRecord;
 
 pub use html::render_html;
+pub(crate) use html::STYLE;
+pub(crate) use svg::escape;
 
 /// Writes the report files for `record` under `report_dir`; returns the run's directory.
 pub fn write_reports(record: &RunRecord, report_dir: &Path) -> anyhow::Result<PathBuf> {
@@ -117,6 +119,8 @@ pub fn summary(record: &RunRecord) -> Value {
         "requests_per_second": if record.load_secs > 0.0 { requests as f64 / record.load_secs } else { 0.0 },
         "endpoints": endpoints,
         "orders": record.tally,
+        "iterations": record.iterations,
+        "dropped_iterations": record.iterations.dropped,
         "consistency": record.final_check,
         "assertions": record.assertions,
         "notes": record.notes,
@@ -149,6 +153,14 @@ pub fn junit(record: &RunRecord) -> String {
         record.assertions.len(),
         record.load_secs,
         xml_escape(&record.started_at)
+    );
+    let i = &record.iterations;
+    let _ = writeln!(
+        xml,
+        "    <properties>\n      <property name=\"scheduled_iterations\" value=\"{}\"/>\n      \
+         <property name=\"dropped_iterations\" value=\"{}\"/>\n      \
+         <property name=\"max_in_flight\" value=\"{}\"/>\n    </properties>",
+        i.scheduled, i.dropped, i.max_in_flight
     );
     for assertion in &record.assertions {
         let name = xml_escape(&format!("{} (line {})", assertion.title, assertion.line));
