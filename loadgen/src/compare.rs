@@ -4,7 +4,8 @@
 //! (command line, else the run's scenario `[compare]`) and significant: both runs have at
 //! least `min_samples` requests on the endpoint and enough beyond each percentile for it to
 //! be measured (5 samples above p99 means ≥ 500 requests), and a latency rise exceeds the
-//! noise floor `min_change`. It prints the table, writes `compare.html` and `compare.json`,
+//! noise floor `min_change` and is more than chance by the histograms (see
+//! [`significant_rise`]). It prints the table, writes `compare.html` and `compare.json`,
 //! and exits 1 past a threshold (0 otherwise, 2 when the runs cannot be read).
 
 use std::fmt::Write as _;
@@ -84,6 +85,8 @@ pub enum Verdict {
     Regression,
     /// Not judged: too few samples (in either run) to measure this figure.
     TooFewSamples,
+    /// Past the threshold, but the histograms do not show it is more than chance.
+    NotSignificant,
 }
 
 /// One figure of one endpoint in both runs.
@@ -167,20 +170,51 @@ fn latency_delta(
     let (before, after) = (at(base), at(run));
     let change = after / before.max(1.0) - 1.0;
     let enough = base.requests.min(run.requests) >= samples_needed(percentile, limits.0);
-    let past = threshold.is_some_and(|t| change > t)
-        && after - before > limits.1.as_micros() as f64;
+    let past =
+        threshold.is_some_and(|t| change > t) && after - before > limits.1.as_micros() as f64;
+    let significant = match (base.histogram, run.histogram) {
+        (Some(b), Some(r)) => significant_rise(b, r, percentile),
+        _ => false,
+    };
     Delta {
         figure: format!("p{percentile}"),
         baseline: before,
         run: after,
         change,
         threshold,
-        verdict: match (enough, past) {
-            (false, _) => Verdict::TooFewSamples,
-            (true, true) => Verdict::Regression,
-            (true, false) => Verdict::Ok,
+        verdict: match (enough, past, significant) {
+            (false, _, _) => Verdict::TooFewSamples,
+            (true, true, true) => Verdict::Regression,
+            (true, true, false) => Verdict::NotSignificant,
+            (true, false, _) => Verdict::Ok,
         },
     }
+}
+
+/// Whether the run is slower than the baseline at `percentile` by more than chance. With
+/// `t` halfway between the two runs' values at that percentile, the shares of requests
+/// slower than `t` in each run are compared by a one-sided two-proportion z-test at the
+/// 2.5 % level (z ≥ 1.96): a p99 that moved because of a handful of outliers in a small
+/// run does not count, a whole distribution shifted does.
+pub fn significant_rise(baseline: &Histogram<u64>, run: &Histogram<u64>, percentile: f64) -> bool {
+    let quantile = percentile / 100.0;
+    let (before, after) = (
+        baseline.value_at_quantile(quantile),
+        run.value_at_quantile(quantile),
+    );
+    if after <= before || baseline.is_empty() || run.is_empty() {
+        return false;
+    }
+    let midpoint = before + (after - before) / 2;
+    let slower = |h: &Histogram<u64>| (h.len() - h.count_between(0, midpoint)) as f64;
+    let (n_base, n_run) = (baseline.len() as f64, run.len() as f64);
+    let (slow_base, slow_run) = (slower(baseline), slower(run));
+    let pooled = (slow_base + slow_run) / (n_base + n_run);
+    let spread = (pooled * (1.0 - pooled) * (1.0 / n_base + 1.0 / n_run)).sqrt();
+    if spread == 0.0 {
+        return false;
+    }
+    (slow_run / n_run - slow_base / n_base) / spread >= 1.96
 }
 
 fn endpoint_comparison(
@@ -214,7 +248,11 @@ fn endpoint_comparison(
                 run: new.requests_per_second(),
                 change: throughput_change,
                 threshold: limits.throughput_drop,
-                verdict: judged(limits.throughput_drop.is_some_and(|t| -throughput_change > t)),
+                verdict: judged(
+                    limits
+                        .throughput_drop
+                        .is_some_and(|t| -throughput_change > t),
+                ),
             },
             Delta {
                 figure: "error rate".into(),
@@ -297,6 +335,7 @@ fn verdict_word(verdict: Verdict) -> &'static str {
         Verdict::Ok => "ok",
         Verdict::Regression => "REGRESSION",
         Verdict::TooFewSamples => "too few samples",
+        Verdict::NotSignificant => "not significant",
     }
 }
 
@@ -372,7 +411,7 @@ when both runs have enough requests to measure the figure, and — for latency �
             };
             let class = match d.verdict {
                 Verdict::Regression => " class=\"bad\"",
-                Verdict::TooFewSamples => " class=\"muted\"",
+                Verdict::TooFewSamples | Verdict::NotSignificant => " class=\"muted\"",
                 Verdict::Ok => "",
             };
             let _ = write!(
@@ -434,6 +473,31 @@ mod tests {
         assert_eq!(samples_needed(95.0, 50), 100);
         assert_eq!(samples_needed(99.0, 50), 500);
         assert_eq!(samples_needed(99.0, 2_000), 2_000);
+    }
+
+    fn histogram(values: &[(u64, u64)]) -> Histogram<u64> {
+        let mut histogram = crate::recorder::new_histogram();
+        for &(micros, count) in values {
+            histogram.record_n(micros, count).expect("in range");
+        }
+        histogram
+    }
+
+    #[test]
+    fn a_shifted_tail_is_significant_a_few_outliers_in_a_small_run_are_not() {
+        // p99 10 ms → 20 ms in both cases.
+        let base = histogram(&[(10_000, 1_000)]);
+        let run = histogram(&[(10_000, 985), (20_000, 15)]);
+        assert!(significant_rise(&base, &run, 99.0));
+        let small_base = histogram(&[(10_000, 100)]);
+        let small_run = histogram(&[(10_000, 98), (20_000, 2)]);
+        assert!(!significant_rise(&small_base, &small_run, 99.0));
+        // Faster or equal is never a rise.
+        assert!(!significant_rise(&run, &base, 99.0));
+        assert!(!significant_rise(&base, &base, 50.0));
+        // The whole distribution shifted: significant at the median too.
+        let slow = histogram(&[(300_000, 100)]);
+        assert!(significant_rise(&small_base, &slow, 50.0));
     }
 
     #[test]

@@ -91,22 +91,43 @@ async fn the_gate_passes_an_equal_run_and_fails_a_slowed_one() {
 
     let same = compare(&baseline, &equal).await;
     let stdout = String::from_utf8_lossy(&same.stdout);
-    assert_eq!(same.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&same.stderr));
-    assert!(stdout.contains("PASSED") && !stdout.contains("REGRESSION"), "{stdout}");
+    println!("{stdout}");
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert!(
+        stdout.contains("PASSED") && !stdout.contains("REGRESSION"),
+        "{stdout}"
+    );
     // ~100 requests cannot measure a p99 (5 beyond it needs 500): not judged.
     assert!(stdout.contains("too few samples"), "{stdout}");
 
     let slow = compare(&baseline, &slowed).await;
     let stdout = String::from_utf8_lossy(&slow.stdout);
-    assert_eq!(slow.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&slow.stderr));
+    println!("{stdout}");
+    assert_eq!(
+        slow.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&slow.stderr)
+    );
     let p50 = stdout
         .lines()
         .find(|l| l.trim_start().starts_with("p50"))
         .expect("a p50 line");
-    assert!(p50.contains("REGRESSION") && p50.contains("(limit 50%)"), "{stdout}");
+    assert!(
+        p50.contains("REGRESSION") && p50.contains("(limit 50%)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("FAILED"), "{stdout}");
     let html = std::fs::read_to_string(slowed.join("compare.html")).expect("the HTML diff");
-    assert!(html.contains("class=\"badge fail\"") && html.contains("class=\"bad\""), "{html}");
+    assert!(
+        html.contains("class=\"badge fail\"") && html.contains("class=\"bad\""),
+        "{html}"
+    );
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(slowed.join("compare.json")).expect("compare.json"),
     )

@@ -3,8 +3,6 @@
 //! and counts the ones it could not start as dropped (failing a `dropped` assertion); a
 //! generous cap drops nothing.
 
-use std::time::Duration;
-
 use loadgen::run::{RunOptions, RunRecord, start_run};
 use loadgen::scenario::parse_scenario;
 
@@ -80,7 +78,10 @@ async fn a_small_cap_drops_iterations_and_a_generous_one_none() {
     assert_eq!(listings(&capped) + i.dropped, i.scheduled, "{i:?}");
     let verdict = &capped.assertions[0];
     assert!(!verdict.passed, "{verdict:?}");
-    assert!(verdict.actual.contains(&format!("{} of", i.dropped)), "{verdict:?}");
+    assert!(
+        verdict.actual.contains(&format!("{} of", i.dropped)),
+        "{verdict:?}"
+    );
     assert!(!capped.passed);
 
     // The default cap is rate × request timeout = 100: far above the ~8 in flight.

@@ -429,7 +429,10 @@ fn wide_terminals_list_every_endpoint_name_whole_with_its_p99() {
 fn an_open_loop_run_shows_in_flight_against_the_cap_and_dropped_iterations() {
     let mut snapshot = fixture::snapshot();
     let closed = draw(180, 40, Some(&snapshot), &ViewState::default());
-    assert!(find(&closed, "dropped").is_none(), "closed loop: no cap shown");
+    assert!(
+        find(&closed, "dropped").is_none(),
+        "closed loop: no cap shown"
+    );
     snapshot.mode = crate::run::LoadMode::OpenLoop { rate: 50.0 };
     snapshot.iterations = crate::assertions::IterationStats {
         scheduled: 600,
@@ -443,5 +446,9 @@ fn an_open_loop_run_shows_in_flight_against_the_cap_and_dropped_iterations() {
     let dropped = column_of(&buffer, y, "dropped 37").expect("dropped on the header row");
     assert!(dropped > x);
     let number = dropped + "dropped ".len() as u16;
-    assert_eq!(buffer[(number, y)].fg, Color::Red, "dropped iterations are red");
+    assert_eq!(
+        buffer[(number, y)].fg,
+        Color::Red,
+        "dropped iterations are red"
+    );
 }

@@ -262,31 +262,33 @@ fn render_header(frame: &mut Frame, area: Rect, snapshot: &Snapshot, state: &Vie
     };
     let label = |text: &'static str| Span::styled(text, Style::new().fg(Color::DarkGray));
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            label("elapsed "),
-            Span::from(clock(snapshot.elapsed)).bold(),
-            format!(" / {}", clock(snapshot.run_time)).into(),
-            label("   remaining "),
-            Span::from(clock(snapshot.remaining)).bold(),
-            label("   users "),
-            Span::from(format!(
-                "{}/{}",
-                snapshot.users_active, snapshot.users_planned
-            ))
-            .bold(),
-            label("   requests "),
-            Span::from(thousands(snapshot.total_requests)).bold(),
-            label("   now "),
-            Span::from(format!("{}/s", thousands(snapshot.current_rps))).bold(),
-            label("   errors "),
-            Span::styled(
-                format!("{} ({error_rate:.2}%)", thousands(snapshot.total_errors)),
-                error_style,
-            ),
-        ]
-        .into_iter()
-        .chain(open_loop_figures(snapshot))
-        .collect::<Vec<_>>())),
+        Paragraph::new(Line::from(
+            vec![
+                label("elapsed "),
+                Span::from(clock(snapshot.elapsed)).bold(),
+                format!(" / {}", clock(snapshot.run_time)).into(),
+                label("   remaining "),
+                Span::from(clock(snapshot.remaining)).bold(),
+                label("   users "),
+                Span::from(format!(
+                    "{}/{}",
+                    snapshot.users_active, snapshot.users_planned
+                ))
+                .bold(),
+                label("   requests "),
+                Span::from(thousands(snapshot.total_requests)).bold(),
+                label("   now "),
+                Span::from(format!("{}/s", thousands(snapshot.current_rps))).bold(),
+                label("   errors "),
+                Span::styled(
+                    format!("{} ({error_rate:.2}%)", thousands(snapshot.total_errors)),
+                    error_style,
+                ),
+            ]
+            .into_iter()
+            .chain(open_loop_figures(snapshot))
+            .collect::<Vec<_>>(),
+        )),
         figures,
     );
     let ratio = if snapshot.run_time.is_zero() {

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use crate::hlog;
 use crate::run::RunRecord;
 
-pub use html::render_html;
 pub(crate) use html::STYLE;
+pub use html::render_html;
 pub(crate) use svg::escape;
 
 /// Writes the report files for `record` under `report_dir`; returns the run's directory.
