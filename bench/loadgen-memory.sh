@@ -34,7 +34,7 @@ while kill -0 "$loadgen_pid" 2>/dev/null; do
   sleep 10
 done
 verdict=0; wait "$loadgen_pid" || verdict=$?
-tail -n 3 "$STACK_WORK/loadgen.log"
+grep -E "^\[|  (PASS|FAIL) " "$STACK_WORK/loadgen.log" | grep -v "^\[.*\] [0-9]" || true
 echo "loadgen exited $verdict (the scenario's own verdict; this bench judges memory only)"
 # The figure: every sample after the first minute against the first sample at ≥ 60 s.
 awk -F'\t' -v max="$max_growth" -v minutes="$minutes" '

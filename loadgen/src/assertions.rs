@@ -680,4 +680,24 @@ mod tests {
             result.detail
         );
     }
+
+    #[test]
+    fn dropped_iterations_are_judged_as_a_share_of_the_scheduled() {
+        let mut evidence = evidence();
+        evidence.iterations = IterationStats {
+            scheduled: 400,
+            dropped: 6,
+            peak_in_flight: 8,
+            max_in_flight: 8,
+        };
+        let none = evaluate_one(&assertion(Rule::Dropped { max_rate: 0.0 }), &evidence);
+        assert!(!none.passed, "{none:?}");
+        assert_eq!(none.actual, "6 of 400 dropped (1.5%)");
+        assert!(none.detail.contains("1.5 points over") && none.detail.contains("8 iterations"));
+        let some = evaluate_one(&assertion(Rule::Dropped { max_rate: 0.02 }), &evidence);
+        assert!(some.passed, "{some:?}");
+        // Closed loop: nothing scheduled, nothing dropped.
+        evidence.iterations = IterationStats::default();
+        assert!(evaluate_one(&assertion(Rule::Dropped { max_rate: 0.0 }), &evidence).passed);
+    }
 }

@@ -226,4 +226,31 @@ mod tests {
         assert_eq!(render_html(&reloaded), render_html(&record));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn open_loop_iterations_reach_html_summary_and_junit() {
+        let mut record = fixture::fixed_run();
+        assert!(
+            !render_html(&record).contains("id=\"iterations\""),
+            "closed loop"
+        );
+        record.iterations = crate::assertions::IterationStats {
+            scheduled: 500,
+            dropped: 37,
+            peak_in_flight: 20,
+            max_in_flight: 20,
+        };
+        let html = render_html(&record);
+        assert!(
+            html.contains("500 scheduled") && html.contains("37 dropped</span> (7.4%"),
+            "{html}"
+        );
+        assert_eq!(summary(&record)["dropped_iterations"], json!(37));
+        assert_eq!(summary(&record)["iterations"]["peak_in_flight"], json!(20));
+        let xml = junit(&record);
+        assert!(
+            xml.contains("<property name=\"dropped_iterations\" value=\"37\"/>"),
+            "{xml}"
+        );
+    }
 }
