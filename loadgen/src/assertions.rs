@@ -26,6 +26,30 @@ pub struct Evidence {
     pub tally: TallySnapshot,
     /// Trailing windows, one per recovery assertion.
     pub windows: Vec<WindowStats>,
+    /// Open loop: iterations due on the schedule, and those not started because
+    /// `max_in_flight` were running (both 0 in closed-loop mode).
+    pub iterations: IterationStats,
+}
+
+/// Open-loop iterations: scheduled, dropped, and the most that ran at once.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IterationStats {
+    pub scheduled: u64,
+    pub dropped: u64,
+    pub peak_in_flight: u64,
+    /// The cap in force (0: closed loop, no cap).
+    pub max_in_flight: u64,
+}
+
+impl IterationStats {
+    /// Share of the scheduled iterations that were dropped.
+    pub fn dropped_share(&self) -> f64 {
+        if self.scheduled == 0 {
+            0.0
+        } else {
+            self.dropped as f64 / self.scheduled as f64
+        }
+    }
 }
 
 /// One assertion's verdict.
@@ -142,6 +166,28 @@ fn no_check(assertion: &Assertion, evidence: &Evidence) -> Option<AssertionResul
     }
 }
 
+fn evaluate_dropped(assertion: &Assertion, evidence: &Evidence, max_rate: f64) -> AssertionResult {
+    let stats = &evidence.iterations;
+    let share = stats.dropped_share();
+    verdict(
+        assertion,
+        share <= max_rate,
+        format!("≤ {} of scheduled iterations dropped", percent(max_rate)),
+        format!(
+            "{} of {} dropped ({})",
+            stats.dropped,
+            stats.scheduled,
+            percent(share)
+        ),
+        format!(
+            "{:.1} points over: the system could not keep up with the rate while {} \
+             iterations ran (max_in_flight)",
+            (share - max_rate) * 100.0,
+            stats.max_in_flight
+        ),
+    )
+}
+
 fn evaluate_one(assertion: &Assertion, evidence: &Evidence) -> AssertionResult {
     let rows = evidence
         .final_check
@@ -149,6 +195,7 @@ fn evaluate_one(assertion: &Assertion, evidence: &Evidence) -> AssertionResult {
         .map(|c| c.rows.as_slice())
         .unwrap_or_default();
     match &assertion.rule {
+        Rule::Dropped { max_rate } => evaluate_dropped(assertion, evidence, *max_rate),
         Rule::NoDrift => {
             if let Some(missing) = no_check(assertion, evidence) {
                 return missing;
@@ -511,6 +558,7 @@ mod tests {
                 ..TallySnapshot::default()
             },
             windows: Vec::new(),
+            iterations: IterationStats::default(),
         }
     }
 
@@ -631,5 +679,25 @@ mod tests {
             "{}",
             result.detail
         );
+    }
+
+    #[test]
+    fn dropped_iterations_are_judged_as_a_share_of_the_scheduled() {
+        let mut evidence = evidence();
+        evidence.iterations = IterationStats {
+            scheduled: 400,
+            dropped: 6,
+            peak_in_flight: 8,
+            max_in_flight: 8,
+        };
+        let none = evaluate_one(&assertion(Rule::Dropped { max_rate: 0.0 }), &evidence);
+        assert!(!none.passed, "{none:?}");
+        assert_eq!(none.actual, "6 of 400 dropped (1.5%)");
+        assert!(none.detail.contains("1.5 points over") && none.detail.contains("8 iterations"));
+        let some = evaluate_one(&assertion(Rule::Dropped { max_rate: 0.02 }), &evidence);
+        assert!(some.passed, "{some:?}");
+        // Closed loop: nothing scheduled, nothing dropped.
+        evidence.iterations = IterationStats::default();
+        assert!(evaluate_one(&assertion(Rule::Dropped { max_rate: 0.0 }), &evidence).passed);
     }
 }

@@ -43,6 +43,10 @@ pub enum Command {
     /// one report; its percentiles come from their histograms added together (never
     /// averaged). Exits non-zero when an assertion fails on the merged data.
     Merge(MergeArgs),
+    /// Compare a run with a baseline run: per-endpoint p50/p95/p99, throughput and error
+    /// rate deltas, an HTML diff; exits 1 past a threshold (flags or the scenario's
+    /// `[compare]`).
+    Compare(crate::compare::CompareArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -70,6 +74,10 @@ pub struct RunArgs {
     /// Open-loop mode: workflow iterations started per second, whatever the latency.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Open-loop mode: the most iterations running at once; one due beyond it is dropped
+    /// and counted [default: the scenario's max_in_flight, else rate × request timeout].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: Option<u64>,
     /// Send the public API through this gateway (e.g. http://127.0.0.1:80).
     #[arg(long, env = "LOADGEN_GATEWAY")]
     pub gateway: Option<String>,
@@ -180,6 +188,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Compare(args) => crate::compare::command(&args),
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -214,6 +223,7 @@ pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         admin_token: args.admin_token.clone(),
         seed: args.seed,
         progress: dashboard.is_none(),
+        max_in_flight: args.max_in_flight.map(|n| n as usize),
     };
     let handle = start_run(options);
     let record = match dashboard {

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
@@ -35,6 +36,7 @@ use hdrhistogram::serialization::interval_log::{
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use crate::recorder::{Merged, coarse_histogram, new_histogram};
+use crate::seconds_log::{SecondsLog, second_lines};
 
 /// The log's file name in a run directory.
 pub const FILE_NAME: &str = "histograms.hlog";
@@ -68,9 +70,62 @@ pub struct RunHistograms {
     /// Wall-clock start of the load, whole milliseconds (the precision of the log).
     pub load_started: SystemTime,
     pub endpoints: BTreeMap<String, EndpointHistograms>,
-    /// All endpoints together, per second of the load by request start; `None` for a
-    /// second in which no request started.
-    pub per_second: Vec<Option<Histogram<u64>>>,
+    /// All endpoints together, per second of the load by request start.
+    pub per_second: Seconds,
+}
+
+/// The per-second histograms of a run.
+#[derive(Clone)]
+pub enum Seconds {
+    /// In memory (a log read back, a merge); `None` for a second in which no request
+    /// started.
+    Histograms(Vec<Option<Histogram<u64>>>),
+    /// Already written as interval lines while the run went (see [`SecondsLog`]).
+    Spooled(Arc<SecondsLog>),
+}
+
+impl Seconds {
+    /// The histograms, decoding spooled lines when needed.
+    pub fn histograms(&self) -> anyhow::Result<Vec<Option<Histogram<u64>>>> {
+        match self {
+            Seconds::Histograms(seconds) => Ok(seconds.clone()),
+            Seconds::Spooled(log) => {
+                let mut text =
+                    b"#[StartTime: 0.000 (seconds since epoch)]\n#[BaseTime: 0.000 (seconds since epoch)]\n"
+                        .to_vec();
+                text.extend(log.contents()?);
+                read(&text)?.per_second.histograms()
+            }
+        }
+    }
+
+    /// The interval lines, one per second.
+    fn lines(&self) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Seconds::Spooled(log) => log.contents(),
+            Seconds::Histograms(seconds) => {
+                let empty = coarse_histogram();
+                second_lines(
+                    seconds
+                        .iter()
+                        .enumerate()
+                        .map(|(second, h)| (second as u64, h.as_ref().unwrap_or(&empty))),
+                )
+            }
+        }
+    }
+}
+
+impl PartialEq for Seconds {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Seconds::Spooled(a), Seconds::Spooled(b)) if Arc::ptr_eq(a, b) => true,
+            _ => match (self.histograms(), other.histograms()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
 }
 
 impl fmt::Debug for RunHistograms {
@@ -84,7 +139,13 @@ impl fmt::Debug for RunHistograms {
         f.debug_struct("RunHistograms")
             .field("load_started", &self.load_started)
             .field("endpoints", &counts)
-            .field("seconds", &self.per_second.len())
+            .field(
+                "seconds",
+                &match &self.per_second {
+                    Seconds::Histograms(seconds) => seconds.len() as u64,
+                    Seconds::Spooled(log) => log.lines(),
+                },
+            )
             .finish()
     }
 }
@@ -98,8 +159,25 @@ fn to_millis(time: SystemTime) -> SystemTime {
 }
 
 impl RunHistograms {
-    /// The raw histograms of a recorder's merged view, whose second 0 was `load_started`.
+    /// The raw histograms of a merged view whose second 0 was `load_started`, with the
+    /// per-second histograms it holds (all of them for a view read back from logs; a live
+    /// recorder's folded seconds are in its log: see [`RunHistograms::of_run`]).
     pub fn from_merged(merged: &Merged, load_started: SystemTime) -> Self {
+        let held = merged
+            .latency_by_second
+            .keys()
+            .next_back()
+            .map_or(0, |s| *s as usize + 1);
+        let mut seconds = vec![None; held];
+        for (second, histogram) in &merged.latency_by_second {
+            seconds[*second as usize] = Some(histogram.clone());
+        }
+        Self::of_run(merged, load_started, Seconds::Histograms(seconds))
+    }
+
+    /// A run's histograms: the whole-run ones from `merged`, the per-second ones as given
+    /// (a recorder's [`crate::recorder::Recorder::finish_log`]).
+    pub fn of_run(merged: &Merged, load_started: SystemTime, per_second: Seconds) -> Self {
         Self {
             load_started: to_millis(load_started),
             endpoints: merged
@@ -114,7 +192,7 @@ impl RunHistograms {
                     (name.clone(), histograms)
                 })
                 .collect(),
-            per_second: merged.latency_by_second.clone(),
+            per_second,
         }
     }
 }
@@ -182,7 +260,6 @@ pub fn write(
         .begin_log_with(out, &mut serializer)
         .context("writing the histogram log header")?;
     let whole = Duration::from_millis((load_secs.max(0.0) * 1000.0).round() as u64);
-    let one_second = Duration::from_secs(1);
     for (endpoint, parts) in &histograms.endpoints {
         let base = tag_of(endpoint);
         for (suffix, histogram, always) in [
@@ -201,17 +278,9 @@ pub fn write(
                 .map_err(|e| anyhow!("writing the histogram of {endpoint}: {e}"))?;
         }
     }
-    let empty = coarse_histogram();
-    for (second, histogram) in histograms.per_second.iter().enumerate() {
-        writer
-            .write_histogram(
-                histogram.as_ref().unwrap_or(&empty),
-                Duration::from_secs(second as u64),
-                one_second,
-                None,
-            )
-            .map_err(|e| anyhow!("writing the histogram of second {second}: {e}"))?;
-    }
+    drop(writer);
+    out.write_all(&histograms.per_second.lines()?)
+        .context("writing the per-second intervals")?;
     Ok(())
 }
 
@@ -337,7 +406,7 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<RunHistograms> {
     Ok(RunHistograms {
         load_started: UNIX_EPOCH + start,
         endpoints,
-        per_second,
+        per_second: Seconds::Histograms(per_second),
     })
 }
 
@@ -419,8 +488,9 @@ mod tests {
                 parts.all.value_at_quantile(0.99)
             );
         }
-        assert_eq!(read_back.per_second.len(), 5);
-        assert!(read_back.per_second[3].is_none(), "the silent second");
+        let seconds = read_back.per_second.histograms().expect("histograms");
+        assert_eq!(seconds.len(), 5);
+        assert!(seconds[3].is_none(), "the silent second");
         assert!(read_back.per_second == original.per_second);
         assert!(read_back == original);
         // Written again, the log is byte for byte the same.
@@ -529,11 +599,9 @@ mod tests {
         let menus = &read_back.endpoints["GET /menus"].all;
         assert_eq!(menus.len(), 3);
         assert!(menus.equivalent(menus.max(), 5_000));
-        assert_eq!(read_back.per_second.len(), 3);
-        assert_eq!(
-            read_back.per_second[2].as_ref().map(Histogram::len),
-            Some(2)
-        );
+        let seconds = read_back.per_second.histograms().expect("histograms");
+        assert_eq!(seconds.len(), 3);
+        assert_eq!(seconds[2].as_ref().map(Histogram::len), Some(2));
         assert_eq!(
             read_back.load_started,
             UNIX_EPOCH + Duration::from_millis(1_700_000_000_500)

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod assertions;
 pub mod cli;
+pub mod compare;
 pub mod consistency;
 pub mod dashboard;
 pub mod duration;
@@ -19,6 +20,7 @@ pub mod recorder;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod seconds_log;
 pub mod workflow;
 
 pub use run::{RunHandle, RunOptions, RunRecord, Snapshot, start_run};

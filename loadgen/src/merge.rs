@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::assertions::{self, Evidence};
+use crate::assertions::{self, Evidence, IterationStats};
 use crate::consistency::ConsistencyCheck;
 use crate::hlog::{self, RunHistograms};
 use crate::recorder::{EndpointData, Merged};
@@ -155,8 +155,13 @@ fn run_view(run: &LoadedRun, offset: usize) -> anyhow::Result<Merged> {
             hlog::FILE_NAME
         );
     }
-    view.latency_by_second = std::iter::repeat_n(None, offset)
-        .chain(run.histograms.per_second.iter().cloned())
+    view.latency_by_second = run
+        .histograms
+        .per_second
+        .histograms()?
+        .into_iter()
+        .enumerate()
+        .filter_map(|(second, h)| h.map(|h| ((second + offset) as u64, h)))
         .collect();
     Ok(view)
 }
@@ -368,11 +373,22 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
     let scenario = first.record.scenario.clone();
     let assertions = scenario.scaled_assertions(first.record.config.run_time);
     let windows = assertions::trailing_windows(&assertions, &merged, &timeline, load_secs);
+    let iterations = runs.iter().fold(IterationStats::default(), |sum, run| {
+        let theirs = run.record.iterations;
+        IterationStats {
+            scheduled: sum.scheduled + theirs.scheduled,
+            dropped: sum.dropped + theirs.dropped,
+            // Each process ran its own iterations: the caps and peaks add up.
+            peak_in_flight: sum.peak_in_flight + theirs.peak_in_flight,
+            max_in_flight: sum.max_in_flight + theirs.max_in_flight,
+        }
+    });
     let evidence = Evidence {
         endpoints: endpoints.clone(),
         final_check: final_check.clone(),
         tally: tally.clone(),
         windows: windows.clone(),
+        iterations,
     };
     let results = assertions::evaluate(&assertions, &evidence);
     let passed = results.iter().all(|r| r.passed) && !results.is_empty();
@@ -431,6 +447,8 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
                 .map(|r| r.record.config.run_tag.as_str())
                 .collect::<Vec<_>>()
                 .join("+"),
+            max_in_flight: (iterations.max_in_flight > 0)
+                .then_some(iterations.max_in_flight as usize),
             ..config.clone()
         },
         measurement: format!(
@@ -454,6 +472,7 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         final_check,
         tally,
         windows,
+        iterations,
         assertions: results,
         passed,
         notes,
@@ -601,6 +620,7 @@ tolerance = 0.10
             final_check: record.final_check.clone(),
             tally: record.tally.clone(),
             windows: Vec::new(),
+            iterations: IterationStats::default(),
         };
         let assertions = record.scenario.scaled_assertions(record.config.run_time);
         record.assertions = assertions::evaluate(&assertions, &evidence);

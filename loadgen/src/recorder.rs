@@ -2,15 +2,24 @@
 //! by cache hit and miss where the service says, status counts, and a per-second timeline.
 //! Recording takes one uncontended lock of a shard picked per thread; a snapshot merges the
 //! shards, so a dashboard can read it at 1 Hz without slowing the load.
+//!
+//! Memory stays bounded however long the run: the whole-run histograms are one set per
+//! endpoint and shard, and per-second latency histograms are kept only for the last few
+//! seconds (requests are recorded when they end, under the second they started in). Older
+//! seconds are *folded*: their histograms are merged across shards, reduced to a summary
+//! (count, p50, p95, p99, max) and written to the run's [`SecondsLog`] as interval-log
+//! lines, then dropped. What grows with the run is a few words per second.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+
+use crate::seconds_log::SecondsLog;
 
 /// Largest latency a histogram holds, in µs (longer ones are clamped to it).
 const MAX_MICROS: u64 = 120_000_000;
@@ -54,7 +63,7 @@ fn record_into(histogram: &mut Histogram<u64>, micros: u64) {
     histogram.saturating_record(micros.clamp(1, MAX_MICROS));
 }
 
-/// What one shard (or a merged snapshot) knows of an endpoint.
+/// What a merged view knows of an endpoint.
 #[derive(Clone)]
 pub struct EndpointData {
     pub all: Histogram<u64>,
@@ -78,22 +87,26 @@ impl EndpointData {
         }
     }
 
-    /// Adds another shard's data for the same endpoint.
+    /// Adds another view's data for the same endpoint.
     pub fn merge(&mut self, other: &EndpointData) {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = self.all.add(&other.all);
-        let _ = self.hits.add(&other.hits);
-        let _ = self.misses.add(&other.misses);
-        for (status, count) in &other.statuses {
-            *self.statuses.entry(*status).or_default() += count;
-        }
+        self.add_totals(&other.all, &other.hits, &other.misses, &other.statuses);
         self.errors += other.errors;
-        if self.per_second.len() < other.per_second.len() {
-            self.per_second.resize(other.per_second.len(), (0, 0));
-        }
-        for (slot, (requests, errors)) in self.per_second.iter_mut().zip(&other.per_second) {
-            slot.0 += requests;
-            slot.1 += errors;
+        add_counts(&mut self.per_second, 0, &other.per_second);
+    }
+
+    fn add_totals(
+        &mut self,
+        all: &Histogram<u64>,
+        hits: &Histogram<u64>,
+        misses: &Histogram<u64>,
+        statuses: &BTreeMap<u16, u64>,
+    ) {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.all.add(all);
+        let _ = self.hits.add(hits);
+        let _ = self.misses.add(misses);
+        for (status, count) in statuses {
+            *self.statuses.entry(*status).or_default() += count;
         }
     }
 }
@@ -104,11 +117,159 @@ impl Default for EndpointData {
     }
 }
 
+/// Adds `from` (requests, errors per second) into `into`, `from[0]` landing on `offset`.
+fn add_counts(into: &mut Vec<(u64, u64)>, offset: usize, from: &[(u64, u64)]) {
+    if into.len() < offset + from.len() {
+        into.resize(offset + from.len(), (0, 0));
+    }
+    for (slot, (requests, errors)) in into[offset..].iter_mut().zip(from) {
+        slot.0 += requests;
+        slot.1 += errors;
+    }
+}
+
+/// How many recent seconds a recorder keeps as histograms unless told otherwise: requests
+/// are recorded when they end, under the second they started in, so a second stays open
+/// for at least the longest request.
+pub const DEFAULT_RETAIN_SECS: u64 = 30;
+
+/// Seconds folded at once, so folding runs every few seconds rather than on every sample.
+const FOLD_BATCH_SECS: u64 = 5;
+
+/// The latency of one folded second, all endpoints together (µs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondLatency {
+    pub count: u64,
+    pub p50: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl SecondLatency {
+    fn of(histogram: &Histogram<u64>) -> Self {
+        Self {
+            count: histogram.len(),
+            p50: histogram.value_at_quantile(0.50),
+            p95: histogram.value_at_quantile(0.95),
+            p99: histogram.value_at_quantile(0.99),
+            max: histogram.max(),
+        }
+    }
+}
+
+/// One shard's whole-run figures for an endpoint.
+struct Totals {
+    all: Histogram<u64>,
+    hits: Histogram<u64>,
+    misses: Histogram<u64>,
+    statuses: BTreeMap<u16, u64>,
+    errors: u64,
+}
+
+impl Totals {
+    fn new() -> Self {
+        Self {
+            all: new_histogram(),
+            hits: new_histogram(),
+            misses: new_histogram(),
+            statuses: BTreeMap::new(),
+            errors: 0,
+        }
+    }
+
+    fn record(&mut self, sample: &Sample, micros: u64) {
+        record_into(&mut self.all, micros);
+        match sample.cache {
+            Some(CacheOutcome::Hit) => record_into(&mut self.hits, micros),
+            Some(CacheOutcome::Miss) => record_into(&mut self.misses, micros),
+            None => {}
+        }
+        *self.statuses.entry(sample.status).or_default() += 1;
+        if sample.error {
+            self.errors += 1;
+        }
+    }
+}
+
+/// One recent second in one shard: latency of all endpoints, counts per endpoint.
+struct SecondSlot {
+    latency: Histogram<u64>,
+    counts: BTreeMap<&'static str, (u64, u64)>,
+}
+
+impl SecondSlot {
+    fn new() -> Self {
+        Self {
+            latency: coarse_histogram(),
+            counts: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, other: &SecondSlot) {
+        let _ = self.latency.add(&other.latency);
+        for (endpoint, (requests, errors)) in &other.counts {
+            let slot = self.counts.entry(endpoint).or_default();
+            slot.0 += requests;
+            slot.1 += errors;
+        }
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    endpoints: BTreeMap<&'static str, EndpointData>,
-    /// Latency of all requests per second (coarse), for the timeline and recovery checks.
-    latency_by_second: Vec<Option<Histogram<u64>>>,
+    endpoints: BTreeMap<&'static str, Totals>,
+    /// The seconds not folded yet.
+    recent: BTreeMap<u64, SecondSlot>,
+}
+
+/// The seconds folded out of the shards: small summaries stay, histograms went to the log.
+struct Folded {
+    /// Index = second; `None` for a second in which no request started.
+    latency: Vec<Option<SecondLatency>>,
+    /// Endpoint → (requests, errors) per second.
+    counts: BTreeMap<&'static str, Vec<(u64, u64)>>,
+    /// Requests recorded after their second was folded (only their latency is missing
+    /// from that second's summary and log line).
+    late: u64,
+    log: Arc<SecondsLog>,
+}
+
+impl Folded {
+    fn add_count(&mut self, endpoint: &'static str, second: usize, error: bool) {
+        let counts = self.counts.entry(endpoint).or_default();
+        add_counts(counts, second, &[(1, u64::from(error))]);
+    }
+
+    /// Keeps the summary of `second` (the next one) and writes its histogram to the log.
+    fn push(&mut self, second: u64, slot: Option<SecondSlot>) {
+        self.latency.resize(second as usize, None);
+        match slot {
+            Some(slot) => {
+                self.latency.push(Some(SecondLatency::of(&slot.latency)));
+                self.log.write_second(second, &slot.latency);
+                for (endpoint, counts) in slot.counts {
+                    let into = self.counts.entry(endpoint).or_default();
+                    add_counts(into, second as usize, &[counts]);
+                }
+            }
+            None => {
+                self.latency.push(None);
+                self.log.write_second(second, &coarse_histogram());
+            }
+        }
+    }
+}
+
+/// What a recorder holds at a moment, for memory accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retained {
+    /// Histograms held: whole-run ones per endpoint and shard, and recent seconds.
+    pub histograms: usize,
+    /// Bytes of their counts arrays.
+    pub histogram_bytes: usize,
+    /// Bytes of the per-second summaries and counts of folded seconds.
+    pub per_second_bytes: usize,
 }
 
 /// Lock-light, shareable request recorder.
@@ -117,11 +278,24 @@ pub struct Recorder {
     /// Wall-clock time of `started`, so runs on several machines can be lined up.
     started_wall: SystemTime,
     shards: Vec<Mutex<Shard>>,
+    retain_secs: u64,
+    /// Seconds before this one are folded.
+    folded_until: AtomicU64,
+    /// One past the latest second a recorded request started in (0: none yet).
+    seen_until: AtomicU64,
+    folded: Mutex<Folded>,
 }
 
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     static SHARD_OF_THREAD: Cell<usize> = Cell::new(NEXT_SHARD.fetch_add(1, Ordering::Relaxed));
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 impl Recorder {
@@ -140,7 +314,23 @@ impl Recorder {
             shards: (0..count.max(1))
                 .map(|_| Mutex::new(Shard::default()))
                 .collect(),
+            retain_secs: DEFAULT_RETAIN_SECS,
+            folded_until: AtomicU64::new(0),
+            seen_until: AtomicU64::new(0),
+            folded: Mutex::new(Folded {
+                latency: Vec::new(),
+                counts: BTreeMap::new(),
+                late: 0,
+                log: Arc::new(SecondsLog::new()),
+            }),
         }
+    }
+
+    /// Keeps the last `secs` seconds as histograms (at least 1): windows of the run's end
+    /// that assertions read need them, and so does any request that may last that long.
+    pub fn retaining(mut self, secs: u64) -> Self {
+        self.retain_secs = secs.max(1);
+        self
     }
 
     pub fn started(&self) -> Instant {
@@ -158,65 +348,156 @@ impl Recorder {
         let second = sample
             .started
             .saturating_duration_since(self.started)
-            .as_secs() as usize;
+            .as_secs();
         let index = SHARD_OF_THREAD.with(Cell::get) % self.shards.len();
-        let mut shard = match self.shards[index].lock() {
-            Ok(shard) => shard,
-            Err(poisoned) => poisoned.into_inner(),
+        let late = {
+            let mut shard = lock(&self.shards[index]);
+            shard
+                .endpoints
+                .entry(sample.endpoint)
+                .or_insert_with(Totals::new)
+                .record(&sample, micros);
+            // Read under the shard lock: a fold moves the boundary before it takes the
+            // shards' seconds, so a second is either taken by it or seen as folded here.
+            if second < self.folded_until.load(Ordering::SeqCst) {
+                true
+            } else {
+                let slot = shard.recent.entry(second).or_insert_with(SecondSlot::new);
+                record_into(&mut slot.latency, micros);
+                let counts = slot.counts.entry(sample.endpoint).or_default();
+                counts.0 += 1;
+                counts.1 += u64::from(sample.error);
+                false
+            }
         };
-        let data = shard.endpoints.entry(sample.endpoint).or_default();
-        record_into(&mut data.all, micros);
-        match sample.cache {
-            Some(CacheOutcome::Hit) => record_into(&mut data.hits, micros),
-            Some(CacheOutcome::Miss) => record_into(&mut data.misses, micros),
-            None => {}
+        if late {
+            let mut folded = lock(&self.folded);
+            folded.late += 1;
+            folded.add_count(sample.endpoint, second as usize, sample.error);
         }
-        *data.statuses.entry(sample.status).or_default() += 1;
-        if data.per_second.len() <= second {
-            data.per_second.resize(second + 1, (0, 0));
+        let seen = self
+            .seen_until
+            .fetch_max(second + 1, Ordering::Relaxed)
+            .max(second + 1);
+        let due = self.folded_until.load(Ordering::Relaxed) + self.retain_secs + FOLD_BATCH_SECS;
+        if seen > due
+            && let Ok(mut folded) = self.folded.try_lock()
+        {
+            self.fold(&mut folded, seen - self.retain_secs);
         }
-        data.per_second[second].0 += 1;
-        if sample.error {
-            data.errors += 1;
-            data.per_second[second].1 += 1;
-        }
-        if shard.latency_by_second.len() <= second {
-            shard.latency_by_second.resize(second + 1, None);
-        }
-        let histogram = shard.latency_by_second[second].get_or_insert_with(coarse_histogram);
-        record_into(histogram, micros);
     }
 
-    /// Merges the shards into one view of everything recorded so far.
-    pub fn merged(&self) -> Merged {
-        let mut merged = Merged::default();
+    /// Folds every second before `until`: merges the shards' histograms of each second,
+    /// keeps its summary and counts, writes its log line and drops the histograms.
+    fn fold(&self, folded: &mut Folded, until: u64) {
+        let from = self.folded_until.load(Ordering::SeqCst);
+        if until <= from {
+            return;
+        }
+        self.folded_until.store(until, Ordering::SeqCst);
+        let mut taken: BTreeMap<u64, SecondSlot> = BTreeMap::new();
         for shard in &self.shards {
-            let shard = match shard.lock() {
-                Ok(shard) => shard,
-                Err(poisoned) => poisoned.into_inner(),
+            let old = {
+                let mut shard = lock(shard);
+                let keep = shard.recent.split_off(&until);
+                std::mem::replace(&mut shard.recent, keep)
             };
-            for (endpoint, data) in &shard.endpoints {
-                merged
-                    .endpoints
-                    .entry(endpoint.to_string())
-                    .or_default()
-                    .merge(data);
+            for (second, slot) in old {
+                match taken.get_mut(&second) {
+                    Some(into) => into.add(&slot),
+                    None => {
+                        taken.insert(second, slot);
+                    }
+                }
             }
-            add_seconds(&mut merged.latency_by_second, &shard.latency_by_second);
+        }
+        for second in from..until {
+            folded.push(second, taken.remove(&second));
+        }
+    }
+
+    /// Folds every second recorded so far and returns the log of their histograms: call it
+    /// when the load is over (a request recorded later counts as late).
+    pub fn finish_log(&self) -> Arc<SecondsLog> {
+        let mut folded = lock(&self.folded);
+        let until = self.seen_until.load(Ordering::SeqCst);
+        self.fold(&mut folded, until);
+        folded.log.clone()
+    }
+
+    /// Requests recorded after their second had been folded.
+    pub fn late_samples(&self) -> u64 {
+        lock(&self.folded).late
+    }
+
+    /// What the recorder holds now (see [`Retained`]).
+    pub fn retained(&self) -> Retained {
+        let folded = lock(&self.folded);
+        let counts_bytes: usize = folded
+            .counts
+            .values()
+            .map(|c| c.len() * std::mem::size_of::<(u64, u64)>())
+            .sum();
+        let mut retained = Retained {
+            histograms: 0,
+            histogram_bytes: 0,
+            per_second_bytes: folded.latency.len() * std::mem::size_of::<Option<SecondLatency>>()
+                + counts_bytes,
+        };
+        let mut count = |histogram: &Histogram<u64>| {
+            retained.histograms += 1;
+            retained.histogram_bytes += histogram.distinct_values() * std::mem::size_of::<u64>();
+        };
+        for shard in &self.shards {
+            let shard = lock(shard);
+            for totals in shard.endpoints.values() {
+                for histogram in [&totals.all, &totals.hits, &totals.misses] {
+                    count(histogram);
+                }
+            }
+            for slot in shard.recent.values() {
+                count(&slot.latency);
+            }
+        }
+        retained
+    }
+
+    /// Merges the shards and the folded seconds into one view of everything recorded so far.
+    pub fn merged(&self) -> Merged {
+        // The folded part is locked throughout, so no second moves from the shards to it
+        // while they are read.
+        let folded = lock(&self.folded);
+        let mut merged = Merged {
+            folded_latency: folded.latency.clone(),
+            ..Merged::default()
+        };
+        for (endpoint, counts) in &folded.counts {
+            merged
+                .endpoints
+                .entry(endpoint.to_string())
+                .or_default()
+                .per_second = counts.clone();
+        }
+        for shard in &self.shards {
+            let shard = lock(shard);
+            for (endpoint, totals) in &shard.endpoints {
+                let data = merged.endpoints.entry(endpoint.to_string()).or_default();
+                data.add_totals(&totals.all, &totals.hits, &totals.misses, &totals.statuses);
+                data.errors += totals.errors;
+            }
+            for (second, slot) in &shard.recent {
+                let _ = merged
+                    .latency_by_second
+                    .entry(*second)
+                    .or_insert_with(coarse_histogram)
+                    .add(&slot.latency);
+                for (endpoint, counts) in &slot.counts {
+                    let data = merged.endpoints.entry(endpoint.to_string()).or_default();
+                    add_counts(&mut data.per_second, *second as usize, &[*counts]);
+                }
+            }
         }
         merged
-    }
-}
-
-/// Adds per-second histograms second by second.
-fn add_seconds(into: &mut Vec<Option<Histogram<u64>>>, from: &[Option<Histogram<u64>>]) {
-    if into.len() < from.len() {
-        into.resize(from.len(), None);
-    }
-    for (slot, histogram) in into.iter_mut().zip(from) {
-        if let Some(histogram) = histogram {
-            let _ = slot.get_or_insert_with(coarse_histogram).add(histogram);
-        }
     }
 }
 
@@ -226,11 +507,16 @@ impl Default for Recorder {
     }
 }
 
-/// All shards merged.
+/// Everything recorded, merged: whole-run figures per endpoint, per-second counts, and
+/// per-second latency — as histograms for the seconds still held (the recent ones of a
+/// live run; every second of a run read back from its log), as summaries for the seconds
+/// folded away.
 #[derive(Default, Clone)]
 pub struct Merged {
     pub endpoints: BTreeMap<String, EndpointData>,
-    pub latency_by_second: Vec<Option<Histogram<u64>>>,
+    pub latency_by_second: BTreeMap<u64, Histogram<u64>>,
+    /// Index = second; `None` where the second is not folded or had no request.
+    pub folded_latency: Vec<Option<SecondLatency>>,
 }
 
 /// Percentiles every report and the dashboard show.
@@ -350,7 +636,30 @@ impl Merged {
                 .or_default()
                 .merge(data);
         }
-        add_seconds(&mut self.latency_by_second, &other.latency_by_second);
+        for (second, histogram) in &other.latency_by_second {
+            let _ = self
+                .latency_by_second
+                .entry(*second)
+                .or_insert_with(coarse_histogram)
+                .add(histogram);
+        }
+        if self.folded_latency.len() < other.folded_latency.len() {
+            self.folded_latency.resize(other.folded_latency.len(), None);
+        }
+        for (slot, theirs) in self.folded_latency.iter_mut().zip(&other.folded_latency) {
+            *slot = match (*slot, theirs) {
+                // Summaries cannot be added exactly: the larger percentiles bound the
+                // sum's from above. (Views read back from logs hold histograms instead.)
+                (Some(a), Some(b)) => Some(SecondLatency {
+                    count: a.count + b.count,
+                    p50: a.p50.max(b.p50),
+                    p95: a.p95.max(b.p95),
+                    p99: a.p99.max(b.p99),
+                    max: a.max.max(b.max),
+                }),
+                (mine, theirs) => mine.or(*theirs),
+            };
+        }
     }
 
     /// Per-endpoint summaries.
@@ -371,13 +680,26 @@ impl Merged {
             .collect()
     }
 
+    /// The latency of one second: from its histogram when held, else its folded summary.
+    pub fn second_latency(&self, second: u64) -> Option<SecondLatency> {
+        match self.latency_by_second.get(&second) {
+            Some(histogram) => Some(SecondLatency::of(histogram)),
+            None => self.folded_latency.get(second as usize).copied().flatten(),
+        }
+    }
+
     /// The whole run, second by second.
     pub fn timeline(&self) -> Vec<SecondPoint> {
+        let held = self
+            .latency_by_second
+            .keys()
+            .next_back()
+            .map_or(0, |s| *s as usize + 1);
         let seconds = self
             .endpoints
             .values()
             .map(|d| d.per_second.len())
-            .chain(std::iter::once(self.latency_by_second.len()))
+            .chain([held, self.folded_latency.len()])
             .max()
             .unwrap_or(0);
         (0..seconds)
@@ -387,29 +709,27 @@ impl Merged {
                     .values()
                     .filter_map(|d| d.per_second.get(second))
                     .fold((0, 0), |acc, (r, e)| (acc.0 + r, acc.1 + e));
-                let latency = self.latency_by_second.get(second).and_then(Option::as_ref);
-                let at = |q: f64| latency.map_or(0, |h| h.value_at_quantile(q));
+                let latency = self.second_latency(second as u64).unwrap_or_default();
                 SecondPoint {
                     second: second as u64,
                     requests,
                     errors,
-                    p50: at(0.50),
-                    p95: at(0.95),
-                    p99: at(0.99),
+                    p50: latency.p50,
+                    p95: latency.p95,
+                    p99: latency.p99,
                 }
             })
             .collect()
     }
 
-    /// Latency of all requests that started in `[from, to)` seconds.
+    /// Latency of all requests that started in `[from, to)` seconds, from the seconds held
+    /// as histograms (a recorder keeps enough recent seconds for the run's windows).
     pub fn latency_between(&self, from: u64, to: u64) -> LatencySummary {
         let mut window = coarse_histogram();
         for histogram in self
             .latency_by_second
-            .iter()
-            .skip(from as usize)
-            .take(to.saturating_sub(from) as usize)
-            .flatten()
+            .range(from..to.max(from))
+            .map(|(_, h)| h)
         {
             let _ = window.add(histogram);
         }
@@ -519,5 +839,121 @@ mod tests {
             (orders.errors, orders.errors_per_second.clone()),
             (1, vec![0, 1])
         );
+    }
+
+    /// Records `second`'s synthetic requests: three per endpoint, one of them an error,
+    /// latency growing with the second so each second's percentiles differ.
+    fn record_second(recorder: &Recorder, second: u64) {
+        for endpoint in ["GET /menus", "POST /orders"] {
+            for k in 0..3u64 {
+                recorder.record(Sample {
+                    endpoint,
+                    status: if k == 2 { 503 } else { 200 },
+                    latency: Duration::from_micros(1_000 + second * 10 + k * 100),
+                    started: recorder.started() + Duration::from_millis(second * 1000 + k),
+                    cache: None,
+                    error: k == 2,
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn an_hour_long_run_keeps_a_bounded_set_of_histograms() {
+        let shards = 4;
+        let retain = 20;
+        let recorder = Recorder::with_shards(shards).retaining(retain);
+        let mut checkpoints = Vec::new();
+        for second in 0..3_600u64 {
+            record_second(&recorder, second);
+            if second % 600 == 599 {
+                checkpoints.push((second + 1, recorder.retained()));
+            }
+        }
+        // Whole-run histograms: 3 per endpoint per shard touched; recent seconds: at most
+        // the retention plus one fold batch (this test records from one thread: one shard).
+        let bound = shards * 2 * 3 + shards * (retain + FOLD_BATCH_SECS + 1) as usize;
+        let first_bytes = checkpoints[0].1.histogram_bytes;
+        for (seconds, retained) in &checkpoints {
+            assert!(retained.histograms <= bound, "{seconds} s: {retained:?}");
+            assert!(
+                retained.histogram_bytes <= first_bytes * 11 / 10,
+                "{seconds} s: {retained:?}, at 600 s {first_bytes}"
+            );
+            // A few words per second, never a histogram per second.
+            assert!(
+                retained.per_second_bytes <= *seconds as usize * 96,
+                "{seconds} s: {retained:?}"
+            );
+        }
+        let merged = recorder.merged();
+        let timeline = merged.timeline();
+        assert_eq!(timeline.len(), 3_600);
+        assert!(timeline.iter().all(|p| p.requests == 6 && p.errors == 2));
+        // A second folded long ago still has its percentiles: 1 000 + 10 s + up to 200 µs.
+        let early = &timeline[100];
+        assert!(
+            (2_000..=2_220).contains(&early.p99) && early.p50 >= 2_000,
+            "{early:?}"
+        );
+        assert!(merged.latency_by_second.len() <= retain as usize + FOLD_BATCH_SECS as usize + 1);
+        let menus = &merged.endpoint_snapshots()[0];
+        assert_eq!((menus.requests, menus.errors), (10_800, 3_600));
+        assert_eq!(menus.rps.len(), 3_600);
+        let log = recorder.finish_log();
+        assert_eq!(log.lines(), 3_600);
+        assert_eq!(recorder.retained().histograms, 2 * 3);
+        assert_eq!(recorder.late_samples(), 0);
+    }
+
+    #[test]
+    fn folded_seconds_write_the_same_log_as_kept_ones() {
+        let folding = Recorder::with_shards(3).retaining(5);
+        let keeping = Recorder::with_shards(3).retaining(10_000);
+        for second in 0..200 {
+            record_second(&folding, second);
+            record_second(&keeping, second);
+        }
+        // A request ending long after its second was folded still counts.
+        folding.record(sample(&folding, "GET /menus", 3, 200, 10));
+        keeping.record(sample(&keeping, "GET /menus", 3, 200, 10));
+        assert_eq!(folding.late_samples(), 1);
+        let (folded, kept) = (folding.merged(), keeping.merged());
+        assert_eq!(folded.endpoint_snapshots(), kept.endpoint_snapshots());
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let write = |histograms: &crate::hlog::RunHistograms| {
+            let mut text = Vec::new();
+            crate::hlog::write(histograms, 200.0, "test", &mut text).expect("written");
+            String::from_utf8(text).expect("text")
+        };
+        let spooled = crate::hlog::RunHistograms::of_run(
+            &folded,
+            at,
+            crate::hlog::Seconds::Spooled(folding.finish_log()),
+        );
+        let from_memory = crate::hlog::RunHistograms::from_merged(&kept, at);
+        let (spooled_text, memory_text) = (write(&spooled), write(&from_memory));
+        // Identical but for second 10, which the late request joined only in memory.
+        let differing: Vec<(&str, &str)> = spooled_text
+            .lines()
+            .zip(memory_text.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(spooled_text.lines().count(), memory_text.lines().count());
+        assert_eq!(differing.len(), 1, "{differing:?}");
+        assert!(differing[0].0.starts_with("10.000,1.000,"), "{differing:?}");
+        let timeline = folded.timeline();
+        assert_eq!(
+            timeline,
+            kept.timeline()
+                .iter()
+                .map(|p| if p.second == 10 {
+                    timeline[10].clone()
+                } else {
+                    p.clone()
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(timeline[10].requests, 7);
     }
 }

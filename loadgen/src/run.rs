@@ -5,7 +5,7 @@
 //! [`Snapshot`]s a dashboard can read while the run goes on.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -18,10 +18,10 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::api::{Api, FaultState, Targets};
-use crate::assertions::{self, AssertionResult, Evidence, WindowStats};
+use crate::assertions::{self, AssertionResult, Evidence, IterationStats, WindowStats};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
-use crate::hlog::{self, RunHistograms};
+use crate::hlog::{self, RunHistograms, Seconds};
 use crate::merge::SourceRun;
 use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
 use crate::scenario::{Fault, FaultStep, Scenario, Service};
@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub seed: u64,
     /// Print a progress line every few seconds (when no dashboard shows the run).
     pub progress: bool,
+    /// Open loop: the most iterations running at once; overrides the scenario's.
+    pub max_in_flight: Option<usize>,
 }
 
 /// How load was generated, and so how latency is to be read.
@@ -112,6 +114,9 @@ pub struct RunConfig {
     /// Menu key → id created for this run.
     pub menu_ids: BTreeMap<String, i64>,
     pub run_tag: String,
+    /// Open loop: the cap on iterations running at once.
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
 }
 
 /// Everything a finished run produced; saved as `run.json`, rendered into the reports.
@@ -133,6 +138,9 @@ pub struct RunRecord {
     pub final_check: Option<ConsistencyCheck>,
     pub tally: TallySnapshot,
     pub windows: Vec<WindowStats>,
+    /// Open loop: scheduled and dropped iterations (all 0 in closed loop).
+    #[serde(default)]
+    pub iterations: IterationStats,
     pub assertions: Vec<AssertionResult>,
     pub passed: bool,
     /// Problems met along the way (setup or teardown calls that failed, …).
@@ -180,6 +188,12 @@ pub struct Snapshot {
     pub markers: Vec<FaultMarker>,
     pub consistency: Option<ConsistencyCheck>,
     pub tally: TallySnapshot,
+    /// Open loop: scheduled and dropped iterations so far, and the cap.
+    #[serde(default)]
+    pub iterations: IterationStats,
+    /// Open loop: iterations running now.
+    #[serde(default)]
+    pub in_flight: u64,
 }
 
 impl Snapshot {
@@ -208,6 +222,45 @@ struct Shared {
     consistency: Mutex<Vec<ConsistencyCheck>>,
     stop_requested: AtomicBool,
     stop: Notify,
+    iterations: IterationCounters,
+}
+
+/// Open-loop iteration counters, shared by the scheduler, its iterations and snapshots.
+#[derive(Default)]
+struct IterationCounters {
+    scheduled: AtomicU64,
+    dropped: AtomicU64,
+    running: AtomicU64,
+    peak: AtomicU64,
+    cap: AtomicU64,
+}
+
+impl IterationCounters {
+    fn stats(&self) -> IterationStats {
+        IterationStats {
+            scheduled: self.scheduled.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            peak_in_flight: self.peak.load(Ordering::Relaxed),
+            max_in_flight: self.cap.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts one iteration as running for as long as it lives.
+struct Running<'a>(&'a IterationCounters);
+
+impl<'a> Running<'a> {
+    fn start(counters: &'a IterationCounters) -> Self {
+        let now = counters.running.fetch_add(1, Ordering::SeqCst) + 1;
+        counters.peak.fetch_max(now, Ordering::SeqCst);
+        Self(counters)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -295,6 +348,8 @@ impl Shared {
                 .get()
                 .map(|w| w.tally.snapshot())
                 .unwrap_or_default(),
+            iterations: self.iterations.stats(),
+            in_flight: self.iterations.running.load(Ordering::Relaxed),
         }
     }
 }
@@ -338,6 +393,13 @@ pub fn start_run(options: RunOptions) -> RunHandle {
     let users = options.users.unwrap_or(users).max(1);
     let run_time = options.run_time.unwrap_or(run_time);
     let rate = options.rate.or(rate);
+    let max_in_flight = rate.map(|rate| {
+        options
+            .max_in_flight
+            .or(scenario.load.max_in_flight)
+            .unwrap_or_else(|| default_max_in_flight(rate, scenario.load.request_timeout))
+            .max(1)
+    });
     let mode = match rate {
         Some(rate) => LoadMode::OpenLoop { rate },
         None => LoadMode::ClosedLoop {
@@ -359,7 +421,12 @@ pub fn start_run(options: RunOptions) -> RunHandle {
         consistency: Mutex::new(Vec::new()),
         stop_requested: AtomicBool::new(false),
         stop: Notify::new(),
+        iterations: IterationCounters::default(),
     });
+    shared
+        .iterations
+        .cap
+        .store(max_in_flight.unwrap_or(0) as u64, Ordering::Relaxed);
     let task = tokio::spawn(execute(options, shared.clone(), users, run_time, mode));
     RunHandle { shared, task }
 }
@@ -431,7 +498,9 @@ async fn execute(
 
     // ----- load -----
     // The recorder's start is the load's start: second 0 of every timeline.
-    let recorder = Arc::new(Recorder::new());
+    let recorder = Arc::new(
+        Recorder::new().retaining(retention_secs(&assertions, scenario.load.request_timeout)),
+    );
     let api = Api::new(
         options.targets.clone(),
         options.admin_token.clone(),
@@ -473,7 +542,13 @@ async fn execute(
             drive_goose(&shared, &workload, &scenario, users, run_time).await
         }
         LoadMode::OpenLoop { rate } => {
-            drive_open_loop(&shared, &workload, users, *rate, load_until, options.seed).await;
+            let schedule = Schedule {
+                rate: *rate,
+                until: load_until,
+                max_in_flight: shared.iterations.cap.load(Ordering::Relaxed).max(1) as usize,
+                seed: options.seed,
+            };
+            drive_open_loop(&shared, &workload, users, schedule).await;
             Ok(())
         }
     };
@@ -517,14 +592,30 @@ async fn execute(
     let timeline = merged.timeline();
     let windows = assertions::trailing_windows(&assertions, &merged, &timeline, load_secs);
     let tally = workload.tally.snapshot();
+    let iterations = shared.iterations.stats();
     let evidence = Evidence {
         endpoints: endpoints.clone(),
         final_check: Some(final_check.clone()),
         tally: tally.clone(),
         windows: windows.clone(),
+        iterations,
     };
     let results = assertions::evaluate(&assertions, &evidence);
     let passed = results.iter().all(|r| r.passed) && !results.is_empty();
+    let seconds_log = recorder.finish_log();
+    if let Some(error) = seconds_log.error() {
+        notes.push(format!(
+            "the per-second histograms could not all be kept for {}: {error}",
+            hlog::FILE_NAME
+        ));
+    }
+    let late = recorder.late_samples();
+    if late > 0 {
+        notes.push(format!(
+            "{late} requests ended after their second's latency had been folded: they count \
+             everywhere except that second's percentiles"
+        ));
+    }
     shared.set_phase(Phase::Done);
 
     Ok(RunRecord {
@@ -542,6 +633,8 @@ async fn execute(
             faults,
             menu_ids: menu_ids.into_iter().collect(),
             run_tag,
+            max_in_flight: (iterations.max_in_flight > 0)
+                .then_some(iterations.max_in_flight as usize),
         },
         scenario,
         started_at: started_at.to_rfc3339(),
@@ -556,16 +649,33 @@ async fn execute(
         final_check: Some(final_check),
         tally,
         windows,
+        iterations,
         assertions: results,
         passed,
         notes,
         load_started_at: Some(hlog::rfc3339(recorder.started_wall())),
         merged_from: Vec::new(),
-        histograms: Some(Arc::new(RunHistograms::from_merged(
+        histograms: Some(Arc::new(RunHistograms::of_run(
             &merged,
             recorder.started_wall(),
+            Seconds::Spooled(seconds_log),
         ))),
     })
+}
+
+/// How many recent seconds the recorder keeps as histograms: the longest trailing window an
+/// assertion reads, plus the longest a request may take (it is recorded when it ends, under
+/// the second it started in), plus a margin.
+fn retention_secs(assertions: &[crate::scenario::Assertion], request_timeout: Duration) -> u64 {
+    let longest_window = assertions
+        .iter()
+        .filter_map(|a| match &a.rule {
+            crate::scenario::Rule::Recovery { window, .. } => Some(window.as_secs() + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    (longest_window + request_timeout.as_secs() + 5).max(crate::recorder::DEFAULT_RETAIN_SECS)
 }
 
 /// Applies the scenario's fault steps at their times.
@@ -775,15 +885,29 @@ fn workflow_transaction(workload: Arc<Workload>, index: usize) -> Transaction {
 
 // ----- open loop -----
 
-/// Starts workflow iterations at `rate` per second until `until`, spread over `users`
-/// logged-in virtual users, each measured from its intended start.
+/// The default cap on open-loop iterations in flight: as many as the rate starts in one
+/// request timeout, so a system that answers within the timeout never sees drops.
+pub fn default_max_in_flight(rate: f64, request_timeout: Duration) -> usize {
+    (rate * request_timeout.as_secs_f64()).ceil().max(1.0) as usize
+}
+
+/// When and how many open-loop iterations to start.
+struct Schedule {
+    rate: f64,
+    until: Instant,
+    max_in_flight: usize,
+    seed: u64,
+}
+
+/// Starts workflow iterations at the schedule's rate until its end, spread over `users`
+/// logged-in virtual users, each measured from its intended start. An iteration due while
+/// `max_in_flight` are running is not started and counts as dropped (as k6 counts
+/// `dropped_iterations`), so a stalled system cannot pile up unbounded tasks.
 async fn drive_open_loop(
     shared: &Arc<Shared>,
     workload: &Arc<Workload>,
     users: usize,
-    rate: f64,
-    until: Instant,
-    seed: u64,
+    schedule: Schedule,
 ) {
     // Log the users in first, a few at a time.
     let pool: Vec<Arc<Mutex<VirtualUser>>> = futures::future::join_all((0..users).map(|_| {
@@ -796,22 +920,31 @@ async fn drive_open_loop(
         }
     }))
     .await;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut rng = StdRng::seed_from_u64(schedule.seed);
+    let period = Duration::from_secs_f64(1.0 / schedule.rate.max(0.001));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut in_flight = tokio::task::JoinSet::new();
     let mut next_user = 0usize;
+    let counters = &shared.iterations;
     loop {
         let intended = ticker.tick().await.into_std();
-        if intended >= until || shared.stopping() {
+        if intended >= schedule.until || shared.stopping() {
             break;
+        }
+        while in_flight.try_join_next().is_some() {}
+        counters.scheduled.fetch_add(1, Ordering::Relaxed);
+        if in_flight.len() >= schedule.max_in_flight {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
         }
         let index = workload.pick(rng.random_range(0..workload.total_weight()));
         let slot = pool[next_user % pool.len()].clone();
         next_user += 1;
         let workload = workload.clone();
+        let shared = shared.clone();
         in_flight.spawn(async move {
+            let _running = Running::start(&shared.iterations);
             let mut user = lock(&slot).clone();
             workload.run(index, &mut user, Some(intended)).await;
             let mut shared_user = lock(&slot);
@@ -823,7 +956,6 @@ async fn drive_open_loop(
                 shared_user.token = user.token;
             }
         });
-        while in_flight.try_join_next().is_some() {}
     }
     // Let what was started finish, so every outcome is known.
     while in_flight.join_next().await.is_some() {}

@@ -83,6 +83,38 @@ pub struct Scenario {
     pub faults: Vec<FaultStep>,
     pub workflows: Vec<Workflow>,
     pub assertions: Vec<Assertion>,
+    /// Thresholds for `loadgen compare` against a baseline run (`[compare]`).
+    #[serde(default)]
+    pub compare: CompareThresholds,
+}
+
+/// When `loadgen compare` fails a run against its baseline. Shares are fractions
+/// (0.2 = 20 %); `None` reports the figure without gating on it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CompareThresholds {
+    /// Largest allowed rise of an endpoint's p50, p95, p99 (relative to the baseline).
+    pub p50_regression: Option<f64>,
+    pub p95_regression: Option<f64>,
+    pub p99_regression: Option<f64>,
+    /// Largest allowed fall of an endpoint's throughput (relative).
+    pub throughput_drop: Option<f64>,
+    /// Largest allowed rise of an endpoint's error rate, in percentage points / 100.
+    pub error_rate_increase: Option<f64>,
+    /// Fewest requests an endpoint needs in both runs before anything is judged.
+    pub min_samples: Option<u64>,
+    /// Latency changes smaller than this never count as regressions (noise floor).
+    pub min_change: Option<Duration>,
+}
+
+/// A share written as `"20%"` (or a bare number of percent, `"20"`).
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value / 100.0),
+        _ => Err(format!(
+            "\"{text}\" is not a percentage: expected e.g. \"20%\""
+        )),
+    }
 }
 
 /// How much load, for how long.
@@ -105,6 +137,10 @@ pub struct Load {
     pub short_users: usize,
     pub short_run_time: Duration,
     pub short_rate: Option<f64>,
+    /// Open loop: the most workflow iterations running at once; an iteration due while
+    /// this many run is not started and counts as dropped. `None`: rate × request timeout.
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
 }
 
 /// A menu the scenario creates for itself, so runs are isolated and repeatable.
@@ -287,6 +323,9 @@ pub enum Rule {
         max_rate: f64,
         max_p95: Duration,
     },
+    /// Open loop: share of the scheduled iterations that could not start on time because
+    /// `max_in_flight` were already running (k6's `dropped_iterations`).
+    Dropped { max_rate: f64 },
 }
 
 impl Rule {
@@ -325,6 +364,9 @@ impl Rule {
                 max_rate * 100.0,
                 format_duration(*max_p95)
             ),
+            Rule::Dropped { max_rate } => {
+                format!("dropped iterations ≤ {:.1}%", max_rate * 100.0)
+            }
         }
     }
 }
@@ -389,6 +431,60 @@ struct RawScenario {
     workflows: Spanned<Vec<Spanned<RawWorkflow>>>,
     #[serde(default)]
     assertions: Vec<Spanned<RawAssertion>>,
+    #[serde(default)]
+    compare: Option<Spanned<RawCompare>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompare {
+    #[serde(default)]
+    p50_regression: Option<String>,
+    #[serde(default)]
+    p95_regression: Option<String>,
+    #[serde(default)]
+    p99_regression: Option<String>,
+    #[serde(default)]
+    throughput_drop: Option<String>,
+    #[serde(default)]
+    error_rate_increase: Option<String>,
+    #[serde(default)]
+    min_samples: Option<u64>,
+    #[serde(default)]
+    min_change: Option<String>,
+}
+
+fn check_compare(
+    at: &Locator<'_>,
+    raw: &Option<Spanned<RawCompare>>,
+) -> Result<CompareThresholds, ScenarioError> {
+    let Some(raw) = raw else {
+        return Ok(CompareThresholds::default());
+    };
+    let span = raw.span();
+    let raw = raw.get_ref();
+    let share = |value: &Option<String>, field: &str| {
+        value
+            .as_deref()
+            .map(|text| {
+                parse_percent(text)
+                    .map_err(|e| at.error(span.clone(), format!("compare.{field}: {e}")))
+            })
+            .transpose()
+    };
+    Ok(CompareThresholds {
+        p50_regression: share(&raw.p50_regression, "p50_regression")?,
+        p95_regression: share(&raw.p95_regression, "p95_regression")?,
+        p99_regression: share(&raw.p99_regression, "p99_regression")?,
+        throughput_drop: share(&raw.throughput_drop, "throughput_drop")?,
+        error_rate_increase: share(&raw.error_rate_increase, "error_rate_increase")?,
+        min_samples: raw.min_samples,
+        min_change: raw
+            .min_change
+            .as_deref()
+            .map(|text| at.duration(text, span.clone(), "compare.min_change"))
+            .transpose()?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -410,6 +506,8 @@ struct RawLoad {
     settle: Option<Spanned<String>>,
     #[serde(default)]
     short: Option<RawShort>,
+    #[serde(default)]
+    max_in_flight: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -634,6 +732,12 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
             "short.run_time: the short mode runs at most 20s",
         ));
     }
+    if load.max_in_flight == Some(0) {
+        return Err(at.error(
+            load_span.clone(),
+            "load.max_in_flight: at least 1 iteration must be allowed to run",
+        ));
+    }
     let load = Load {
         users: load.users,
         hatch_rate,
@@ -647,6 +751,7 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
         short_users: short.users.unwrap_or(load.users).max(1),
         short_run_time,
         short_rate: short.rate,
+        max_in_flight: load.max_in_flight,
     };
 
     let mut menus = Vec::new();
@@ -771,6 +876,7 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
         faults,
         workflows,
         assertions,
+        compare: check_compare(&at, &raw.compare)?,
     })
 }
 
@@ -939,11 +1045,14 @@ fn check_rule(
             max_rate: share(raw.max_rate, "max_rate")?,
             max_p95: duration(&raw.max_p95, "max_p95")?,
         },
+        "dropped" => Rule::Dropped {
+            max_rate: share(raw.max_rate.or(Some(0.0)), "max_rate")?,
+        },
         other => {
             return Err(at.error(
                 span,
                 format!(
-                    "assertions: unknown kind \"{other}\"; expected one of: no_drift, no_oversell, none_pending, inventory_identity, client_agrees, failed_share, latency, error_rate, min_requests, cache_hit_faster, recovery"
+                    "assertions: unknown kind \"{other}\"; expected one of: no_drift, no_oversell, none_pending, inventory_identity, client_agrees, failed_share, latency, error_rate, min_requests, cache_hit_faster, recovery, dropped"
                 ),
             ));
         }

@@ -56,6 +56,7 @@ async fn every_scenario_passes_in_short_mode() {
             admin_token: None,
             seed: 1,
             progress: false,
+            max_in_flight: None,
         });
         let record = handle.wait().await.expect("the run completes");
         assert!(
@@ -179,6 +180,7 @@ async fn snapshots_show_a_live_run_and_stop_ends_it_gracefully() {
         admin_token: None,
         seed: 1,
         progress: false,
+        max_in_flight: None,
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let live = loop {

@@ -179,5 +179,7 @@ pub fn snapshot() -> Snapshot {
         markers,
         consistency: Some(consistency),
         tally: TallySnapshot::default(),
+        iterations: Default::default(),
+        in_flight: 0,
     }
 }

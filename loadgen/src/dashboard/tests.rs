@@ -424,3 +424,31 @@ fn wide_terminals_list_every_endpoint_name_whole_with_its_p99() {
     let (_, header_row) = expect_at(&buffer, " endpoint ");
     assert!(!row_text(&buffer, header_row).contains("p99"));
 }
+
+#[test]
+fn an_open_loop_run_shows_in_flight_against_the_cap_and_dropped_iterations() {
+    let mut snapshot = fixture::snapshot();
+    let closed = draw(180, 40, Some(&snapshot), &ViewState::default());
+    assert!(
+        find(&closed, "dropped").is_none(),
+        "closed loop: no cap shown"
+    );
+    snapshot.mode = crate::run::LoadMode::OpenLoop { rate: 50.0 };
+    snapshot.iterations = crate::assertions::IterationStats {
+        scheduled: 600,
+        dropped: 37,
+        peak_in_flight: 20,
+        max_in_flight: 20,
+    };
+    snapshot.in_flight = 19;
+    let buffer = draw(180, 40, Some(&snapshot), &ViewState::default());
+    let (x, y) = expect_at(&buffer, "in flight 19/20");
+    let dropped = column_of(&buffer, y, "dropped 37").expect("dropped on the header row");
+    assert!(dropped > x);
+    let number = dropped + "dropped ".len() as u16;
+    assert_eq!(
+        buffer[(number, y)].fg,
+        Color::Red,
+        "dropped iterations are red"
+    );
+}

@@ -262,28 +262,33 @@ fn render_header(frame: &mut Frame, area: Rect, snapshot: &Snapshot, state: &Vie
     };
     let label = |text: &'static str| Span::styled(text, Style::new().fg(Color::DarkGray));
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            label("elapsed "),
-            Span::from(clock(snapshot.elapsed)).bold(),
-            format!(" / {}", clock(snapshot.run_time)).into(),
-            label("   remaining "),
-            Span::from(clock(snapshot.remaining)).bold(),
-            label("   users "),
-            Span::from(format!(
-                "{}/{}",
-                snapshot.users_active, snapshot.users_planned
-            ))
-            .bold(),
-            label("   requests "),
-            Span::from(thousands(snapshot.total_requests)).bold(),
-            label("   now "),
-            Span::from(format!("{}/s", thousands(snapshot.current_rps))).bold(),
-            label("   errors "),
-            Span::styled(
-                format!("{} ({error_rate:.2}%)", thousands(snapshot.total_errors)),
-                error_style,
-            ),
-        ])),
+        Paragraph::new(Line::from(
+            vec![
+                label("elapsed "),
+                Span::from(clock(snapshot.elapsed)).bold(),
+                format!(" / {}", clock(snapshot.run_time)).into(),
+                label("   remaining "),
+                Span::from(clock(snapshot.remaining)).bold(),
+                label("   users "),
+                Span::from(format!(
+                    "{}/{}",
+                    snapshot.users_active, snapshot.users_planned
+                ))
+                .bold(),
+                label("   requests "),
+                Span::from(thousands(snapshot.total_requests)).bold(),
+                label("   now "),
+                Span::from(format!("{}/s", thousands(snapshot.current_rps))).bold(),
+                label("   errors "),
+                Span::styled(
+                    format!("{} ({error_rate:.2}%)", thousands(snapshot.total_errors)),
+                    error_style,
+                ),
+            ]
+            .into_iter()
+            .chain(open_loop_figures(snapshot))
+            .collect::<Vec<_>>(),
+        )),
         figures,
     );
     let ratio = if snapshot.run_time.is_zero() {
@@ -863,6 +868,25 @@ fn render_help(frame: &mut Frame, area: Rect) {
         ),
         popup,
     );
+}
+
+/// Open loop: iterations in flight against the cap, and those dropped at it.
+fn open_loop_figures(snapshot: &Snapshot) -> Vec<Span<'static>> {
+    let i = &snapshot.iterations;
+    if i.max_in_flight == 0 {
+        return Vec::new();
+    }
+    let dropped_style = if i.dropped == 0 {
+        Style::new().fg(Color::Green)
+    } else {
+        Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+    };
+    vec![
+        Span::styled("   in flight ", Style::new().fg(Color::DarkGray)),
+        Span::from(format!("{}/{}", snapshot.in_flight, i.max_in_flight)).bold(),
+        Span::styled("   dropped ", Style::new().fg(Color::DarkGray)),
+        Span::styled(thousands(i.dropped), dropped_style),
+    ]
 }
 
 /// `m:ss`, or `h:mm:ss` from an hour on.

@@ -125,6 +125,7 @@ pub fn fixed_run() -> RunRecord {
             }],
             menu_ids: BTreeMap::from([("bibimbap".into(), 41)]),
             run_tag: "120000abcd".into(),
+            max_in_flight: None,
         },
         measurement: LoadMode::ClosedLoop {
             engine: "goose 0.19".into(),
@@ -162,6 +163,7 @@ pub fn fixed_run() -> RunRecord {
             ..TallySnapshot::default()
         },
         windows: Vec::new(),
+        iterations: Default::default(),
         assertions: vec![
             AssertionResult {
                 title: "no stock drift".into(),

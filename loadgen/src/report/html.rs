@@ -8,7 +8,7 @@ use super::svg::{self, Chart, Marker, PALETTE, Series, escape};
 use crate::duration::{format_duration, format_micros};
 use crate::run::RunRecord;
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;background:#fafafa}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;background:#fafafa}\
 h1{margin:0 0 4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
 table{border-collapse:collapse;margin:8px 0;background:#fff}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;font-size:13px}\
 th{background:#f0f0f0}td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:bold}.fail{color:#c62828;font-weight:bold}\
@@ -115,6 +115,25 @@ verdict is listed here.</p>",
 }
 
 /// Renders the report page.
+/// Open loop: how many iterations were due, how many were dropped at the in-flight cap.
+fn open_loop_iterations(page: &mut String, record: &RunRecord) {
+    let i = &record.iterations;
+    if i.max_in_flight == 0 {
+        return;
+    }
+    let _ = write!(
+        page,
+        "<p id=\"iterations\">Open-loop iterations: {} scheduled, <span{}>{} dropped</span> \
+         ({:.1}%: due while max_in_flight = {} were running), at most {} in flight.</p>",
+        i.scheduled,
+        if i.dropped > 0 { " class=\"bad\"" } else { "" },
+        i.dropped,
+        i.dropped_share() * 100.0,
+        i.max_in_flight,
+        i.peak_in_flight,
+    );
+}
+
 pub fn render_html(record: &RunRecord) -> String {
     let scenario = &record.scenario;
     let mut page = String::new();
@@ -145,6 +164,7 @@ pub fn render_html(record: &RunRecord) -> String {
     if !scenario.tests.is_empty() {
         let _ = write!(page, "<p class=\"muted\">{}</p>", escape(&scenario.tests));
     }
+    open_loop_iterations(&mut page, record);
     if !record.merged_from.is_empty() {
         merged_runs(&mut page, record);
     }

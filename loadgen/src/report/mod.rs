@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use crate::hlog;
 use crate::run::RunRecord;
 
+pub(crate) use html::STYLE;
 pub use html::render_html;
+pub(crate) use svg::escape;
 
 /// Writes the report files for `record` under `report_dir`; returns the run's directory.
 pub fn write_reports(record: &RunRecord, report_dir: &Path) -> anyhow::Result<PathBuf> {
@@ -117,6 +119,8 @@ pub fn summary(record: &RunRecord) -> Value {
         "requests_per_second": if record.load_secs > 0.0 { requests as f64 / record.load_secs } else { 0.0 },
         "endpoints": endpoints,
         "orders": record.tally,
+        "iterations": record.iterations,
+        "dropped_iterations": record.iterations.dropped,
         "consistency": record.final_check,
         "assertions": record.assertions,
         "notes": record.notes,
@@ -149,6 +153,14 @@ pub fn junit(record: &RunRecord) -> String {
         record.assertions.len(),
         record.load_secs,
         xml_escape(&record.started_at)
+    );
+    let i = &record.iterations;
+    let _ = writeln!(
+        xml,
+        "    <properties>\n      <property name=\"scheduled_iterations\" value=\"{}\"/>\n      \
+         <property name=\"dropped_iterations\" value=\"{}\"/>\n      \
+         <property name=\"max_in_flight\" value=\"{}\"/>\n    </properties>",
+        i.scheduled, i.dropped, i.max_in_flight
     );
     for assertion in &record.assertions {
         let name = xml_escape(&format!("{} (line {})", assertion.title, assertion.line));
@@ -213,5 +225,32 @@ mod tests {
         assert_eq!(reloaded, record);
         assert_eq!(render_html(&reloaded), render_html(&record));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn open_loop_iterations_reach_html_summary_and_junit() {
+        let mut record = fixture::fixed_run();
+        assert!(
+            !render_html(&record).contains("id=\"iterations\""),
+            "closed loop"
+        );
+        record.iterations = crate::assertions::IterationStats {
+            scheduled: 500,
+            dropped: 37,
+            peak_in_flight: 20,
+            max_in_flight: 20,
+        };
+        let html = render_html(&record);
+        assert!(
+            html.contains("500 scheduled") && html.contains("37 dropped</span> (7.4%"),
+            "{html}"
+        );
+        assert_eq!(summary(&record)["dropped_iterations"], json!(37));
+        assert_eq!(summary(&record)["iterations"]["peak_in_flight"], json!(20));
+        let xml = junit(&record);
+        assert!(
+            xml.contains("<property name=\"dropped_iterations\" value=\"37\"/>"),
+            "{xml}"
+        );
     }
 }
