@@ -17,6 +17,7 @@ pub mod extract;
 pub mod kit;
 pub mod ops;
 pub mod server;
+pub mod signals;
 pub mod telemetry;
 pub mod testing;
 

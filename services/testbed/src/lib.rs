@@ -96,6 +96,18 @@ impl StackConfig {
             ..ServiceConfig::default()
         }
     }
+
+    /// The Order Service's configuration, calling the other two at these URLs.
+    pub fn order_config(&self, user_url: &str, restaurant_url: &str) -> order_service::OrderConfig {
+        let mut config = order_service::OrderConfig::new(
+            self.service("order", "orders", self.order_port),
+            user_url.to_string(),
+            restaurant_url.to_string(),
+        );
+        config.upstream_timeout_ms = self.upstream_timeout_ms;
+        config.pending_timeout_secs = self.pending_timeout_secs;
+        config
+    }
 }
 
 /// A running stack.
@@ -110,48 +122,76 @@ pub struct Stack {
 impl Stack {
     /// Starts the three services and waits until each is ready.
     pub async fn start(config: &StackConfig) -> anyhow::Result<Self> {
-        let shutdown = CancellationToken::new();
-        let mut tasks = Vec::new();
+        Self::start_unless(config, &CancellationToken::new())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("start-up cancelled"))
+    }
 
+    /// Starts the three services unless `cancel` fires first: then the services already
+    /// started are stopped gracefully and the answer is `Ok(None)`. A failed start-up also
+    /// stops what it had started.
+    pub async fn start_unless(
+        config: &StackConfig,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<Option<Self>> {
+        let mut stack = Self {
+            user_url: String::new(),
+            restaurant_url: String::new(),
+            order_url: String::new(),
+            shutdown: CancellationToken::new(),
+            tasks: Vec::new(),
+        };
+        match cancel
+            .run_until_cancelled(stack.start_services(config))
+            .await
+        {
+            Some(Ok(())) => Ok(Some(stack)),
+            Some(Err(error)) => {
+                if let Err(stop_error) = stack.stop().await {
+                    tracing::warn!(error = %stop_error, "stopping after a failed start-up");
+                }
+                Err(error)
+            }
+            None => {
+                tracing::info!("shutdown signal during start-up: stopping what was started");
+                stack.stop().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn start_services(&mut self, config: &StackConfig) -> anyhow::Result<()> {
         let user = user_service::build(user_service::UserConfig::new(config.service(
             "user",
             "users",
             config.user_port,
         )))
         .await?;
-        let user_url = format!("http://{}", user.local_addr());
-        tasks.push(tokio::spawn(user.run(shutdown.clone().cancelled_owned())));
+        self.user_url = format!("http://{}", user.local_addr());
+        self.tasks.push(tokio::spawn(
+            user.run(self.shutdown.clone().cancelled_owned()),
+        ));
 
         let restaurant = restaurant_service::build(restaurant_service::RestaurantConfig::new(
             config.service("restaurant", "restaurants", config.restaurant_port),
         ))
         .await?;
-        let restaurant_url = format!("http://{}", restaurant.local_addr());
-        tasks.push(tokio::spawn(
-            restaurant.run(shutdown.clone().cancelled_owned()),
+        self.restaurant_url = format!("http://{}", restaurant.local_addr());
+        self.tasks.push(tokio::spawn(
+            restaurant.run(self.shutdown.clone().cancelled_owned()),
         ));
 
-        let mut order_config = order_service::OrderConfig::new(
-            config.service("order", "orders", config.order_port),
-            user_url.clone(),
-            restaurant_url.clone(),
-        );
-        order_config.upstream_timeout_ms = config.upstream_timeout_ms;
-        order_config.pending_timeout_secs = config.pending_timeout_secs;
-        let order = order_service::build(order_config).await?;
-        let order_url = format!("http://{}", order.local_addr());
-        tasks.push(tokio::spawn(order.run(shutdown.clone().cancelled_owned())));
+        let order =
+            order_service::build(config.order_config(&self.user_url, &self.restaurant_url)).await?;
+        self.order_url = format!("http://{}", order.local_addr());
+        self.tasks.push(tokio::spawn(
+            order.run(self.shutdown.clone().cancelled_owned()),
+        ));
 
-        for url in [&user_url, &restaurant_url, &order_url] {
+        for url in [&self.user_url, &self.restaurant_url, &self.order_url] {
             testbed_common::server::wait_ready(url, Duration::from_secs(30)).await?;
         }
-        Ok(Self {
-            user_url,
-            restaurant_url,
-            order_url,
-            shutdown,
-            tasks,
-        })
+        Ok(())
     }
 
     /// Stops accepting requests, drains in-flight ones, and waits for the services to stop.

@@ -4,6 +4,8 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use testbed::{Stack, StackConfig};
+use testbed_common::signals;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -21,14 +23,32 @@ enum Command {
     Up(StackConfig),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    testbed_common::telemetry::init_tracing();
-    let Cli {
-        command: Command::Up(config),
-    } = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    // First: SIGTERM/SIGINT are handled from here on, also during start-up.
+    signals::run(|shutdown| async move {
+        testbed_common::telemetry::init_tracing();
+        let Cli {
+            command: Command::Up(config),
+        } = Cli::parse();
+        up(config, shutdown).await
+    })
+}
+
+/// `testbed up`: start, print where everything is, serve until signalled, stop.
+async fn up(config: StackConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let started = Instant::now();
-    let stack = Stack::start(&config).await?;
+    let Some(stack) = Stack::start_unless(&config, &shutdown).await? else {
+        println!("stopped during start-up");
+        return Ok(());
+    };
+    print_banner(&config, &stack, started.elapsed());
+    shutdown.cancelled().await;
+    stack.stop().await?;
+    println!("stopped");
+    Ok(())
+}
+
+fn print_banner(config: &StackConfig, stack: &Stack, took: std::time::Duration) {
     let storage = match (&config.database_server, &config.redis_url) {
         (Some(db), Some(redis)) => format!("PostgreSQL {db}, Redis {redis}"),
         (Some(db), None) => format!("PostgreSQL {db}, in-process cache"),
@@ -38,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!(
         "  Food-delivery chaos testbed is ready in {:.2?} ({storage})",
-        started.elapsed()
+        took
     );
     println!();
     println!("  service      URL                        docs");
@@ -56,8 +76,4 @@ async fn main() -> anyhow::Result<()> {
     println!("  Try a scenario:  cargo run --release -p loadgen -- run inter-service-flow");
     println!("  Ctrl-C stops everything.");
     println!();
-    testbed_common::server::shutdown_signal().await;
-    stack.stop().await?;
-    println!("stopped");
-    Ok(())
 }
