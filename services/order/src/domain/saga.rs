@@ -126,11 +126,13 @@ impl Orders {
         } = request;
         let (key, request_id) = (idempotency_key.as_deref(), request_id.as_deref());
         let lines = body.validated_lines()?;
+        let fingerprint = key.map(|_| body.fingerprint(user_id, &lines));
+        let fingerprint = fingerprint.as_deref();
         if let Some(key) = key
             && let Some(existing) =
                 store::find_by_idempotency_key(&self.db.conn, user_id, key).await?
         {
-            return self.replay(existing).await;
+            return self.replay(existing, fingerprint).await;
         }
         self.check_token(user_id, &token, request_id).await?;
 
@@ -143,6 +145,7 @@ impl Orders {
                     address: body.address.trim(),
                     phone: &body.phone,
                     idempotency_key: key,
+                    request_fingerprint: fingerprint,
                     items: &lines,
                 },
             )
@@ -154,7 +157,7 @@ impl Orders {
                 store::find_by_idempotency_key(&self.db.conn, user_id, key.unwrap_or_default())
                     .await?
                     .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
-            return self.replay(existing).await;
+            return self.replay(existing, fingerprint).await;
         };
         tracing::info!(order_id = order.id, user_id, "order PENDING");
         let view = self
@@ -163,10 +166,27 @@ impl Orders {
         Ok(Placed::New(view))
     }
 
-    /// The answer to a request whose `Idempotency-Key` an earlier request already used: that
-    /// order's outcome. If its saga is still running (its caller hung up and retried), waits
-    /// for the outcome up to `replay_wait`, then answers 409 as the IETF draft says.
-    async fn replay(&self, existing: OrderWithItems) -> Result<Placed, ApiError> {
+    /// The answer to a request whose `Idempotency-Key` an earlier request already used: 422
+    /// when the earlier request was a different one (its fingerprint differs; rows from
+    /// before fingerprints replay as they did), else that order's outcome. If its saga is
+    /// still running (its caller hung up and retried), waits for the outcome up to
+    /// `replay_wait`, then answers 409 — both as the IETF Idempotency-Key draft says.
+    async fn replay(
+        &self,
+        existing: OrderWithItems,
+        fingerprint: Option<&str>,
+    ) -> Result<Placed, ApiError> {
+        if let (Some(stored), Some(wanted)) = (&existing.0.request_fingerprint, fingerprint)
+            && stored != wanted
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different order request; \
+                 send a new key for a new order",
+            )
+            .with("order_id", existing.0.id));
+        }
         let deadline = tokio::time::Instant::now() + self.replay_wait;
         let mut current = existing;
         while current.0.status == OrderStatus::Pending.as_str() {
