@@ -1,7 +1,13 @@
 //! The all-in-one launcher: starts the User, Restaurant and Order services in one process,
 //! each on its own port with its own database, talking to each other over real HTTP — the
 //! same apps the per-service binaries run. Embedded storage (SQLite files, in-process cache)
-//! by default; real PostgreSQL and Redis when their URLs are given.
+//! by default; real PostgreSQL and Redis when their URLs are given. With `--processes`, each
+//! service runs as its own child process under a [`supervisor`] with a [`control_api`].
+
+pub mod control_api;
+pub mod processes;
+pub mod roles;
+pub mod supervisor;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
