@@ -1,6 +1,9 @@
 //! The launcher binary, run as a user would: in a fresh temporary directory, embedded and
 //! with PostgreSQL + Redis, driving the brief's basic flow, then stopped with SIGTERM; and
-//! SIGTERM at 50 moments of start-up and after, each ending in a clean exit (status 0).
+//! SIGTERM at 50 moments of start-up and after, each ending in a clean exit (status 0); and
+//! the same for each per-service binary.
+
+mod support;
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -282,5 +285,44 @@ async fn launcher_with_postgres_and_redis() {
         testbed_common::db::drop_postgres_database(&format!("{}/{prefix}{db}", database_server()))
             .await
             .unwrap();
+    }
+}
+
+/// Each service binary, SIGTERM 0–135 ms after its `main` starts (migrations, connecting,
+/// serving): a clean exit, status 0.
+#[test]
+fn service_binaries_stop_cleanly_on_sigterm_during_start_up() {
+    const RUNS: u64 = 10;
+    for name in ["user-service", "restaurant-service", "order-service"] {
+        for run in 0..RUNS {
+            let dir = support::TempDir::new("service-signals");
+            let mut child = Command::new(support::service_bin(name))
+                .env("TESTBED_DEV", "1")
+                .env("PORT", free_port().to_string())
+                .env("DATA_DIR", &dir.0)
+                .env("RUST_LOG", "warn")
+                .env_remove("DATABASE_URL")
+                .env_remove("REDIS_URL")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("service starts");
+            let spawned = Instant::now();
+            while !handles_sigterm(child.id()) {
+                assert!(
+                    spawned.elapsed() < Duration::from_secs(5),
+                    "{name}: SIGTERM not handled 5 s after spawning"
+                );
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            std::thread::sleep(Duration::from_millis(run * 15));
+            sigterm(&child);
+            let (status, _, stderr) = wait_exit(&mut child, Duration::from_secs(30));
+            assert!(
+                status.success(),
+                "{name}, SIGTERM {} ms into start-up: {status}\n{stderr}",
+                run * 15
+            );
+        }
     }
 }
