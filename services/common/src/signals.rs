@@ -12,6 +12,7 @@
 //! raced against it ([`CancellationToken::run_until_cancelled`]) and serving stops on it.
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +38,11 @@ where
         tokio::spawn(listener.cancel_on_signal(shutdown.clone()));
     }
     blocked.unblock()?;
-    runtime.block_on(body(shutdown))
+    let result = runtime.block_on(body(shutdown));
+    // Background tasks (recovery loops, cache refreshers) end with the runtime; a blocking
+    // task (e.g. a password hash) gets a bounded moment rather than holding the exit.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result
 }
 
 /// The runtime's listeners for SIGTERM and SIGINT.

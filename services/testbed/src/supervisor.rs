@@ -163,17 +163,30 @@ impl Supervisor {
     /// Starts a stopped or exited service and waits until it answers `/ready`.
     pub async fn start(&self, service: &str) -> Result<ProcessView, ControlError> {
         let index = self.find(service).await?;
-        let url = {
+        let (url, exited) = {
             let mut slots = self.slots.lock().await;
             let slot = &mut slots[index];
             slot.require("start", &[State::Stopped, State::Exited])?;
             self.spawn(index, slot)?;
-            slot.spec.url.clone()
+            (slot.spec.url.clone(), slot.exited.clone())
         };
-        if let Err(error) = testbed_common::server::wait_ready(&url, READY_TIMEOUT).await {
-            return Err(ControlError::Failed(format!(
-                "{service} started but is not ready: {error}"
-            )));
+        tokio::select! {
+            ready = testbed_common::server::wait_ready(&url, READY_TIMEOUT) => {
+                if let Err(error) = ready {
+                    return Err(ControlError::Failed(format!(
+                        "{service} started but is not ready: {error}"
+                    )));
+                }
+            }
+            // A child that dies while starting (a port in use, a bad database URL) is told
+            // at once rather than after the readiness timeout.
+            true = wait_exit(exited, READY_TIMEOUT) => {
+                let view = self.view(index).await;
+                return Err(ControlError::Failed(format!(
+                    "{service} exited while starting ({})",
+                    view.exit_status.unwrap_or_default()
+                )));
+            }
         }
         Ok(self.view(index).await)
     }

@@ -307,3 +307,41 @@ async fn supervised_processes_are_controlled_through_the_api() {
     terminate(&mut launcher, &pids);
     println!("processes: control API test took {:.1?}", started.elapsed());
 }
+
+/// A child that cannot start (its port is taken) fails the launch at once, with the reason,
+/// and leaves nothing running.
+#[test]
+fn a_child_that_cannot_start_fails_the_launch_quickly() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to occupy");
+    let port = taken.local_addr().expect("bound").port();
+    let dir = std::env::temp_dir().join(unique("processes-fail"));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_testbed"))
+        .args([
+            "up".to_string(),
+            "--processes".to_string(),
+            format!("--user-port={port}"),
+            format!("--restaurant-port={}", free_port()),
+            format!("--order-port={}", free_port()),
+            format!("--control-port={}", free_port()),
+        ])
+        .current_dir(&dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_SERVER")
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("launcher runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a failed start-up is an error");
+    assert!(
+        stderr.contains("user exited while starting"),
+        "the reason is given: {stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "told at once, not after the readiness timeout: {:?}",
+        started.elapsed()
+    );
+}
