@@ -19,6 +19,7 @@ pub mod kit;
 pub mod ops;
 pub mod server;
 pub mod service_auth;
+pub mod signals;
 pub mod telemetry;
 pub mod testing;
 

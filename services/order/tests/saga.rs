@@ -316,6 +316,8 @@ async fn idempotency_key_returns_the_first_order() {
             assert_eq!(response.status(), StatusCode::OK);
         }
         let body: serde_json::Value = response.json().await.unwrap();
+        // A replay waits for the first attempt's saga: the outcome, never PENDING.
+        assert_eq!(body["status"], "PAID", "{body}");
         ids.push(body["id"].as_i64().unwrap());
     }
     assert_eq!(created, 1);

@@ -1,7 +1,13 @@
 //! The all-in-one launcher: starts the User, Restaurant and Order services in one process,
 //! each on its own port with its own database, talking to each other over real HTTP — the
 //! same apps the per-service binaries run. Embedded storage (SQLite files, in-process cache)
-//! by default; real PostgreSQL and Redis when their URLs are given.
+//! by default; real PostgreSQL and Redis when their URLs are given. With `--processes`, each
+//! service runs as its own child process under a [`supervisor`] with a [`control_api`].
+
+pub mod control_api;
+pub mod processes;
+pub mod roles;
+pub mod supervisor;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -102,6 +108,18 @@ impl StackConfig {
             ..ServiceConfig::default()
         }
     }
+
+    /// The Order Service's configuration, calling the other two at these URLs.
+    pub fn order_config(&self, user_url: &str, restaurant_url: &str) -> order_service::OrderConfig {
+        let mut config = order_service::OrderConfig::new(
+            self.service("order", "orders", self.order_port),
+            user_url.to_string(),
+            restaurant_url.to_string(),
+        );
+        config.upstream_timeout_ms = self.upstream_timeout_ms;
+        config.pending_timeout_secs = self.pending_timeout_secs;
+        config
+    }
 }
 
 /// A running stack.
@@ -119,55 +137,83 @@ pub struct Stack {
 impl Stack {
     /// Starts the three services and waits until each is ready.
     pub async fn start(config: &StackConfig) -> anyhow::Result<Self> {
+        Self::start_unless(config, &CancellationToken::new())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("start-up cancelled"))
+    }
+
+    /// Starts the three services unless `cancel` fires first: then the services already
+    /// started are stopped gracefully and the answer is `Ok(None)`. A failed start-up also
+    /// stops what it had started.
+    pub async fn start_unless(
+        config: &StackConfig,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<Option<Self>> {
         let mut config = config.clone();
         let service_token_secret = config
             .service_token_secret
             .get_or_insert_with(random_secret)
             .clone();
         let config = &config;
-        let shutdown = CancellationToken::new();
-        let mut tasks = Vec::new();
+        let mut stack = Self {
+            user_url: String::new(),
+            restaurant_url: String::new(),
+            order_url: String::new(),
+            service_token_secret,
+            shutdown: CancellationToken::new(),
+            tasks: Vec::new(),
+        };
+        match cancel
+            .run_until_cancelled(stack.start_services(config))
+            .await
+        {
+            Some(Ok(())) => Ok(Some(stack)),
+            Some(Err(error)) => {
+                if let Err(stop_error) = stack.stop().await {
+                    tracing::warn!(error = %stop_error, "stopping after a failed start-up");
+                }
+                Err(error)
+            }
+            None => {
+                tracing::info!("shutdown signal during start-up: stopping what was started");
+                stack.stop().await?;
+                Ok(None)
+            }
+        }
+    }
 
+    async fn start_services(&mut self, config: &StackConfig) -> anyhow::Result<()> {
         let user = user_service::build(user_service::UserConfig::new(config.service(
             "user",
             "users",
             config.user_port,
         )))
         .await?;
-        let user_url = format!("http://{}", user.local_addr());
-        tasks.push(tokio::spawn(user.run(shutdown.clone().cancelled_owned())));
+        self.user_url = format!("http://{}", user.local_addr());
+        self.tasks.push(tokio::spawn(
+            user.run(self.shutdown.clone().cancelled_owned()),
+        ));
 
         let restaurant = restaurant_service::build(restaurant_service::RestaurantConfig::new(
             config.service("restaurant", "restaurants", config.restaurant_port),
         ))
         .await?;
-        let restaurant_url = format!("http://{}", restaurant.local_addr());
-        tasks.push(tokio::spawn(
-            restaurant.run(shutdown.clone().cancelled_owned()),
+        self.restaurant_url = format!("http://{}", restaurant.local_addr());
+        self.tasks.push(tokio::spawn(
+            restaurant.run(self.shutdown.clone().cancelled_owned()),
         ));
 
-        let mut order_config = order_service::OrderConfig::new(
-            config.service("order", "orders", config.order_port),
-            user_url.clone(),
-            restaurant_url.clone(),
-        );
-        order_config.upstream_timeout_ms = config.upstream_timeout_ms;
-        order_config.pending_timeout_secs = config.pending_timeout_secs;
-        let order = order_service::build(order_config).await?;
-        let order_url = format!("http://{}", order.local_addr());
-        tasks.push(tokio::spawn(order.run(shutdown.clone().cancelled_owned())));
+        let order =
+            order_service::build(config.order_config(&self.user_url, &self.restaurant_url)).await?;
+        self.order_url = format!("http://{}", order.local_addr());
+        self.tasks.push(tokio::spawn(
+            order.run(self.shutdown.clone().cancelled_owned()),
+        ));
 
-        for url in [&user_url, &restaurant_url, &order_url] {
+        for url in [&self.user_url, &self.restaurant_url, &self.order_url] {
             testbed_common::server::wait_ready(url, Duration::from_secs(30)).await?;
         }
-        Ok(Self {
-            user_url,
-            restaurant_url,
-            order_url,
-            service_token_secret,
-            shutdown,
-            tasks,
-        })
+        Ok(())
     }
 
     /// Stops accepting requests, drains in-flight ones, and waits for the services to stop.

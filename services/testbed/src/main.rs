@@ -3,7 +3,11 @@
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use testbed::processes::Processes;
+use testbed::roles::Role;
 use testbed::{Stack, StackConfig};
+use testbed_common::signals;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -17,8 +21,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the user, restaurant and order services in this process (Ctrl-C stops them).
-    Up(StackConfig),
+    /// Start the user, restaurant and order services (Ctrl-C stops them): in this process,
+    /// or with `--processes` each as its own supervised child process.
+    Up(UpArgs),
+    /// Run one service in this process (what `up --processes` starts for each service).
+    Serve {
+        #[command(subcommand)]
+        role: Role,
+    },
     /// Print a service token for direct stock calls at the Restaurant Service (reserve,
     /// restore), minted from the Order → Restaurant link secret an operator holds.
     ServiceToken {
@@ -31,18 +41,88 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    testbed_common::telemetry::init_tracing();
-    let config = match Cli::parse().command {
-        Command::Up(config) => config,
-        Command::ServiceToken { secret, ttl_secs } => {
-            println!("{}", testbed::mint_service_token(&secret, ttl_secs)?);
-            return Ok(());
+#[derive(clap::Args)]
+struct UpArgs {
+    #[command(flatten)]
+    stack: StackConfig,
+    /// Run each service as its own child process, with a control API to kill, stop, start,
+    /// pause, resume and restart them.
+    #[arg(long)]
+    processes: bool,
+    /// Port of the control API (with `--processes`; 0 picks a free port).
+    #[arg(long, default_value_t = 8000)]
+    control_port: u16,
+}
+
+fn main() -> anyhow::Result<()> {
+    // First: SIGTERM/SIGINT are handled from here on, also during start-up.
+    signals::run(|shutdown| async move {
+        testbed_common::telemetry::init_tracing();
+        match Cli::parse().command {
+            Command::Up(args) if args.processes => up_processes(args, shutdown).await,
+            Command::Up(args) => up(args.stack, shutdown).await,
+            Command::Serve { role } => testbed::roles::serve(role, shutdown).await,
+            Command::ServiceToken { secret, ttl_secs } => {
+                println!("{}", testbed::mint_service_token(&secret, ttl_secs)?);
+                Ok(())
+            }
         }
-    };
+    })
+}
+
+/// `testbed up`: start, print where everything is, serve until signalled, stop.
+async fn up(config: StackConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let started = Instant::now();
-    let stack = Stack::start(&config).await?;
+    let Some(stack) = Stack::start_unless(&config, &shutdown).await? else {
+        println!("stopped during start-up");
+        return Ok(());
+    };
+    let urls = [&stack.user_url, &stack.restaurant_url, &stack.order_url];
+    print_banner(&config, urls, started.elapsed());
+    println!("  Ctrl-C stops everything.");
+    println!();
+    shutdown.cancelled().await;
+    stack.stop().await?;
+    println!("stopped");
+    Ok(())
+}
+
+/// `testbed up --processes`: the same, each service a supervised child process.
+async fn up_processes(mut args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = &mut args.stack;
+    // Children must be told their ports: 0 becomes a port that is free now.
+    for port in [
+        &mut config.user_port,
+        &mut config.restaurant_port,
+        &mut config.order_port,
+    ] {
+        if *port == 0 {
+            *port = testbed_common::testing::free_port();
+        }
+    }
+    let Some(processes) = Processes::start_unless(config, args.control_port, &shutdown).await?
+    else {
+        println!("stopped during start-up");
+        return Ok(());
+    };
+    let views = processes.supervisor.list().await;
+    let urls: Vec<&String> = views.iter().map(|view| &view.url).collect();
+    print_banner(config, [urls[0], urls[1], urls[2]], started.elapsed());
+    let control = &processes.control_url;
+    println!("  Each service is its own process. Control API: {control}/processes");
+    println!(
+        "    curl -X POST {control}/processes/order/kill   (also stop, start, pause, resume, restart)"
+    );
+    println!("  Ctrl-C stops everything.");
+    println!();
+    shutdown.cancelled().await;
+    processes.stop().await?;
+    println!("stopped");
+    Ok(())
+}
+
+fn print_banner(config: &StackConfig, urls: [&String; 3], took: std::time::Duration) {
     let storage = match (&config.database_server, &config.redis_url) {
         (Some(db), Some(redis)) => format!("PostgreSQL {db}, Redis {redis}"),
         (Some(db), None) => format!("PostgreSQL {db}, in-process cache"),
@@ -52,15 +132,11 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!(
         "  Food-delivery chaos testbed is ready in {:.2?} ({storage})",
-        started.elapsed()
+        took
     );
     println!();
     println!("  service      URL                        docs");
-    for (name, url) in [
-        ("users", &stack.user_url),
-        ("restaurants", &stack.restaurant_url),
-        ("orders", &stack.order_url),
-    ] {
+    for (name, url) in ["users", "restaurants", "orders"].into_iter().zip(urls) {
         println!("  {name:<12} {url:<26} {url}/docs  {url}/redoc");
     }
     println!();
@@ -68,10 +144,4 @@ async fn main() -> anyhow::Result<()> {
         "  Gateway (NGINX, via docker compose or scripts/render-gateway.sh): http://localhost/api/…"
     );
     println!("  Try a scenario:  cargo run --release -p loadgen -- run inter-service-flow");
-    println!("  Ctrl-C stops everything.");
-    println!();
-    testbed_common::server::shutdown_signal().await;
-    stack.stop().await?;
-    println!("stopped");
-    Ok(())
 }

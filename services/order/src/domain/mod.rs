@@ -187,6 +187,19 @@ impl CreateOrder {
         }
         Ok(lines.into_iter().collect())
     }
+
+    /// SHA-256 (hex) of the request as understood: the user, the `lines` from
+    /// [`Self::validated_lines`] (merged per menu, ordered), the trimmed address and the
+    /// phone. Bodies that mean the same order share it; a reused `Idempotency-Key` with
+    /// another fingerprint is a different request.
+    pub fn fingerprint(&self, user_id: i64, lines: &[(i64, i64)]) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::json!([1, user_id, lines, self.address.trim(), self.phone]);
+        Sha256::digest(canonical.to_string().as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
 }
 
 /// An order line as clients see it.
@@ -317,6 +330,33 @@ mod tests {
                 .is_err()
         );
         assert!(order(vec![(1, 1)], "call me").validated_lines().is_err());
+    }
+
+    #[test]
+    fn fingerprints_tell_requests_apart() {
+        let print = |order: CreateOrder, user: i64| {
+            let lines = order.validated_lines().unwrap();
+            order.fingerprint(user, &lines)
+        };
+        let first = print(order(vec![(1, 2), (3, 1)], "010-1234-5678"), 7);
+        assert_eq!(first.len(), 64);
+        // The same order written differently: lines reordered or split.
+        assert_eq!(
+            first,
+            print(order(vec![(3, 1), (1, 1), (1, 1)], "010-1234-5678"), 7)
+        );
+        assert_ne!(
+            first,
+            print(order(vec![(1, 3), (3, 1)], "010-1234-5678"), 7)
+        );
+        assert_ne!(
+            first,
+            print(order(vec![(1, 2), (3, 1)], "010-1234-0000"), 7)
+        );
+        assert_ne!(
+            first,
+            print(order(vec![(1, 2), (3, 1)], "010-1234-5678"), 8)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use testbed_common::ApiError;
 use testbed_common::cache::{Cache, CacheStatus};
 use testbed_common::chaos::Switch;
 use testbed_common::db::Db;
+use tokio_util::task::TaskTracker;
 
 use super::{CreateOrder, FailureReason, OrderStatus, OrderView, order_key};
 use crate::clients::UpstreamError;
@@ -32,6 +33,23 @@ pub struct Orders {
     pub payment_fail: Arc<Switch>,
     pub order_ttl: Duration,
     pub crash_after_reserve: bool,
+    /// Sagas in flight, each in its own task; graceful shutdown waits for them.
+    pub sagas: TaskTracker,
+    /// How long a retry with a used `Idempotency-Key` waits for a saga still running.
+    pub replay_wait: Duration,
+}
+
+/// How often a retry checks whether the saga it waits for has ended.
+const REPLAY_POLL: Duration = Duration::from_millis(25);
+
+/// A `POST /orders` request, owned so its saga can run in a task of its own.
+pub struct PlaceOrder {
+    /// The bearer's user id, as verified locally from the token.
+    pub user_id: i64,
+    pub token: String,
+    pub order: CreateOrder,
+    pub idempotency_key: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// How a `POST /orders` ended.
@@ -83,23 +101,116 @@ impl Orders {
             .ok_or_else(|| ApiError::not_found(format!("order {order_id} does not exist")))
     }
 
-    /// Places an order for the bearer of `token` (already verified locally as `user_id`).
-    pub async fn place_order(
-        &self,
-        user_id: i64,
-        token: &str,
-        request: CreateOrder,
-        idempotency_key: Option<&str>,
-        request_id: Option<&str>,
-    ) -> Result<Placed, ApiError> {
-        let lines = request.validated_lines()?;
-        if let Some(key) = idempotency_key
+    /// Places an order in a task of its own and waits for its outcome. The task is tracked
+    /// (graceful shutdown waits for it) and not tied to the request: a caller that hangs up
+    /// (a client or gateway timeout) does not interrupt the saga, and a retry with the same
+    /// `Idempotency-Key` answers its outcome.
+    pub async fn place_order(&self, request: PlaceOrder) -> Result<Placed, ApiError> {
+        let orders = self.clone();
+        let saga = self
+            .sagas
+            .spawn(async move { orders.place_order_here(request).await });
+        saga.await
+            .map_err(|e| ApiError::internal(format!("the order saga stopped: {e}")))?
+    }
+
+    /// Places an order for the bearer of `token` (already verified locally as `user_id`),
+    /// in the calling task.
+    async fn place_order_here(&self, request: PlaceOrder) -> Result<Placed, ApiError> {
+        let PlaceOrder {
+            user_id,
+            token,
+            order: body,
+            idempotency_key,
+            request_id,
+        } = request;
+        let (key, request_id) = (idempotency_key.as_deref(), request_id.as_deref());
+        let lines = body.validated_lines()?;
+        let fingerprint = key.map(|_| body.fingerprint(user_id, &lines));
+        let fingerprint = fingerprint.as_deref();
+        if let Some(key) = key
             && let Some(existing) =
                 store::find_by_idempotency_key(&self.db.conn, user_id, key).await?
         {
-            return Ok(Placed::Replayed(existing.into()));
+            return self.replay(existing, fingerprint).await;
         }
+        self.check_token(user_id, &token, request_id).await?;
 
+        let inserted = {
+            let _writer = self.db.write_guard().await;
+            store::insert_pending(
+                &self.db.conn,
+                NewOrder {
+                    user_id,
+                    address: body.address.trim(),
+                    phone: &body.phone,
+                    idempotency_key: key,
+                    request_fingerprint: fingerprint,
+                    items: &lines,
+                },
+            )
+            .await?
+        };
+        let Some((order, items)) = inserted else {
+            // Another request with the same key won the race: answer its order.
+            let existing =
+                store::find_by_idempotency_key(&self.db.conn, user_id, key.unwrap_or_default())
+                    .await?
+                    .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
+            return self.replay(existing, fingerprint).await;
+        };
+        tracing::info!(order_id = order.id, user_id, "order PENDING");
+        let view = self
+            .run_saga(order, items, key.is_some(), request_id)
+            .await?;
+        Ok(Placed::New(view))
+    }
+
+    /// The answer to a request whose `Idempotency-Key` an earlier request already used: 422
+    /// when the earlier request was a different one (its fingerprint differs; rows from
+    /// before fingerprints replay as they did), else that order's outcome. If its saga is
+    /// still running (its caller hung up and retried), waits for the outcome up to
+    /// `replay_wait`, then answers 409 — both as the IETF Idempotency-Key draft says.
+    async fn replay(
+        &self,
+        existing: OrderWithItems,
+        fingerprint: Option<&str>,
+    ) -> Result<Placed, ApiError> {
+        if let (Some(stored), Some(wanted)) = (&existing.0.request_fingerprint, fingerprint)
+            && stored != wanted
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different order request; \
+                 send a new key for a new order",
+            )
+            .with("order_id", existing.0.id));
+        }
+        let deadline = tokio::time::Instant::now() + self.replay_wait;
+        let mut current = existing;
+        while current.0.status == OrderStatus::Pending.as_str() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::conflict(
+                    "idempotency_in_progress",
+                    "the order with this Idempotency-Key is still being placed; retry later",
+                )
+                .with("order_id", current.0.id)
+                .with("status", OrderStatus::Pending.as_str()));
+            }
+            tokio::time::sleep(REPLAY_POLL).await;
+            current = self.load(current.0.id).await?;
+        }
+        Ok(Placed::Replayed(current.into()))
+    }
+
+    /// Asks the User Service whether the token is (still) valid and is `user_id`'s.
+    async fn check_token(
+        &self,
+        user_id: i64,
+        token: &str,
+        request_id: Option<&str>,
+    ) -> Result<(), ApiError> {
         let valid = self
             .users
             .validate(token, request_id)
@@ -110,39 +221,21 @@ impl Orders {
                 "the token's user does not match the User Service's answer",
             ));
         }
+        Ok(())
+    }
 
-        let inserted = {
-            let _writer = self.db.write_guard().await;
-            store::insert_pending(
-                &self.db.conn,
-                NewOrder {
-                    user_id,
-                    address: request.address.trim(),
-                    phone: &request.phone,
-                    idempotency_key,
-                    items: &lines,
-                },
-            )
-            .await?
-        };
-        let Some((order, items)) = inserted else {
-            // Another request with the same key won the race: answer its order.
-            let key = idempotency_key.unwrap_or_default();
-            let existing = store::find_by_idempotency_key(&self.db.conn, user_id, key)
-                .await?
-                .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
-            return Ok(Placed::Replayed(existing.into()));
-        };
-        tracing::info!(order_id = order.id, user_id, "order PENDING");
-
-        // Reserve each line; stop at the first failure.
+    /// Reserves each line; stops at the first failure. Returns the total and the failure.
+    async fn reserve_lines(
+        &self,
+        order_id: i64,
+        items: &mut [order_items::Model],
+        request_id: Option<&str>,
+    ) -> Result<(i64, Option<FailureReason>), ApiError> {
         let mut total = 0;
-        let mut failure = None;
-        let mut items = items;
-        for item in &mut items {
+        for item in items.iter_mut() {
             match self
                 .restaurants
-                .reserve(item.menu_id, item.quantity, order.id, request_id)
+                .reserve(item.menu_id, item.quantity, order_id, request_id)
                 .await
             {
                 Ok(reserved) => {
@@ -152,19 +245,30 @@ impl Orders {
                     store::set_unit_price(&self.db.conn, item.id, reserved.unit_price).await?;
                 }
                 Err(error) => {
-                    tracing::warn!(order_id = order.id, menu_id = item.menu_id, %error, "reservation failed");
-                    failure = Some(match error {
+                    tracing::warn!(order_id, menu_id = item.menu_id, %error, "reservation failed");
+                    let reason = match error {
                         UpstreamError::Timeout { .. } => FailureReason::RestaurantTimeout,
                         UpstreamError::Unavailable { .. } => FailureReason::RestaurantUnavailable,
                         UpstreamError::Refused { status: 409, .. } => FailureReason::OutOfStock,
                         UpstreamError::Refused { status: 404, .. } => FailureReason::UnknownMenu,
                         UpstreamError::Refused { .. } => FailureReason::RestaurantUnavailable,
-                    });
-                    break;
+                    };
+                    return Ok((total, Some(reason)));
                 }
             }
         }
+        Ok((total, None))
+    }
 
+    /// The saga of a PENDING order: reserve, pay, and end PAID or FAILED.
+    async fn run_saga(
+        &self,
+        order: store::orders::Model,
+        mut items: Vec<order_items::Model>,
+        keyed: bool,
+        request_id: Option<&str>,
+    ) -> Result<OrderView, ApiError> {
+        let (total, failure) = self.reserve_lines(order.id, &mut items, request_id).await?;
         if failure.is_none() && self.crash_after_reserve {
             tracing::error!(
                 order_id = order.id,
@@ -172,62 +276,68 @@ impl Orders {
             );
             std::process::exit(70);
         }
-
         let failure = failure.or_else(|| {
             self.payment_declined()
                 .then_some(FailureReason::PaymentDeclined)
         });
-        let view = match failure {
-            None => {
-                let paid_at = chrono::Utc::now();
-                let moved = {
-                    let _writer = self.db.write_guard().await;
-                    store::transition(
-                        &self.db.conn,
-                        order.id,
-                        Transition {
-                            at: paid_at,
-                            from: "PENDING",
-                            to: "PAID",
-                            total: Some(total),
-                            failure_reason: None,
-                            compensation_pending: false,
-                        },
-                    )
-                    .await?
-                };
-                if moved {
-                    tracing::info!(order_id = order.id, total, "order PAID");
-                    // Nobody can have cached this order yet unless a retry with the same
-                    // Idempotency-Key learned its id while it was PENDING.
-                    if idempotency_key.is_some() {
-                        self.invalidate(order.id).await;
-                    }
-                    // What was just written, without reading it back.
-                    let paid = store::orders::Model {
-                        status: OrderStatus::Paid.as_str().to_string(),
-                        total,
-                        updated_at: paid_at,
-                        ..order
-                    };
-                    (paid, items).into()
-                } else {
-                    // The recovery loop finished this order first (and gave its stock back).
-                    tracing::warn!(
-                        order_id = order.id,
-                        "order was recovered before payment completed"
-                    );
-                    self.invalidate(order.id).await;
-                    self.load(order.id).await?.into()
-                }
-            }
+        match failure {
+            None => self.pay(order, items, total, keyed).await,
             Some(reason) => {
                 let view = self.fail(order.id, &items, reason, request_id).await?;
                 self.invalidate(order.id).await;
-                view
+                Ok(view)
             }
+        }
+    }
+
+    /// Ends a PENDING order PAID (unless recovery finished it first).
+    async fn pay(
+        &self,
+        order: store::orders::Model,
+        items: Vec<order_items::Model>,
+        total: i64,
+        keyed: bool,
+    ) -> Result<OrderView, ApiError> {
+        let paid_at = chrono::Utc::now();
+        let moved = {
+            let _writer = self.db.write_guard().await;
+            store::transition(
+                &self.db.conn,
+                order.id,
+                Transition {
+                    at: paid_at,
+                    from: "PENDING",
+                    to: "PAID",
+                    total: Some(total),
+                    failure_reason: None,
+                    compensation_pending: false,
+                },
+            )
+            .await?
         };
-        Ok(Placed::New(view))
+        if !moved {
+            // The recovery loop finished this order first (and gave its stock back).
+            tracing::warn!(
+                order_id = order.id,
+                "order was recovered before payment completed"
+            );
+            self.invalidate(order.id).await;
+            return Ok(self.load(order.id).await?.into());
+        }
+        tracing::info!(order_id = order.id, total, "order PAID");
+        // Nobody can have cached this order yet unless a retry with the same
+        // Idempotency-Key learned its id while it was PENDING.
+        if keyed {
+            self.invalidate(order.id).await;
+        }
+        // What was just written, without reading it back.
+        let paid = store::orders::Model {
+            status: OrderStatus::Paid.as_str().to_string(),
+            total,
+            updated_at: paid_at,
+            ..order
+        };
+        Ok((paid, items).into())
     }
 
     /// The simulated payment: declined with the configured probability.

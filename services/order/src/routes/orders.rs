@@ -16,7 +16,7 @@ use testbed_common::{ApiError, ApiResult};
 use utoipa::ToSchema;
 
 use super::OrderState;
-use crate::domain::saga::Placed;
+use crate::domain::saga::{PlaceOrder, Placed};
 use crate::domain::{CreateOrder, OrderView};
 use crate::store;
 
@@ -31,8 +31,10 @@ const MAX_IDEMPOTENCY_KEY: usize = 128;
                    reserves each line's stock at the Restaurant Service (prices come from there), \
                    runs the simulated payment and answers the PAID order (201). On any failure \
                    every reservation is given back and the order ends FAILED; the JSON error \
-                   carries `order_id`, `failure_reason` and the order. An `Idempotency-Key` header \
-                   makes a retried POST answer the first order instead of creating a second.",
+                   carries `order_id`, `failure_reason` and the order. The saga runs to its end even \
+                   if the caller hangs up. An `Idempotency-Key` header makes a retried POST \
+                   answer the first order's outcome instead of creating a second (waiting for \
+                   it while its saga still runs); the same key with a different request is 422.",
     request_body = CreateOrder,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe (≤ 128 characters)")),
     security(("bearer" = []), ("oauth2" = [])),
@@ -44,8 +46,9 @@ const MAX_IDEMPOTENCY_KEY: usize = 128;
             example = json!({"error": "missing_token", "message": "a bearer token is needed: send `Authorization: Bearer <access_token>` from POST /login"})),
         (status = 402, description = "payment declined; order FAILED, stock given back", body = ErrorBody,
             example = json!({"error": "payment_declined", "message": "the payment was declined; the stock was given back", "order_id": 42, "status": "FAILED", "failure_reason": "payment_declined"})),
-        (status = 409, description = "out of stock; order FAILED, nothing taken", body = ErrorBody),
-        (status = 422, description = "invalid order (lines, quantities, address, phone) or unknown menu", body = ErrorBody),
+        (status = 409, description = "out of stock (order FAILED, nothing taken), or `idempotency_in_progress`: the order with this Idempotency-Key is still being placed", body = ErrorBody),
+        (status = 422, description = "invalid order (lines, quantities, address, phone), unknown menu, or `idempotency_key_reused`: the Idempotency-Key was used for a different request", body = ErrorBody,
+            example = json!({"error": "idempotency_key_reused", "message": "this Idempotency-Key was already used for a different order request; send a new key for a new order", "order_id": 42})),
         (status = 503, description = "a dependency failed; order FAILED (or not created when the User Service failed)", body = ErrorBody),
         (status = 504, description = "a dependency timed out; order FAILED (or not created when the User Service timed out)", body = ErrorBody),
     ))]
@@ -70,13 +73,13 @@ pub async fn create_order(
     };
     let placed = state
         .orders
-        .place_order(
-            user.user_id,
-            &user.token,
-            body,
-            key.as_deref(),
-            request_id(&headers),
-        )
+        .place_order(PlaceOrder {
+            user_id: user.user_id,
+            token: user.token,
+            order: body,
+            idempotency_key: key,
+            request_id: request_id(&headers).map(str::to_string),
+        })
         .await?;
     let (view, created) = match placed {
         Placed::New(view) => (view, true),

@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables)]
+        vec![Box::new(CreateTables), Box::new(AddRequestFingerprint)]
     }
 }
 
@@ -24,6 +24,7 @@ enum Orders {
     FailureReason,
     CompensationPending,
     IdempotencyKey,
+    RequestFingerprint,
     CreatedAt,
     UpdatedAt,
 }
@@ -153,6 +154,49 @@ impl MigrationTrait for CreateTables {
             .await?;
         manager
             .drop_table(Table::drop().table(Orders::Table).to_owned())
+            .await
+    }
+}
+
+/// Adds `orders.request_fingerprint`: the SHA-256 of a keyed request, so a reused
+/// `Idempotency-Key` with a different body is told apart (422). Rows from before have none
+/// and keep replaying as they did.
+struct AddRequestFingerprint;
+
+impl MigrationName for AddRequestFingerprint {
+    fn name(&self) -> &str {
+        "m20261130_000001_add_request_fingerprint"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddRequestFingerprint {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.has_column("orders", "request_fingerprint").await? {
+            return Ok(());
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Orders::Table)
+                    .add_column(
+                        ColumnDef::new(Orders::RequestFingerprint)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Orders::Table)
+                    .drop_column(Orders::RequestFingerprint)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -23,6 +23,8 @@ pub struct NewOrder<'a> {
     pub address: &'a str,
     pub phone: &'a str,
     pub idempotency_key: Option<&'a str>,
+    /// Fingerprint of the keyed request (see `domain::CreateOrder::fingerprint`).
+    pub request_fingerprint: Option<&'a str>,
     /// (menu id, quantity), menu ids distinct.
     pub items: &'a [(i64, i64)],
 }
@@ -44,6 +46,7 @@ pub async fn insert_pending(
         failure_reason: Set(None),
         compensation_pending: Set(false),
         idempotency_key: Set(new.idempotency_key.map(str::to_string)),
+        request_fingerprint: Set(new.request_fingerprint.map(str::to_string)),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

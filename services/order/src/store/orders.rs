@@ -17,6 +17,9 @@ pub struct Model {
     /// True while stock taken for this order still has to be given back.
     pub compensation_pending: bool,
     pub idempotency_key: Option<String>,
+    /// SHA-256 (hex) of the keyed request (user, lines, address, phone); absent on rows from
+    /// before it was recorded, and without a key.
+    pub request_fingerprint: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

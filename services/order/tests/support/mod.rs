@@ -10,6 +10,7 @@ use order_service::OrderConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testbed_common::testing::{Backend, TestStorage, unique};
+use tokio_util::sync::CancellationToken;
 
 pub struct Stack {
     pub user: String,
@@ -17,6 +18,9 @@ pub struct Stack {
     pub order: String,
     pub http: reqwest::Client,
     pub storage: TestStorage,
+    /// Cancel to stop the Order Service gracefully; its task ends once it has stopped.
+    pub order_stop: CancellationToken,
+    pub order_task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 pub async fn start(backend: Backend) -> Stack {
@@ -46,14 +50,26 @@ pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut OrderConfig)) 
     tweak(&mut config);
     let order = order_service::build(config).await.expect("order service");
     let order_url = format!("http://{}", order.local_addr());
-    tokio::spawn(order.run(std::future::pending()));
+    let order_stop = CancellationToken::new();
+    let order_task = tokio::spawn(order.run(order_stop.clone().cancelled_owned()));
     Stack {
         user: user_url,
         restaurant: restaurant_url,
         order: order_url,
         http: reqwest::Client::new(),
         storage,
+        order_stop,
+        order_task,
     }
+}
+
+/// A valid order body for these (menu id, quantity) lines.
+pub fn order_body(items: &[(i64, i64)]) -> Value {
+    let items: Vec<Value> = items
+        .iter()
+        .map(|(menu, quantity)| json!({"menu_id": menu, "quantity": quantity}))
+        .collect();
+    json!({"items": items, "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"})
 }
 
 pub struct Response {
@@ -129,17 +145,29 @@ impl Stack {
     }
 
     pub async fn order(&self, token: &str, items: &[(i64, i64)]) -> Response {
-        let items: Vec<Value> = items
-            .iter()
-            .map(|(menu, quantity)| json!({"menu_id": menu, "quantity": quantity}))
-            .collect();
         self.call(
             reqwest::Method::POST,
             format!("{}/orders", self.order),
             Some(token),
-            Some(json!({"items": items, "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"})),
+            Some(order_body(items)),
         )
         .await
+    }
+
+    /// `POST /orders` with an `Idempotency-Key`, through `client` (e.g. one with a short
+    /// timeout, to hang up mid-order).
+    pub fn keyed_order(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        key: &str,
+        items: &[(i64, i64)],
+    ) -> reqwest::RequestBuilder {
+        client
+            .post(format!("{}/orders", self.order))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&order_body(items))
     }
 
     pub async fn get_order(&self, token: &str, id: i64) -> Response {
