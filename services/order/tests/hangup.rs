@@ -14,8 +14,10 @@ use support::{Stack, start};
 use testbed_common::testing::{Backend, unique};
 use tokio::time::Instant;
 
-const INVENTORY_DELAY_MS: u64 = 400;
-const HANG_UP_AFTER: Duration = Duration::from_millis(150);
+// The caller hangs up well after its request reached the handler (even on a busy machine),
+// and well before the reservation under the inventory delay is done.
+const INVENTORY_DELAY_MS: u64 = 600;
+const HANG_UP_AFTER: Duration = Duration::from_millis(300);
 const STOCK: i64 = 50;
 const QUANTITY: i64 = 2;
 

@@ -40,6 +40,13 @@ async fn business_metrics_after_a_reservation() {
     let id = menu["id"].as_i64().expect("menu id");
     let reserve = http
         .put(format!("{base}/inventory/{id}"))
+        .bearer_auth(
+            testbed_common::service_auth::ServiceKeys::new(
+                testbed_common::config::DEV_SERVICE_TOKEN_SECRET,
+            )
+            .stock_token()
+            .expect("service token"),
+        )
         .json(&json!({"quantity": 3, "order_id": 1}))
         .send()
         .await
