@@ -71,6 +71,9 @@ bash scripts/toxiproxy-client.sh
 say "every service's /metrics: promtool check metrics, the OpenMetrics parser, business metrics"
 bash scripts/metrics-check.sh
 
+say "dependency hygiene: cargo-deny licences, bans and sources (offline)"
+bash scripts/deny-check.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
