@@ -8,4 +8,8 @@ for tool in wrk; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 done
 cargo build --release -q -p user-service -p restaurant-service -p order-service -p testbed -p loadgen
-exec python3 bench/run.py "$@"
+python3 bench/run.py "$@"
+# The login/signup flood against the release User Service (issue 16): peak RSS and /health
+# latency while 500 anonymous requests for random names arrive at once.
+cargo test --release -q -p testbed --test flood -- --nocapture 2>&1 | grep "flood of" |
+  tee "reports/bench/login-flood-$(date +%F).txt"
