@@ -182,22 +182,29 @@ pub async fn require_admin(
 ) -> Response {
     if let Some(expected) = &admin.0
         && is_admin_path(request.method(), request.uri().path())
+        && let Err(refused) = check_admin_token(request.headers(), expected)
     {
-        let given = request
-            .headers()
-            .get(ADMIN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-            return ApiError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "admin_token_required",
-                "this call needs the admin token in the X-Admin-Token header",
-            )
-            .into_response();
-        }
+        return refused.into_response();
     }
     next.run(request).await
+}
+
+/// Checks the `X-Admin-Token` header against the configured token, without an early exit so
+/// timing does not tell how much of a guess was right.
+pub fn check_admin_token(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let given = headers
+        .get(ADMIN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "admin_token_required",
+            "this call needs the admin token in the X-Admin-Token header",
+        ))
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -84,7 +84,8 @@ async fn not_found(request: Request) -> ApiError {
     ))
 }
 
-async fn method_not_allowed(request: Request) -> ApiError {
+/// The JSON 405 every router of the testbed answers.
+pub async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

@@ -12,11 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use testbed_common::ApiError;
+use testbed_common::auth::check_admin_token;
+use testbed_common::server::method_not_allowed;
 
 use crate::supervisor::{ControlError, ProcessView, Supervisor};
-
-/// The header carrying the admin token (the same one `/chaos` uses).
-const ADMIN_HEADER: &str = "x-admin-token";
 
 /// The control API over `supervisor`, guarded by `admin_token` when one is given.
 pub fn router(supervisor: Supervisor, admin_token: Option<String>) -> Router {
@@ -81,32 +80,12 @@ async fn require_admin(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(expected) = &expected {
-        let given = request
-            .headers()
-            .get(ADMIN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !same_secret(given.as_bytes(), expected.as_bytes()) {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "admin_token_required",
-                "the control API needs the admin token in the X-Admin-Token header",
-            )
-            .into_response();
-        }
+    if let Some(expected) = &expected
+        && let Err(refused) = check_admin_token(request.headers(), expected)
+    {
+        return refused.into_response();
     }
     next.run(request).await
-}
-
-/// Compares without an early exit, so timing does not tell how much of a guess was right.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
 }
 
 async fn not_found(request: Request) -> ApiError {
@@ -115,16 +94,4 @@ async fn not_found(request: Request) -> ApiError {
         request.method(),
         request.uri().path()
     ))
-}
-
-async fn method_not_allowed(request: Request) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
-    )
 }
