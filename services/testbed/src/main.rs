@@ -8,6 +8,7 @@ use testbed::{Stack, StackConfig};
 #[derive(Parser)]
 #[command(
     name = "testbed",
+    version,
     about = "Food-delivery chaos testbed: run the whole system locally"
 )]
 struct Cli {
