@@ -65,6 +65,9 @@ bash scripts/report-ci.sh
 say "the live dashboard in a real pseudo-terminal (tmux): keys, q, terminal restored, report"
 bash scripts/dashboard-pty.sh
 
+say "dependencies: none unused (cargo-machete), rust-version truthful"
+bash scripts/deps-check.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
