@@ -68,6 +68,9 @@ bash scripts/dashboard-pty.sh
 say "dependencies: none unused (cargo-machete), rust-version truthful"
 bash scripts/deps-check.sh
 
+say "one build serves everything: -p testbed then -p loadgen compiles no dependency twice"
+bash scripts/build-once.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

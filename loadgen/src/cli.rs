@@ -160,7 +160,17 @@ impl RunArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    main_from(std::env::args_os())
+}
+
+/// Runs the command line given as `args` (the first is the program name); also used by
+/// `testbed loadgen …`.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

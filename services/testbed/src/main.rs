@@ -1,5 +1,6 @@
 //! `testbed up`: the whole system on this machine with one command.
 
+use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
@@ -20,14 +21,31 @@ struct Cli {
 enum Command {
     /// Start the user, restaurant and order services in this process (Ctrl-C stops them).
     Up(StackConfig),
+    /// The load generator, as the `loadgen` binary (e.g. `testbed loadgen run
+    /// inter-service-flow`): built with the launcher, so one build serves both.
+    #[command(disable_help_flag = true)]
+    Loadgen {
+        /// Arguments for loadgen (`testbed loadgen --help` shows its help).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Up(config) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(up(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Loadgen { args } => Ok(loadgen::cli::main_from(
+            std::iter::once("loadgen".into()).chain(args),
+        )),
+    }
+}
+
+async fn up(config: StackConfig) -> anyhow::Result<()> {
     testbed_common::telemetry::init_tracing();
-    let Cli {
-        command: Command::Up(config),
-    } = Cli::parse();
     let started = Instant::now();
     let stack = Stack::start(&config).await?;
     let storage = match (&config.database_server, &config.redis_url) {
@@ -54,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  Gateway (NGINX, via docker compose or scripts/render-gateway.sh): http://localhost/api/…"
     );
-    println!("  Try a scenario:  cargo run --release -p loadgen -- run inter-service-flow");
+    println!("  Try a scenario:  cargo run --release -p testbed -- loadgen run inter-service-flow");
     println!("  Ctrl-C stops everything.");
     println!();
     testbed_common::server::shutdown_signal().await;
