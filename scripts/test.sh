@@ -41,6 +41,9 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+say "one build serves everything: -p testbed then -p loadgen compiles no dependency twice"
+BUILD_ONCE_SHARED=1 bash scripts/build-once.sh
+
 say "docker-compose.yml and the gateway config (compose client's config, nginx -t)"
 bash scripts/validate-compose.sh
 
@@ -73,6 +76,10 @@ bash scripts/metrics-check.sh
 
 say "dependency hygiene: cargo-deny licences, bans and sources (offline)"
 bash scripts/deny-check.sh
+
+say "dependencies: none unused (cargo-machete), rust-version truthful"
+bash scripts/deps-check.sh
+
 
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -1,12 +1,14 @@
 //! The `loadgen` command line: list, show and validate scenarios, run one and write its
 //! reports, render the report of a saved run again, or merge several runs into one.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
 
 use crate::api::Targets;
 use crate::dashboard::Dashboard;
@@ -16,29 +18,62 @@ use crate::report;
 use crate::run::{RunOptions, RunRecord, start_run};
 use crate::scenario;
 
+/// Shown under `--help`: the variables that are not tied to one flag, and the exit codes.
+const AFTER_HELP: &str = "\
+Environment: every flag that has an environment variable shows it as [env: NAME]; \
+LOADGEN_SCENARIOS is the directory searched first for named scenarios (<name>.toml; \
+the shipped scenarios are built in, and a file of the same name there wins).
+
+Exit codes: 0 passed / ok, 1 an assertion failed or a scenario file is broken, \
+2 a usage or setup error.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "loadgen",
     version,
-    about = "Load generator and chaos scenarios for the food-delivery testbed"
+    about = "Load generator and chaos scenarios for the food-delivery testbed",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
+    /// Directory searched first for named scenarios (<name>.toml); the shipped ones are
+    /// built in.
+    #[arg(
+        long,
+        global = true,
+        env = "LOADGEN_SCENARIOS",
+        default_value = "scenarios",
+        value_name = "DIR"
+    )]
+    pub scenarios: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List the scenarios with one-line descriptions.
-    List,
+    /// List the scenarios with one-line descriptions; exits 1 when a scenario file is broken.
+    List {
+        /// Print a JSON array (name, description, source, counts, or the error) instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a scenario file.
-    Show { name: String },
-    /// Check a scenario file; errors name the file and line.
-    Validate { file: PathBuf },
+    Show {
+        /// A scenario name (see `loadgen list`) or a path to a .toml file.
+        scenario: String,
+    },
+    /// Check a scenario, by name or path; errors name the file and line.
+    Validate {
+        /// A scenario name (see `loadgen list`) or a path to a .toml file.
+        scenario: String,
+    },
     /// Run a scenario and write its reports; exits non-zero when an assertion fails.
     Run(Box<RunArgs>),
     /// Render the HTML (and summary/junit) again from a saved run.json, next to it.
-    Report { run_json: PathBuf },
+    Report {
+        /// The run.json of a saved run.
+        run_json: PathBuf,
+    },
     /// Merge runs of one scenario made at once by several load processes or machines into
     /// one report; its percentiles come from their histograms added together (never
     /// averaged). Exits non-zero when an assertion fails on the merged data.
@@ -65,14 +100,14 @@ pub struct MergeArgs {
 pub struct RunArgs {
     /// A scenario name (see `loadgen list`) or a path to a .toml file.
     pub scenario: String,
-    /// Number of virtual users.
-    #[arg(long)]
+    /// Number of virtual users (default: the scenario's).
+    #[arg(short = 'u', long, env = "LOADGEN_USERS")]
     pub users: Option<usize>,
-    /// How long the load runs, e.g. 20s or 2m.
-    #[arg(long, value_parser = parse_duration)]
+    /// How long the load runs, e.g. 20s or 2m (default: the scenario's).
+    #[arg(short = 't', long, env = "LOADGEN_RUN_TIME", value_parser = parse_duration)]
     pub run_time: Option<Duration>,
     /// Open-loop mode: workflow iterations started per second, whatever the latency.
-    #[arg(long)]
+    #[arg(short = 'r', long, env = "LOADGEN_RATE")]
     pub rate: Option<f64>,
     /// Open-loop mode: the most iterations running at once; one due beyond it is dropped
     /// and counted [default: the scenario's max_in_flight, else rate × request timeout].
@@ -81,15 +116,27 @@ pub struct RunArgs {
     /// Send the public API through this gateway (e.g. http://127.0.0.1:80).
     #[arg(long, env = "LOADGEN_GATEWAY")]
     pub gateway: Option<String>,
+    /// User Service base URL (setup, fault switches, and the API without a gateway).
     #[arg(long, env = "USER_URL", default_value = "http://127.0.0.1:8001")]
     pub user_url: String,
+    /// Restaurant Service base URL.
     #[arg(long, env = "RESTAURANT_URL", default_value = "http://127.0.0.1:8002")]
     pub restaurant_url: String,
+    /// Order Service base URL.
     #[arg(long, env = "ORDER_URL", default_value = "http://127.0.0.1:8003")]
     pub order_url: String,
-    /// Where reports go: <report-dir>/<scenario>/<timestamp>/.
-    #[arg(long, default_value = "reports")]
+    /// Where reports go: a new <report-dir>/<scenario>/<timestamp>/.
+    #[arg(
+        long,
+        env = "LOADGEN_REPORT_DIR",
+        default_value = "reports",
+        value_name = "DIR"
+    )]
     pub report_dir: PathBuf,
+    /// Write the reports into exactly this directory (created if missing; files of an
+    /// earlier run there are replaced) instead of under --report-dir.
+    #[arg(short = 'o', long, env = "LOADGEN_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Seed for workflow choice in open-loop mode.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -99,6 +146,10 @@ pub struct RunArgs {
     /// Print progress lines instead of the live dashboard.
     #[arg(long)]
     pub no_dashboard: bool,
+    /// Print the summary (summary.json plus `report_dir`) as JSON on stdout, and nothing
+    /// else there: no dashboard, no progress lines.
+    #[arg(long)]
+    pub json: bool,
     /// Sent as X-Admin-Token on fault switches and admin calls.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -117,7 +168,17 @@ impl RunArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    main_from(std::env::args_os())
+}
+
+/// Runs the command line given as `args` (the first is the program name); also used by
+/// `testbed loadgen …`.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -128,37 +189,14 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    scenario::use_scenarios_dir(cli.scenarios.clone());
     match cli.command {
-        Command::List => {
-            for entry in scenario::all_scenarios() {
-                match entry {
-                    Ok(s) => println!("{:<20} {}", s.name, s.description),
-                    Err(e) => println!("{e}"),
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Show { name } => {
+        Command::List { json } => Ok(list_scenarios(json)),
+        Command::Show { scenario: name } => {
             print!("{}", scenario::source_text(&name)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { file } => match scenario::load_file(&file) {
-            Ok(s) => {
-                println!(
-                    "{}: ok — {} ({} workflows, {} faults, {} assertions)",
-                    file.display(),
-                    s.name,
-                    s.workflows.len(),
-                    s.faults.len(),
-                    s.assertions.len()
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("{e:#}");
-                Ok(ExitCode::FAILURE)
-            }
-        },
+        Command::Validate { scenario: name } => Ok(validate(&name)),
         Command::Report { run_json } => {
             let record = report::load_record(&run_json)?;
             let dir = run_json.parent().unwrap_or(Path::new("."));
@@ -198,11 +236,79 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `loadgen list`: one line (or JSON object) per scenario; failure when any is broken.
+fn list_scenarios(json: bool) -> ExitCode {
+    let entries = scenario::all_scenarios();
+    if json {
+        let items: Vec<Value> = entries
+            .iter()
+            .map(|(name, entry)| match entry {
+                Ok(s) => json!({
+                    "name": s.name,
+                    "description": s.description,
+                    "source": s.source,
+                    "workflows": s.workflows.len(),
+                    "faults": s.faults.len(),
+                    "assertions": s.assertions.len(),
+                }),
+                Err(e) => json!({"name": name, "error": e}),
+            })
+            .collect();
+        println!("{}", Value::Array(items));
+    } else {
+        for (name, entry) in &entries {
+            match entry {
+                Ok(s) => println!("{:<20} {}", s.name, s.description),
+                Err(e) => eprintln!("{name}: {e}"),
+            }
+        }
+    }
+    let broken = entries.iter().filter(|(_, entry)| entry.is_err()).count();
+    if broken == 0 {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "error: {broken} scenario file(s) in {} are broken",
+        scenario::scenarios_dir().display()
+    );
+    ExitCode::FAILURE
+}
+
+/// `loadgen validate`: parses and checks a scenario given by name or path.
+fn validate(name_or_path: &str) -> ExitCode {
+    match scenario::resolve(name_or_path) {
+        Ok(s) => {
+            println!(
+                "{}: ok — {} ({} workflows, {} faults, {} assertions)",
+                s.source,
+                s.name,
+                s.workflows.len(),
+                s.faults.len(),
+                s.assertions.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `loadgen run`: runs, prints the verdict, writes the reports.
 pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenario = scenario::resolve(&args.scenario)?;
-    println!("[{}] starting", scenario.name);
-    let dashboard = if !args.no_dashboard && std::io::stdout().is_terminal() {
+    let mut json_out = if args.json {
+        Some(stdout_for_json().context("keeping stdout for --json")?)
+    } else {
+        None
+    };
+    if args.json {
+        eprintln!("[{}] starting", scenario.name);
+    } else {
+        println!("[{}] starting", scenario.name);
+    }
+    let dashboard = if !args.no_dashboard && !args.json && std::io::stdout().is_terminal() {
         match Dashboard::open() {
             Ok(dashboard) => Some(dashboard),
             Err(e) => {
@@ -222,7 +328,7 @@ pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         targets: args.targets(),
         admin_token: args.admin_token.clone(),
         seed: args.seed,
-        progress: dashboard.is_none(),
+        progress: dashboard.is_none() && !args.json,
         max_in_flight: args.max_in_flight.map(|n| n as usize),
     };
     let handle = start_run(options);
@@ -230,13 +336,44 @@ pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(dashboard) => dashboard.watch(handle).await?,
         None => wait_with_stop(handle, tokio::spawn(tokio::signal::ctrl_c())).await?,
     };
-    let dir = report::write_reports(&record, &args.report_dir)?;
-    print_verdict(&record, &dir);
+    let dir = match &args.out {
+        Some(out) => {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            report::write_into(&record, out)?;
+            out.clone()
+        }
+        None => report::write_reports(&record, &args.report_dir)?,
+    };
+    if let Some(out) = &mut json_out {
+        let mut summary = report::summary(&record);
+        summary["report_dir"] = json!(dir);
+        writeln!(out, "{summary}")?;
+        out.flush()?;
+    } else {
+        print_verdict(&record, &dir);
+    }
     Ok(if record.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// For `--json`: the real stdout, kept aside for the summary, with fd 1 pointed at stderr
+/// for the rest of the process, so that nothing else printed during the run (goose
+/// announces "N users launched." on stdout) can break the JSON.
+#[cfg(unix)]
+fn stdout_for_json() -> std::io::Result<Box<dyn Write + Send>> {
+    use std::os::fd::AsFd;
+    let real = std::io::stdout().as_fd().try_clone_to_owned()?;
+    std::io::stdout().flush()?;
+    rustix::stdio::dup2_stdout(std::io::stderr().as_fd())?;
+    Ok(Box::new(std::fs::File::from(real)))
+}
+
+#[cfg(not(unix))]
+fn stdout_for_json() -> std::io::Result<Box<dyn Write + Send>> {
+    Ok(Box::new(std::io::stdout()))
 }
 
 async fn wait_with_stop(
@@ -309,4 +446,51 @@ pub fn print_verdict(record: &RunRecord, dir: &Path) {
         dir.join("index.html").display(),
         format_duration(record.config.run_time)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of `cmd` and its subcommands, with the path to it.
+    fn all_args(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        let here = format!("{path} {}", cmd.get_name());
+        for arg in cmd.get_arguments() {
+            out.push((here.clone(), arg.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            all_args(sub, &here, out);
+        }
+    }
+
+    #[test]
+    fn every_flag_and_argument_has_help_text() {
+        let mut args = Vec::new();
+        all_args(&Cli::command(), "", &mut args);
+        let undocumented: Vec<String> = args
+            .iter()
+            .filter(|(_, arg)| !["help", "version"].contains(&arg.get_id().as_str()))
+            .filter(|(_, arg)| arg.get_help().is_none() && arg.get_long_help().is_none())
+            .map(|(path, arg)| format!("{path} {}", arg.get_id()))
+            .collect();
+        assert!(args.len() > 20, "walked {} arguments", args.len());
+        assert!(undocumented.is_empty(), "no help text: {undocumented:?}");
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn short_flags_set_users_run_time_rate_and_out() {
+        let cli = Cli::try_parse_from([
+            "loadgen", "run", "tiny", "-u", "7", "-t", "90s", "-r", "12.5", "-o", "out/x",
+        ])
+        .expect("parses");
+        let Command::Run(args) = cli.command else {
+            panic!("not a run: {cli:?}");
+        };
+        assert_eq!(args.users, Some(7));
+        assert_eq!(args.run_time, Some(Duration::from_secs(90)));
+        assert_eq!(args.rate, Some(12.5));
+        assert_eq!(args.out.as_deref(), Some(Path::new("out/x")));
+    }
 }

@@ -857,6 +857,13 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
         });
     }
 
+    if raw.assertions.is_empty() {
+        return Err(at.error(
+            text.len()..text.len(),
+            "no [[assertions]]: a run of this scenario could neither pass nor fail; add at \
+             least one, e.g. [[assertions]] kind = \"no_drift\" (see scenarios/README.md)",
+        ));
+    }
     let mut assertions = Vec::new();
     for spanned in &raw.assertions {
         let rule = check_rule(&at, spanned.get_ref(), spanned.span())?;
@@ -1067,8 +1074,20 @@ pub fn load_file(path: &Path) -> anyhow::Result<Scenario> {
     Ok(parse_scenario(&path.display().to_string(), &text)?)
 }
 
-/// Where named scenarios are looked up first: `$LOADGEN_SCENARIOS`, else `./scenarios`.
+/// The scenarios directory the command line chose (`--scenarios` / `LOADGEN_SCENARIOS`).
+static SCENARIOS_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Sets the scenarios directory for this process (once; later calls are ignored).
+pub fn use_scenarios_dir(dir: PathBuf) {
+    let _ = SCENARIOS_DIR.set(dir);
+}
+
+/// Where named scenarios are looked up first: the directory the command line set, else
+/// `$LOADGEN_SCENARIOS`, else `./scenarios`.
 pub fn scenarios_dir() -> PathBuf {
+    if let Some(dir) = SCENARIOS_DIR.get() {
+        return dir.clone();
+    }
     std::env::var_os("LOADGEN_SCENARIOS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("scenarios"))
@@ -1115,9 +1134,9 @@ pub fn source_text(name_or_path: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no scenario named \"{name_or_path}\""))
 }
 
-/// Every scenario `loadgen list` shows: the built-in ones (or their on-disk versions) plus
-/// any other `*.toml` in the scenarios directory.
-pub fn all_scenarios() -> Vec<Result<Scenario, String>> {
+/// Every scenario `loadgen list` shows, by name: the built-in ones (or their on-disk
+/// versions) plus any other `*.toml` in the scenarios directory, each parsed or its error.
+pub fn all_scenarios() -> Vec<(String, Result<Scenario, String>)> {
     let mut names: Vec<String> = built_in_names().iter().map(|n| n.to_string()).collect();
     if let Ok(entries) = std::fs::read_dir(scenarios_dir()) {
         let mut extra: Vec<String> = entries
@@ -1135,7 +1154,7 @@ pub fn all_scenarios() -> Vec<Result<Scenario, String>> {
     }
     names
         .iter()
-        .map(|name| resolve(name).map_err(|e| format!("{name}: {e}")))
+        .map(|name| (name.clone(), resolve(name).map_err(|e| format!("{e:#}"))))
         .collect()
 }
 
@@ -1275,6 +1294,17 @@ max = "800ms"
         let err = error_of(&text);
         assert!(err.message.contains("between 0 and 1"), "{err}");
         assert_eq!(err.line, 37);
+    }
+
+    #[test]
+    fn a_scenario_without_assertions_is_refused() {
+        let without = GOOD
+            .split("[[assertions]]")
+            .next()
+            .expect("GOOD has a head");
+        let err = error_of(without);
+        assert!(err.message.contains("no [[assertions]]"), "{err}");
+        assert!(err.message.contains("neither pass nor fail"), "{err}");
     }
 
     #[test]

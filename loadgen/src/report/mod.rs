@@ -6,7 +6,6 @@
 mod html;
 mod svg;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -129,57 +128,51 @@ pub fn summary(record: &RunRecord) -> Value {
     })
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-/// JUnit XML: one test case per assertion.
+/// JUnit XML (through quick-junit, which strips control characters and ANSI escapes): one
+/// test suite per run, one test case per assertion. Every assertion judges the whole load
+/// phase, so each case's time is the load time.
 pub fn junit(record: &RunRecord) -> String {
-    let failures = record.assertions.iter().filter(|a| !a.passed).count();
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let suite = xml_escape(&format!("loadgen.{}", record.scenario.name));
-    let _ = writeln!(
-        xml,
-        "<testsuites name=\"loadgen\" tests=\"{}\" failures=\"{failures}\">",
-        record.assertions.len()
-    );
-    let _ = writeln!(
-        xml,
-        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
-        record.assertions.len(),
-        record.load_secs,
-        xml_escape(&record.started_at)
-    );
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let load_time = std::time::Duration::from_secs_f64(record.load_secs.max(0.0));
+    let suite_name = format!("loadgen.{}", record.scenario.name);
+    let mut suite = TestSuite::new(suite_name.as_str());
+    suite.set_time(load_time);
+    if let Ok(started) = chrono::DateTime::parse_from_rfc3339(&record.started_at) {
+        suite.set_timestamp(started);
+    }
     let i = &record.iterations;
-    let _ = writeln!(
-        xml,
-        "    <properties>\n      <property name=\"scheduled_iterations\" value=\"{}\"/>\n      \
-         <property name=\"dropped_iterations\" value=\"{}\"/>\n      \
-         <property name=\"max_in_flight\" value=\"{}\"/>\n    </properties>",
-        i.scheduled, i.dropped, i.max_in_flight
-    );
+    for (name, value) in [
+        ("scheduled_iterations", i.scheduled),
+        ("dropped_iterations", i.dropped),
+        ("max_in_flight", i.max_in_flight),
+    ] {
+        suite.add_property(quick_junit::Property::new(name, value.to_string()));
+    }
     for assertion in &record.assertions {
-        let name = xml_escape(&format!("{} (line {})", assertion.title, assertion.line));
-        let _ = write!(xml, "    <testcase classname=\"{suite}\" name=\"{name}\"");
-        if assertion.passed {
-            let _ = writeln!(xml, "/>");
+        let status = if assertion.passed {
+            TestCaseStatus::success()
         } else {
-            let message = xml_escape(&format!(
+            let mut failure = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let message = format!(
                 "expected {}, got {}: {}",
                 assertion.expected, assertion.actual, assertion.detail
-            ));
-            let _ = writeln!(
-                xml,
-                ">\n      <failure message=\"{message}\" type=\"assertion\">{message}</failure>\n    </testcase>"
             );
-        }
+            failure
+                .set_type("assertion")
+                .set_description(message.as_str())
+                .set_message(message);
+            failure
+        };
+        let name = format!("{} (line {})", assertion.title, assertion.line);
+        let mut case = TestCase::new(name, status);
+        case.set_classname(suite_name.as_str()).set_time(load_time);
+        suite.add_test_case(case);
     }
-    let _ = writeln!(xml, "  </testsuite>\n</testsuites>");
-    xml
+    let mut report = Report::new("loadgen");
+    report.set_time(load_time).add_test_suite(suite);
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- junit serialization failed: {e} -->\n"))
 }
 
 #[cfg(test)]
@@ -194,12 +187,37 @@ mod tests {
         let record = fixture::fixed_run();
         let xml = junit(&record);
         assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
-        assert!(xml.contains("<testcase classname=\"loadgen.chaos-payment-fail\" name=\"no stock drift (line 40)\"/>"), "{xml}");
+        assert!(
+            xml.contains("name=\"no stock drift (line 40)\"")
+                && xml.contains("classname=\"loadgen.chaos-payment-fail\""),
+            "{xml}"
+        );
         assert!(
             xml.contains("p95 = 90.0ms: 40.0ms over the bound (80% above)"),
             "{xml}"
         );
-        assert_eq!(xml.matches("<testcase").count(), 3);
+        let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit XML");
+        let cases = &parsed.test_suites[0].test_cases;
+        assert_eq!(cases.len(), 3);
+        let load_time = std::time::Duration::from_secs_f64(record.load_secs);
+        for case in cases {
+            let time = case.time.expect("every case has a time");
+            assert!(time.abs_diff(load_time).as_millis() <= 1, "{time:?}");
+        }
+    }
+
+    #[test]
+    fn junit_strips_control_characters() {
+        let mut record = fixture::fixed_run();
+        record.assertions[2].detail = "\u{1b}[31mred\u{1b}[0m bell\u{7} nul\u{0} end".into();
+        let xml = junit(&record);
+        assert!(
+            !xml.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
+            "{xml:?}"
+        );
+        assert!(xml.contains("red bell nul end"), "{xml}");
+        quick_junit::Report::deserialize_from_str(&xml).expect("still valid XML");
     }
 
     #[test]

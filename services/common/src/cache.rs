@@ -1,5 +1,6 @@
 //! The cache: one interface, two backends. Redis (through a connection manager that
-//! reconnects by itself) when a URL is configured, an in-process TTL map otherwise.
+//! reconnects by itself) when a URL is configured, an in-process cache otherwise (moka:
+//! bounded in entries, each entry with its own lifetime, evicted without scanning the map).
 //!
 //! Values are stored as the bytes that are sent to the client, so a hit serves them without
 //! re-serializing. Cache failures are never the caller's problem: a Redis error on read is a
@@ -8,7 +9,6 @@
 //! so an outage costs one failed call per cool-down instead of one per request; the first
 //! call after it (or a successful ping) brings caching back by itself.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ pub struct LookupLabels {
 #[derive(Clone)]
 enum Backend {
     Redis(ConnectionManager, Arc<Breaker>),
-    Memory(Arc<Mutex<HashMap<String, (Instant, Bytes)>>>),
+    Memory(moka::future::Cache<String, MemoryEntry>),
 }
 
 /// The lookup counters, with both results present from the start (at 0).
@@ -50,8 +50,39 @@ fn lookup_family() -> Family<LookupLabels, Counter> {
     family
 }
 
-/// Entries kept by the in-process backend before expired ones are swept.
-const MEMORY_SWEEP_AT: usize = 10_000;
+/// Most entries the in-process backend keeps; beyond it moka evicts the least useful.
+const MEMORY_MAX_ENTRIES: u64 = 10_000;
+
+/// An in-process entry: the stored bytes and how long they live.
+#[derive(Clone)]
+struct MemoryEntry {
+    value: Bytes,
+    ttl: Duration,
+}
+
+/// Each in-process entry expires after its own TTL, counted from its last write.
+struct PerEntryTtl;
+
+impl moka::Expiry<String, MemoryEntry> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        entry: &MemoryEntry,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &MemoryEntry,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
 
 /// How long reads and writes skip Redis after it failed.
 const REDIS_COOL_DOWN: Duration = Duration::from_secs(1);
@@ -150,7 +181,12 @@ impl Cache {
     pub fn memory(prefix: &str) -> Self {
         Self {
             prefix: Arc::from(prefix),
-            backend: Backend::Memory(Arc::new(Mutex::new(HashMap::new()))),
+            backend: Backend::Memory(
+                moka::future::Cache::builder()
+                    .max_capacity(MEMORY_MAX_ENTRIES)
+                    .expire_after(PerEntryTtl)
+                    .build(),
+            ),
             lookups: lookup_family(),
         }
     }
@@ -196,12 +232,7 @@ impl Cache {
                     }
                 }
             }
-            Backend::Memory(map) => {
-                let map = map.lock().ok()?;
-                map.get(&key)
-                    .filter(|(expires, _)| *expires > Instant::now())
-                    .map(|(_, v)| v.clone())
-            }
+            Backend::Memory(cache) => cache.get(&key).await.map(|entry| entry.value),
         }
     }
 
@@ -226,15 +257,7 @@ impl Cache {
                     tracing::warn!(error = %e, "cache write failed");
                 }
             }
-            Backend::Memory(map) => {
-                if let Ok(mut map) = map.lock() {
-                    let now = Instant::now();
-                    if map.len() >= MEMORY_SWEEP_AT {
-                        map.retain(|_, (expires, _)| *expires > now);
-                    }
-                    map.insert(key, (now + ttl, value));
-                }
-            }
+            Backend::Memory(cache) => cache.insert(key, MemoryEntry { value, ttl }).await,
         }
     }
 
@@ -250,11 +273,9 @@ impl Cache {
                     tracing::warn!(error = %e, "cache delete failed; replayed before the next read");
                 }
             }
-            Backend::Memory(map) => {
-                if let Ok(mut map) = map.lock() {
-                    for key in &keys {
-                        map.remove(key);
-                    }
+            Backend::Memory(cache) => {
+                for key in &keys {
+                    cache.invalidate(key).await;
                 }
             }
         }
@@ -342,6 +363,46 @@ pub fn cached_json(bytes: Bytes, status: CacheStatus) -> axum::response::Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn memory_entries_live_for_their_own_ttl_and_deletes_remove_them() {
+        let cache = Cache::memory("t");
+        let short = Duration::from_millis(50);
+        cache.set("short", Bytes::from_static(b"s"), short).await;
+        cache
+            .set("long", Bytes::from_static(b"l"), Duration::from_secs(60))
+            .await;
+        cache
+            .set("gone", Bytes::from_static(b"g"), Duration::from_secs(60))
+            .await;
+        assert_eq!(cache.get("short").await, Some(Bytes::from_static(b"s")));
+        cache.delete(&["gone".to_string()]).await;
+        assert_eq!(cache.get("gone").await, None, "deleted");
+        tokio::time::sleep(short * 3).await;
+        assert_eq!(cache.get("short").await, None, "expired after its TTL");
+        assert_eq!(cache.get("long").await, Some(Bytes::from_static(b"l")));
+    }
+
+    #[tokio::test]
+    async fn the_memory_backend_stays_within_its_size_bound() {
+        let cache = Cache::memory("t");
+        let Backend::Memory(inner) = &cache.backend else {
+            panic!("a memory cache");
+        };
+        let ttl = Duration::from_secs(60);
+        for i in 0..MEMORY_MAX_ENTRIES * 2 {
+            cache
+                .set(&format!("k{i}"), Bytes::from_static(b"v"), ttl)
+                .await;
+        }
+        inner.run_pending_tasks().await;
+        assert!(
+            inner.entry_count() <= MEMORY_MAX_ENTRIES,
+            "{} entries kept",
+            inner.entry_count()
+        );
+        assert!(inner.entry_count() > 0);
+    }
 
     #[test]
     fn breaker_opens_on_failure_and_closes_on_success() {

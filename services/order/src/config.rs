@@ -7,6 +7,7 @@ use testbed_common::config::ServiceConfig;
 #[derive(Parser, Clone, Debug)]
 #[command(
     name = "order-service",
+    version,
     about = "Order Service of the food-delivery chaos testbed"
 )]
 pub struct OrderConfig {

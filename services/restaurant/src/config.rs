@@ -6,6 +6,7 @@ use testbed_common::config::ServiceConfig;
 #[derive(Parser, Clone, Debug)]
 #[command(
     name = "restaurant-service",
+    version,
     about = "Restaurant Service of the food-delivery chaos testbed"
 )]
 pub struct RestaurantConfig {

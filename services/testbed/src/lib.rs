@@ -24,11 +24,13 @@ pub struct StackConfig {
     /// Address the services listen on.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
-    /// Ports of the user, restaurant and order services (0 picks free ports).
+    /// Port of the User Service (0 picks a free port).
     #[arg(long, default_value_t = 8001)]
     pub user_port: u16,
+    /// Port of the Restaurant Service (0 picks a free port).
     #[arg(long, default_value_t = 8002)]
     pub restaurant_port: u16,
+    /// Port of the Order Service (0 picks a free port).
     #[arg(long, default_value_t = 8003)]
     pub order_port: u16,
     /// Directory for the embedded SQLite databases.

@@ -1,5 +1,6 @@
 //! `testbed up`: the whole system on this machine with one command.
 
+use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Parser)]
 #[command(
     name = "testbed",
+    version,
     about = "Food-delivery chaos testbed: run the whole system locally"
 )]
 struct Cli {
@@ -39,6 +41,14 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         ttl_secs: i64,
     },
+    /// The load generator, as the `loadgen` binary (e.g. `testbed loadgen run
+    /// inter-service-flow`): built with the launcher, so one build serves both.
+    #[command(disable_help_flag = true)]
+    Loadgen {
+        /// Arguments for loadgen (`testbed loadgen --help` shows its help).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -54,7 +64,14 @@ struct UpArgs {
     control_port: u16,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
+    // The load generator runs as its own program: it handles its own signals (its dashboard
+    // owns the terminal), so it is dispatched before the launcher's handlers go in.
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|first| first == "loadgen") {
+        let loadgen_args = std::iter::once("loadgen".into()).chain(args);
+        return Ok(loadgen::cli::main_from(loadgen_args));
+    }
     // First: SIGTERM/SIGINT are handled from here on, also during start-up.
     signals::run(|shutdown| async move {
         testbed_common::telemetry::init_tracing();
@@ -66,8 +83,12 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", testbed::mint_service_token(&secret, ttl_secs)?);
                 Ok(())
             }
+            Command::Loadgen { .. } => {
+                anyhow::bail!("the load generator runs as `testbed loadgen …`")
+            }
         }
-    })
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `testbed up`: start, print where everything is, serve until signalled, stop.
@@ -143,5 +164,5 @@ fn print_banner(config: &StackConfig, urls: [&String; 3], took: std::time::Durat
     println!(
         "  Gateway (NGINX, via docker compose or scripts/render-gateway.sh): http://localhost/api/…"
     );
-    println!("  Try a scenario:  cargo run --release -p loadgen -- run inter-service-flow");
+    println!("  Try a scenario:  cargo run --release -p testbed -- loadgen run inter-service-flow");
 }

@@ -7,6 +7,7 @@ use testbed_common::config::ServiceConfig;
 #[derive(Parser, Clone, Debug)]
 #[command(
     name = "user-service",
+    version,
     about = "User Service of the food-delivery chaos testbed"
 )]
 pub struct UserConfig {
