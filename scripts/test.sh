@@ -74,6 +74,9 @@ bash scripts/metrics-check.sh
 say "dependency hygiene: cargo-deny licences, bans and sources (offline)"
 bash scripts/deny-check.sh
 
+say "the example GitHub Actions workflow (docs/ci/): actionlint, then its run: steps as written"
+bash scripts/workflow-check.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -106,9 +106,11 @@ def check_uses(step):
     print(f"--- skip uses: {action}")
     if action.startswith("actions/upload-artifact@"):
         files = found(inputs["path"])
-        htmls = [f for root in files for f in glob.glob(os.path.join(root, "**/index.html"), recursive=True)]
-        assert htmls, f"nothing for the artifact at {expand(inputs['path'])}"
-        print(f"    would upload {', '.join(htmls)}")
+        every = [f for top in files for f in glob.glob(os.path.join(top, "**"), recursive=True)
+                 if os.path.isfile(f)] + [f for f in files if os.path.isfile(f)]
+        htmls = [f for f in every if os.path.basename(f) == "index.html"]
+        assert htmls, f"no index.html for the artifact at {expand(inputs['path'])}"
+        print(f"    would upload {len(every)} files: {', '.join(sorted(os.path.relpath(f, files[0]) for f in every))}")
     if "junit" in action:
         reports = found(inputs["report_paths"])
         assert reports, f"no junit.xml at {expand(inputs['report_paths'])}"
