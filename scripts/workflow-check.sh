@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-workflow=docs/ci/github-actions.yml
+workflow="${1:-docs/ci/github-actions.yml}" # another file: to see this check fail
 target="${CARGO_TARGET_DIR:-target}"
 
 venv="$target/workflow-check-venv"
@@ -105,6 +105,7 @@ def check_uses(step):
     action, inputs = step["uses"], step.get("with") or {}
     print(f"--- skip uses: {action}")
     if action.startswith("actions/upload-artifact@"):
+        published.add("report")
         files = found(inputs["path"])
         every = [f for top in files for f in glob.glob(os.path.join(top, "**"), recursive=True)
                  if os.path.isfile(f)] + [f for f in files if os.path.isfile(f)]
@@ -112,6 +113,7 @@ def check_uses(step):
         assert htmls, f"no index.html for the artifact at {expand(inputs['path'])}"
         print(f"    would upload {len(every)} files: {', '.join(sorted(os.path.relpath(f, files[0]) for f in every))}")
     if "junit" in action:
+        published.add("junit")
         reports = found(inputs["report_paths"])
         assert reports, f"no junit.xml at {expand(inputs['report_paths'])}"
         cases = [c for r in reports for c in xml.dom.minidom.parse(r).getElementsByTagName("testcase")]
@@ -120,6 +122,7 @@ def check_uses(step):
         assert cases and bool(failures) == (expect == "failure"), "junit.xml disagrees with the expected outcome"
 
 job_failed = False
+published = set()  # what the upload/publish steps took, whether the scenario passed or not
 for number, step in enumerate(job["steps"], 1):
     condition = str(step.get("if", "success()")).strip()
     assert condition in ("success()", "always()", "failure()"), f"if: {condition} is not emulated"
@@ -161,6 +164,7 @@ for _ in range(100):
 else:
     os.kill(pid, signal.SIGKILL)
     sys.exit(f"the testbed (pid {pid}) was still running after the stop step")
+assert published == {"report", "junit"}, f"only {published or 'nothing'} uploaded/published"
 print(f"job {job_name}: {'failure' if job_failed else 'success'} (expected {expect})")
 sys.exit(0 if job_failed == (expect == "failure") else 1)
 PY
