@@ -7,11 +7,11 @@
 #     GitHub, which this CI cannot reach.
 #  2. Its `run:` steps run as written, in order, the way the runner runs them (bash -eo
 #     pipefail, env from the workflow, $GITHUB_ENV, `if: always()`), with CI-sized env
-#     overrides: PROFILE=dev (a debug build; release would add ~10 minutes), free ports, a
+#     overrides: PROFILE=dev (the debug build CI already has; release would add 10+ minutes), free ports, a
 #     scratch report and data directory. `uses:` steps are skipped, but the files they would
 #     upload/publish must exist. Twice: the scenario passes → the job succeeds with a passing
 #     junit.xml; a scenario whose assertion cannot hold → the job fails, and the report is
-#     still there for the `always()` steps.
+#     still there for the `always()` steps. Both runs together take ~35 s after the build.
 # Thin glue: the tools come from PyPI (venv under target/), the step runner is Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ stop_stacks() { # whatever a run left running (an aborted run skips the workflow
 trap stop_stacks EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The scenario for the failing run: the shipped flow, but an assertion no run can meet.
+# The scenario for the failing run: 3 s of menu browsing and an assertion no run can meet.
 cat >"$scratch/cannot-pass.toml" <<'TOML'
 name = "cannot-pass"
 description = "A short browse run whose min_requests assertion no run can meet"
