@@ -7,8 +7,8 @@
 #     GitHub, which this CI cannot reach.
 #  2. Its `run:` steps run as written, in order, the way the runner runs them (bash -eo
 #     pipefail, env from the workflow, $GITHUB_ENV, `if: always()`), with CI-sized env
-#     overrides: PROFILE=dev (the debug build CI already has; release would add 10+ minutes), free ports, a
-#     scratch report and data directory. `uses:` steps are skipped, but the files they would
+#     overrides: PROFILE=dev (the debug build CI already has; release would add 10+
+#     minutes), free ports, a scratch report and data directory. `uses:` steps are skipped, but the files they would
 #     upload/publish must exist. Twice: the scenario passes → the job succeeds with a passing
 #     junit.xml; a scenario whose assertion cannot hold → the job fails, and the report is
 #     still there for the `always()` steps. Both runs together take ~35 s after the build.
