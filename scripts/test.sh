@@ -81,6 +81,9 @@ say "dependencies: none unused (cargo-machete), rust-version truthful"
 bash scripts/deps-check.sh
 
 
+say "the example GitHub Actions workflow (docs/ci/): actionlint, then its run: steps as written"
+bash scripts/workflow-check.sh
+
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
