@@ -208,11 +208,12 @@ impl Stack {
         }
     }
 
-    /// The links this stack has (empty without the fault proxy), in creation order.
+    /// The links this stack has (empty without the fault proxy), in the order of
+    /// [`links::link_names`].
     pub fn links(&self) -> Vec<String> {
         self.links
             .as_ref()
-            .map(|links| links.names().to_vec())
+            .map(links::FaultLinks::names)
             .unwrap_or_default()
     }
 

@@ -37,6 +37,10 @@ pub fn link_names(config: &StackConfig) -> Vec<String> {
     if !config.fault_proxy {
         return Vec::new();
     }
+    names_with(config.database_server.is_some(), config.redis_url.is_some())
+}
+
+fn names_with(postgres: bool, redis: bool) -> Vec<String> {
     let mut names: Vec<String> = [
         LOADGEN_USER,
         LOADGEN_RESTAURANT,
@@ -46,10 +50,7 @@ pub fn link_names(config: &StackConfig) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    for (dependency, present) in [
-        ("postgres", config.database_server.is_some()),
-        ("redis", config.redis_url.is_some()),
-    ] {
+    for (dependency, present) in [("postgres", postgres), ("redis", redis)] {
         if present {
             names.extend(SERVICES.map(|service| format!("{service}->{dependency}")));
         }
@@ -101,9 +102,13 @@ impl FaultLinks {
         &self.proxy
     }
 
-    /// The links created, in creation order.
-    pub fn names(&self) -> &[String] {
-        &self.names
+    /// The links created, in the order of [`link_names`] (not the order they were made).
+    pub fn names(&self) -> Vec<String> {
+        let order = names_with(true, true);
+        let rank = |name: &String| order.iter().position(|known| known == name);
+        let mut names = self.names.clone();
+        names.sort_by_key(rank);
+        names
     }
 
     /// Creates the link `name` listening at `listen` (port 0: any) and relaying to
@@ -278,6 +283,15 @@ mod tests {
             Some(format!("redis://{}/0", redis.listen).as_str())
         );
         assert_eq!(links.names(), ["restaurant->postgres", "restaurant->redis"]);
+        links
+            .link(ORDER_USER, loopback(0), loopback(1))
+            .await
+            .expect("order->user");
+        assert_eq!(
+            links.names(),
+            ["order->user", "restaurant->postgres", "restaurant->redis"],
+            "in the order of link_names"
+        );
         links.shutdown().await;
     }
 
