@@ -159,3 +159,61 @@ fn describe(error: ControlError) -> String {
         other => format!("{other:?}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The children get internal loopback ports, the Order Service calls the others through
+    /// its links, every database/Redis URL goes through its service's link, and the public
+    /// ports are the `loadgen->…` links'.
+    #[tokio::test]
+    async fn children_are_wired_through_the_links() {
+        let mut config = StackConfig::embedded(std::path::PathBuf::from("/tmp/wired"));
+        config.fault_proxy = true;
+        config.fault_proxy_port = 0;
+        let free = testbed_common::testing::free_port;
+        (config.user_port, config.restaurant_port, config.order_port) = (free(), free(), free());
+        config.database_server = Some("postgres://postgres@127.0.0.1:5432".into());
+        config.redis_url = Some("redis://127.0.0.1:6379".into());
+        let mut links = FaultLinks::start(&config).await.expect("fault proxy");
+        let wiring = wire_through(&config, &mut links).await.expect("wired");
+        assert_eq!(links.names(), links::link_names(&config));
+        let registry = links.proxy().registry().clone();
+        let listen = async |name: &str| registry.get(name).await.expect(name).listen;
+        let upstream = async |name: &str| registry.get(name).await.expect(name).upstream;
+        assert_eq!(
+            wiring.order.user_service_url,
+            format!("http://{}", listen(links::ORDER_USER).await)
+        );
+        assert_eq!(
+            wiring.order.restaurant_service_url,
+            format!("http://{}", listen(links::ORDER_RESTAURANT).await)
+        );
+        for (service, common, public) in [
+            ("user", &wiring.user, config.user_port),
+            ("restaurant", &wiring.restaurant, config.restaurant_port),
+            ("order", &wiring.order.common, config.order_port),
+        ] {
+            let internal = format!("127.0.0.1:{}", common.port.expect("port"));
+            assert_eq!(common.host, links::loopback(0).ip());
+            assert_ne!(common.port, Some(public));
+            let front = format!("loadgen->{service}");
+            assert_eq!(listen(&front).await, format!("127.0.0.1:{public}"));
+            assert_eq!(upstream(&front).await, internal);
+            let db = listen(&format!("{service}->postgres")).await;
+            let redis = listen(&format!("{service}->redis")).await;
+            let database_url = common.database_url.as_deref().expect("database URL");
+            assert!(database_url.starts_with(&format!("postgres://postgres@{db}/testbed_")));
+            assert_eq!(
+                common.redis_url.as_deref(),
+                Some(format!("redis://{redis}").as_str())
+            );
+        }
+        assert_eq!(
+            upstream("order->user").await,
+            upstream("loadgen->user").await
+        );
+        links.shutdown().await;
+    }
+}
