@@ -3,13 +3,15 @@
 //! same apps the per-service binaries run. Embedded storage (SQLite files, in-process cache)
 //! by default; real PostgreSQL and Redis when their URLs are given. With `--processes`, each
 //! service runs as its own child process under a [`supervisor`] with a [`control_api`].
+//! With `--fault-proxy`, every link goes through a fault proxy ([`links`]).
 
 pub mod control_api;
+pub mod links;
 pub mod processes;
 pub mod roles;
 pub mod supervisor;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -66,6 +68,14 @@ pub struct StackConfig {
     /// Seconds after which a PENDING order counts as interrupted and is recovered.
     #[arg(long, env = "PENDING_TIMEOUT_SECS", default_value_t = 30)]
     pub pending_timeout_secs: u64,
+    /// Put a fault proxy on every link (loadgen → each service, Order → User and Restaurant,
+    /// each service → PostgreSQL and Redis), driven by a Toxiproxy-compatible API. The
+    /// public ports stay; the services move to internal ports behind the proxies.
+    #[arg(long)]
+    pub fault_proxy: bool,
+    /// Port of the fault proxy API on 127.0.0.1 (with `--fault-proxy`; 0 picks a free port).
+    #[arg(long, default_value_t = links::DEFAULT_API_PORT)]
+    pub fault_proxy_port: u16,
 }
 
 impl StackConfig {
@@ -86,6 +96,8 @@ impl StackConfig {
             admin_token: None,
             upstream_timeout_ms: 1500,
             pending_timeout_secs: 30,
+            fault_proxy: false,
+            fault_proxy_port: links::DEFAULT_API_PORT,
         }
     }
 
@@ -113,8 +125,18 @@ impl StackConfig {
 
     /// The Order Service's configuration, calling the other two at these URLs.
     pub fn order_config(&self, user_url: &str, restaurant_url: &str) -> order_service::OrderConfig {
+        self.order_config_on(self.order_port, user_url, restaurant_url)
+    }
+
+    /// The same on another port (an internal one, behind the fault proxy).
+    fn order_config_on(
+        &self,
+        port: u16,
+        user_url: &str,
+        restaurant_url: &str,
+    ) -> order_service::OrderConfig {
         let mut config = order_service::OrderConfig::new(
-            self.service("order", "orders", self.order_port),
+            self.service("order", "orders", port),
             user_url.to_string(),
             restaurant_url.to_string(),
         );
@@ -126,12 +148,15 @@ impl StackConfig {
 
 /// A running stack.
 pub struct Stack {
+    /// Where users and loadgen reach each service (through `loadgen-><service>` with the
+    /// fault proxy).
     pub user_url: String,
     pub restaurant_url: String,
     pub order_url: String,
     /// The Order → Restaurant link secret in use (generated when none was configured), so an
     /// operator or a test can mint a service token for direct stock calls.
     pub service_token_secret: String,
+    links: Option<links::FaultLinks>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -162,6 +187,7 @@ impl Stack {
             restaurant_url: String::new(),
             order_url: String::new(),
             service_token_secret,
+            links: None,
             shutdown: CancellationToken::new(),
             tasks: Vec::new(),
         };
@@ -184,48 +210,146 @@ impl Stack {
         }
     }
 
+    /// The links this stack has (empty without the fault proxy), in the order of
+    /// [`links::link_names`].
+    pub fn links(&self) -> Vec<String> {
+        self.links
+            .as_ref()
+            .map(links::FaultLinks::names)
+            .unwrap_or_default()
+    }
+
+    /// The fault proxy, when the stack runs with one.
+    pub fn fault_links(&self) -> Option<&links::FaultLinks> {
+        self.links.as_ref()
+    }
+
     async fn start_services(&mut self, config: &StackConfig) -> anyhow::Result<()> {
-        let user = user_service::build(user_service::UserConfig::new(config.service(
-            "user",
-            "users",
-            config.user_port,
-        )))
-        .await?;
-        self.user_url = format!("http://{}", user.local_addr());
-        self.tasks.push(tokio::spawn(
-            user.run(self.shutdown.clone().cancelled_owned()),
-        ));
+        if config.fault_proxy {
+            self.links = Some(links::FaultLinks::start(config).await?);
+        }
+        // Behind the fault proxy the services take any free port; the proxies take theirs.
+        let port = |public: u16| if config.fault_proxy { 0 } else { public };
+        let user = self
+            .service_config(config, "user", "users", port(config.user_port))
+            .await?;
+        let user = user_service::build(user_service::UserConfig::new(user)).await?;
+        let user_addr = user.local_addr();
+        self.serve(user.run(self.shutdown.clone().cancelled_owned()));
 
-        let restaurant = restaurant_service::build(restaurant_service::RestaurantConfig::new(
-            config.service("restaurant", "restaurants", config.restaurant_port),
-        ))
-        .await?;
-        self.restaurant_url = format!("http://{}", restaurant.local_addr());
-        self.tasks.push(tokio::spawn(
-            restaurant.run(self.shutdown.clone().cancelled_owned()),
-        ));
+        let restaurant = self
+            .service_config(
+                config,
+                "restaurant",
+                "restaurants",
+                port(config.restaurant_port),
+            )
+            .await?;
+        let restaurant =
+            restaurant_service::build(restaurant_service::RestaurantConfig::new(restaurant))
+                .await?;
+        let restaurant_addr = restaurant.local_addr();
+        self.serve(restaurant.run(self.shutdown.clone().cancelled_owned()));
 
-        let order =
-            order_service::build(config.order_config(&self.user_url, &self.restaurant_url)).await?;
-        self.order_url = format!("http://{}", order.local_addr());
-        self.tasks.push(tokio::spawn(
-            order.run(self.shutdown.clone().cancelled_owned()),
-        ));
+        let (to_user, to_restaurant) = match &mut self.links {
+            Some(links) => (
+                links
+                    .link(links::ORDER_USER, links::loopback(0), user_addr)
+                    .await?,
+                links
+                    .link(links::ORDER_RESTAURANT, links::loopback(0), restaurant_addr)
+                    .await?,
+            ),
+            None => (user_addr, restaurant_addr),
+        };
+        let mut order_config = config.order_config_on(
+            port(config.order_port),
+            &base_url(to_user),
+            &base_url(to_restaurant),
+        );
+        self.behind_links("order", &mut order_config.common).await?;
+        let order = order_service::build(order_config).await?;
+        let order_addr = order.local_addr();
+        self.serve(order.run(self.shutdown.clone().cancelled_owned()));
 
-        for url in [&self.user_url, &self.restaurant_url, &self.order_url] {
-            testbed_common::server::wait_ready(url, Duration::from_secs(30)).await?;
+        for addr in [user_addr, restaurant_addr, order_addr] {
+            let url = base_url(links::connectable(addr));
+            testbed_common::server::wait_ready(&url, Duration::from_secs(30)).await?;
+        }
+        let [user, restaurant, order] = self
+            .public_addrs(config, [user_addr, restaurant_addr, order_addr])
+            .await?;
+        (self.user_url, self.restaurant_url, self.order_url) =
+            (base_url(user), base_url(restaurant), base_url(order));
+        Ok(())
+    }
+
+    /// A service's configuration; behind the fault proxy on loopback (only the links reach
+    /// it), its database and Redis routed through its links.
+    async fn service_config(
+        &mut self,
+        config: &StackConfig,
+        name: &str,
+        database: &str,
+        port: u16,
+    ) -> anyhow::Result<ServiceConfig> {
+        let mut common = config.service(name, database, port);
+        self.behind_links(name, &mut common).await?;
+        Ok(common)
+    }
+
+    async fn behind_links(&mut self, name: &str, common: &mut ServiceConfig) -> anyhow::Result<()> {
+        if let Some(links) = &mut self.links {
+            common.host = links::loopback(0).ip();
+            links.route_dependencies(name, common).await?;
         }
         Ok(())
     }
 
-    /// Stops accepting requests, drains in-flight ones, and waits for the services to stop.
+    /// Where users reach the services: the `loadgen-><service>` links on the public ports,
+    /// or the services themselves without the fault proxy.
+    async fn public_addrs(
+        &mut self,
+        config: &StackConfig,
+        services: [SocketAddr; 3],
+    ) -> anyhow::Result<[SocketAddr; 3]> {
+        let Some(links) = &mut self.links else {
+            return Ok(services);
+        };
+        let public = [config.user_port, config.restaurant_port, config.order_port];
+        let names = [
+            links::LOADGEN_USER,
+            links::LOADGEN_RESTAURANT,
+            links::LOADGEN_ORDER,
+        ];
+        let mut addrs = services;
+        for ((addr, name), port) in addrs.iter_mut().zip(names).zip(public) {
+            let listen = SocketAddr::new(config.host, port);
+            *addr = links::connectable(links.link(name, listen, *addr).await?);
+        }
+        Ok(addrs)
+    }
+
+    fn serve(&mut self, service: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        self.tasks.push(tokio::spawn(service));
+    }
+
+    /// Stops accepting requests, drains in-flight ones, waits for the services to stop,
+    /// then closes the fault proxy.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         for task in self.tasks {
             task.await??;
         }
+        if let Some(links) = self.links {
+            links.shutdown().await;
+        }
         Ok(())
     }
+}
+
+fn base_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
 }
 
 /// 256 random bits as hex, from the operating system's generator (via UUID v4).

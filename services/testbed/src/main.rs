@@ -100,6 +100,7 @@ async fn up(config: StackConfig, shutdown: CancellationToken) -> anyhow::Result<
     };
     let urls = [&stack.user_url, &stack.restaurant_url, &stack.order_url];
     print_banner(&config, urls, started.elapsed());
+    print_links(stack.fault_links());
     println!("  Ctrl-C stops everything.");
     println!();
     shutdown.cancelled().await;
@@ -127,9 +128,13 @@ async fn up_processes(mut args: UpArgs, shutdown: CancellationToken) -> anyhow::
         println!("stopped during start-up");
         return Ok(());
     };
-    let views = processes.supervisor.list().await;
-    let urls: Vec<&String> = views.iter().map(|view| &view.url).collect();
-    print_banner(config, [urls[0], urls[1], urls[2]], started.elapsed());
+    let urls = [
+        &processes.user_url,
+        &processes.restaurant_url,
+        &processes.order_url,
+    ];
+    print_banner(config, urls, started.elapsed());
+    print_links(processes.fault_links());
     let control = &processes.control_url;
     println!("  Each service is its own process. Control API: {control}/processes");
     println!(
@@ -141,6 +146,18 @@ async fn up_processes(mut args: UpArgs, shutdown: CancellationToken) -> anyhow::
     processes.stop().await?;
     println!("stopped");
     Ok(())
+}
+
+/// The fault proxy's API and links, when the stack has them.
+fn print_links(links: Option<&testbed::links::FaultLinks>) {
+    let Some(links) = links else { return };
+    let api = links.api_url();
+    println!();
+    println!("  Fault proxy (Toxiproxy API, loopback only, no token): {api}/proxies");
+    println!("    links: {}", links.names().join(", "));
+    println!(
+        "    curl -X POST {api}/proxies/order-%3Erestaurant/toxics -d '{{\"type\":\"latency\",\"attributes\":{{\"latency\":300}}}}'"
+    );
 }
 
 fn print_banner(config: &StackConfig, urls: [&String; 3], took: std::time::Duration) {

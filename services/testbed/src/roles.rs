@@ -48,11 +48,35 @@ pub async fn serve(role: Role, shutdown: CancellationToken) -> anyhow::Result<()
     }
 }
 
+/// What each child runs with: the services' configurations, the Order Service's upstream
+/// URLs included. [`Wiring::direct`] is the plain stack; the fault proxy rewires it.
+#[derive(Clone, Debug)]
+pub struct Wiring {
+    pub user: ServiceConfig,
+    pub restaurant: ServiceConfig,
+    pub order: order_service::OrderConfig,
+}
+
+impl Wiring {
+    /// Each service on its configured port, the Order Service calling the others directly.
+    pub fn direct(config: &StackConfig) -> Self {
+        let url = |port: u16| format!("http://{}:{port}", config.host);
+        Self {
+            user: config.service("user", "users", config.user_port),
+            restaurant: config.service("restaurant", "restaurants", config.restaurant_port),
+            order: config.order_config(&url(config.user_port), &url(config.restaurant_port)),
+        }
+    }
+}
+
 /// The three services as child processes of `program` (this binary), in start order.
 pub fn specs(config: &StackConfig) -> Vec<ServiceSpec> {
-    let url = |port: u16| format!("http://{}:{port}", config.host);
-    let (user_url, restaurant_url) = (url(config.user_port), url(config.restaurant_port));
-    let order = config.order_config(&user_url, &restaurant_url);
+    specs_for(&Wiring::direct(config))
+}
+
+/// The same for any wiring.
+pub fn specs_for(wiring: &Wiring) -> Vec<ServiceSpec> {
+    let order = &wiring.order;
     let mut order_args = vec![
         format!("--user-service-url={}", order.user_service_url),
         format!("--restaurant-service-url={}", order.restaurant_service_url),
@@ -60,26 +84,17 @@ pub fn specs(config: &StackConfig) -> Vec<ServiceSpec> {
         format!("--pending-timeout-secs={}", order.pending_timeout_secs),
     ];
     order_args.extend(common_args(&order.common));
-    let user = config.service("user", "users", config.user_port);
-    let restaurant = config.service("restaurant", "restaurants", config.restaurant_port);
+    let (user, restaurant) = (&wiring.user, &wiring.restaurant);
     vec![
-        spec("user", user_url.clone(), &user, common_args(&user)),
-        spec(
-            "restaurant",
-            restaurant_url.clone(),
-            &restaurant,
-            common_args(&restaurant),
-        ),
-        spec("order", url(config.order_port), &order.common, order_args),
+        spec("user", user, common_args(user)),
+        spec("restaurant", restaurant, common_args(restaurant)),
+        spec("order", &order.common, order_args),
     ]
 }
 
-fn spec(
-    name: &'static str,
-    url: String,
-    common: &ServiceConfig,
-    flags: Vec<String>,
-) -> ServiceSpec {
+fn spec(name: &'static str, common: &ServiceConfig, flags: Vec<String>) -> ServiceSpec {
+    let addr = std::net::SocketAddr::new(common.host, common.port.unwrap_or_default());
+    let url = format!("http://{}", crate::links::connectable(addr));
     let mut args = vec!["serve".to_string(), name.to_string()];
     args.extend(flags);
     ServiceSpec {
