@@ -39,8 +39,10 @@ pub struct CompareArgs {
     /// Fail when an endpoint's p50 rises by more than this, e.g. 20%.
     #[arg(long, value_parser = parse_percent, value_name = "PERCENT")]
     pub p50_regression: Option<f64>,
+    /// Fail when an endpoint's p95 rises by more than this, e.g. 20%.
     #[arg(long, value_parser = parse_percent, value_name = "PERCENT")]
     pub p95_regression: Option<f64>,
+    /// Fail when an endpoint's p99 rises by more than this, e.g. 20%.
     #[arg(long, value_parser = parse_percent, value_name = "PERCENT")]
     pub p99_regression: Option<f64>,
     /// Fail when an endpoint's requests per second fall by more than this.
