@@ -181,6 +181,9 @@ token="$(jget access_token 2>/dev/null || true)"
 if [[ "$STATUS" == 200 && -n "$token" ]]; then pass "POST /api/users/login -> 200 with access_token"; else fail "POST /api/users/login -> $STATUS $(body)"; fi
 auth=(-H "Authorization: Bearer $token")
 
+req POST "$GW/api/users/validate" "${auth[@]}"
+if [[ "$STATUS" == 200 && "$(jget valid 2>/dev/null)" == True ]]; then pass "public POST /api/users/validate -> 200 valid"; else fail "POST /api/users/validate -> $STATUS $(body)"; fi
+
 if [[ -n "$user_id" ]]; then
     req GET "$GW/api/users/$user_id" "${auth[@]}"
     if [[ "$STATUS" == 200 && "$(jget username 2>/dev/null)" == "$uname" ]]; then pass "GET /api/users/$user_id -> 200 $uname"; else fail "GET /api/users/$user_id -> $STATUS $(body)"; fi
