@@ -200,6 +200,20 @@ mod tests {
     use sea_orm::{DbErr, RuntimeErr, sqlx};
 
     #[test]
+    fn retry_after_secs_is_also_the_header() {
+        let busy = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "retry")
+            .with("retry_after_secs", 3)
+            .into_response();
+        assert_eq!(busy.headers()[axum::http::header::RETRY_AFTER], "3");
+        let plain = ApiError::not_found("nothing").into_response();
+        assert!(
+            !plain
+                .headers()
+                .contains_key(axum::http::header::RETRY_AFTER)
+        );
+    }
+
+    #[test]
     fn a_broken_database_connection_is_503_not_500() {
         let eof = std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,

@@ -143,3 +143,26 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
         Ok(Self { peer, real_ip })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ClientAddr;
+
+    #[test]
+    fn the_gateway_header_counts_only_when_trusted() {
+        let peer = "10.0.0.2".parse().ok();
+        let real_ip = "203.0.113.7".parse().ok();
+        let behind_gateway = ClientAddr { peer, real_ip };
+        assert_eq!(
+            behind_gateway.effective(false),
+            peer,
+            "a direct caller can send the header"
+        );
+        assert_eq!(behind_gateway.effective(true), real_ip);
+        let direct = ClientAddr {
+            peer,
+            real_ip: None,
+        };
+        assert_eq!(direct.effective(true), peer);
+    }
+}

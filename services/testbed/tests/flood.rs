@@ -6,7 +6,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -29,11 +29,11 @@ fn rss_kb(pid: u32) -> Option<u64> {
 /// sorted probe latencies.
 async fn watch(pid: u32, url: String, stop: Arc<AtomicBool>) -> (u64, Vec<Duration>) {
     let http = reqwest::Client::new();
-    let peak = AtomicU64::new(0);
+    let mut peak = 0;
     let mut latencies = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         if let Some(rss) = rss_kb(pid) {
-            peak.fetch_max(rss, Ordering::Relaxed);
+            peak = peak.max(rss);
         }
         let started = Instant::now();
         let response = http
@@ -51,7 +51,7 @@ async fn watch(pid: u32, url: String, stop: Arc<AtomicBool>) -> (u64, Vec<Durati
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     latencies.sort();
-    (peak.load(Ordering::Relaxed), latencies)
+    (peak, latencies)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

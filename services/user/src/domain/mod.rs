@@ -149,8 +149,18 @@ impl Accounts {
     }
 
     /// The user behind a bearer token, if the token verifies and the user still exists.
-    pub async fn validate(&self, token: &str) -> Result<users::Model, ApiError> {
+    /// `delay` (the brief's fault parameter) is spent after the token verified and before
+    /// the lookup: only a caller with a genuine token can make the service wait, since an
+    /// anonymous caller's delay would hold a connection at no cost.
+    pub async fn validate(
+        &self,
+        token: &str,
+        delay: Option<std::time::Duration>,
+    ) -> Result<users::Model, ApiError> {
         let claims = self.jwt.verify(token)?;
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         let user_id: i64 = claims
             .sub
             .parse()
@@ -158,11 +168,6 @@ impl Accounts {
         store::find_by_id(&self.db, user_id)
             .await?
             .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))
-    }
-
-    /// Verifies a token's signature and expiry only (no database), e.g. before a delay.
-    pub fn verify_token(&self, token: &str) -> Result<(), ApiError> {
-        self.jwt.verify(token).map(|_| ())
     }
 }
 
