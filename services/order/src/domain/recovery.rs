@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::FailureReason;
+use super::{FailureReason, OrderStatus};
 use super::saga::Orders;
 use crate::store::{self, Transition};
 
@@ -27,8 +27,8 @@ impl Orders {
                     order.id,
                     Transition {
                         at: chrono::Utc::now(),
-                        from: "PENDING",
-                        to: "FAILED",
+                        from: OrderStatus::Pending,
+                        to: OrderStatus::Failed,
                         total: Some(0),
                         failure_reason: Some(FailureReason::Recovered.code()),
                         compensation_pending: !restored,
