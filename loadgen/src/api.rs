@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use contract::ops::{INVENTORY_DELAY, PAYMENT_FAIL};
 use contract::{
-    ChaosSnapshot, CreateMenuRequest, CreateOrder, ErrorBody, LoginRequest,
-    OrderClient, OrderLine, OrderStats, OrderStatus, OrderView, RestaurantClient, ServiceClient,
-    SignupRequest, StockAudit, UserClient,
+    ChaosSnapshot, CreateMenuRequest, CreateOrder, ErrorBody, LoginRequest, OrderClient, OrderLine,
+    OrderStats, OrderStatus, OrderView, RestaurantClient, ServiceClient, SignupRequest, StockAudit,
+    UserClient,
 };
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
@@ -362,9 +362,7 @@ impl Api {
                 client.set_error(*enable, percent.map(i64::from)).await
             }
             Fault::PaymentFail { percent } => {
-                client
-                    .set_switch(PAYMENT_FAIL, u64::from(*percent))
-                    .await
+                client.set_switch(PAYMENT_FAIL, u64::from(*percent)).await
             }
             Fault::InventoryDelay { delay_ms } => {
                 client.set_switch(INVENTORY_DELAY, *delay_ms).await

@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-
-use contract::ChaosSnapshot;
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
 use crate::recorder::{EndpointSnapshot, LatencySummary};
 use crate::run::{FaultMarker, LoadMode, Phase, Snapshot};
 use crate::scenario::Service;
 use crate::workflow::TallySnapshot;
+use contract::ChaosSnapshot;
 
 /// Histogram buckets of `POST /orders`: (upper bound µs, count). The 6.4 ms bucket is the
 /// tallest; the leading 100–400 µs buckets are empty and must not be drawn.

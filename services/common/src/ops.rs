@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use contract::{ChaosSnapshot, DelayRequest, ErrorRequest, ErrorBody, Health, Readiness};
+use contract::{ChaosSnapshot, DelayRequest, ErrorBody, ErrorRequest, Health, Readiness};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

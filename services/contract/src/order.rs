@@ -181,7 +181,10 @@ mod tests {
     #[test]
     fn statuses_are_their_upper_case_names_on_the_wire() {
         for status in OrderStatus::ALL {
-            assert_eq!(serde_json::to_value(status).unwrap(), json!(status.as_str()));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                json!(status.as_str())
+            );
             assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(OrderStatus::parse("paid"), None);

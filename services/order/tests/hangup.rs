@@ -93,7 +93,11 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
     for i in 0..CALLERS {
         let retry = stack
             .orders
-            .create_order_keyed(&tokens[i], &CreateOrder::of(&[(menus[i], QUANTITY)]), &keys[i])
+            .create_order_keyed(
+                &tokens[i],
+                &CreateOrder::of(&[(menus[i], QUANTITY)]),
+                &keys[i],
+            )
             .await
             .expect("retry");
         assert_eq!(retry.status, StatusCode::OK, "replayed");
@@ -105,10 +109,7 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), CALLERS, "one order per caller");
-    assert_eq!(
-        stack.stats().await.count(OrderStatus::Paid),
-        CALLERS as i64
-    );
+    assert_eq!(stack.stats().await.count(OrderStatus::Paid), CALLERS as i64);
 }
 
 #[tokio::test]

@@ -31,7 +31,9 @@ async fn reused_key_with_another_body_is_refused(backend: Backend) {
     let menu = stack.create_menu(10, 1_000).await;
     let key = unique("key");
 
-    let (status, first) = send(&stack, &token, &key, &[(menu, 2)]).await.expect("first");
+    let (status, first) = send(&stack, &token, &key, &[(menu, 2)])
+        .await
+        .expect("first");
     assert_eq!(status, StatusCode::CREATED, "{first:?}");
     // The same request written differently (split lines) is the same request.
     let (status, again) = send(&stack, &token, &key, &[(menu, 1), (menu, 1)])
@@ -79,7 +81,9 @@ async fn orders_without_a_fingerprint_still_replay(backend: Backend) {
     let token = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
     let key = unique("old");
-    let (status, first) = send(&stack, &token, &key, &[(menu, 2)]).await.expect("first");
+    let (status, first) = send(&stack, &token, &key, &[(menu, 2)])
+        .await
+        .expect("first");
     assert_eq!(status, StatusCode::CREATED, "{first:?}");
 
     let url = stack.storage.config("order").database_url_for("order");

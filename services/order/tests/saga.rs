@@ -211,11 +211,7 @@ async fn inventory_delay_never_oversells() {
     );
     let paid = statuses.iter().filter(|s| **s == 201).count();
     assert!(paid <= 5, "oversold: {statuses:?}");
-    stack
-        .restaurants
-        .clear_faults()
-        .await
-        .expect("faults off");
+    stack.restaurants.clear_faults().await.expect("faults off");
     stack.settle(Duration::from_secs(30)).await;
     stack.assert_zero_drift(menu).await;
 }
@@ -292,7 +288,11 @@ async fn idempotency_key_returns_the_first_order() {
     let token = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
     let order = CreateOrder::of(&[(menu, 2)]);
-    let send = || stack.orders.create_order_keyed(&token, &order, "retry-me-1");
+    let send = || {
+        stack
+            .orders
+            .create_order_keyed(&token, &order, "retry-me-1")
+    };
     let responses = futures::future::join_all((0..4).map(|_| send())).await;
     let mut ids = Vec::new();
     let mut created = 0;
@@ -304,7 +304,12 @@ async fn idempotency_key_returns_the_first_order() {
             assert_eq!(response.status, StatusCode::OK);
         }
         // A replay waits for the first attempt's saga: the outcome, never PENDING.
-        assert_eq!(response.body.status, OrderStatus::Paid, "{:?}", response.body);
+        assert_eq!(
+            response.body.status,
+            OrderStatus::Paid,
+            "{:?}",
+            response.body
+        );
         ids.push(response.body.id);
     }
     assert_eq!(created, 1);

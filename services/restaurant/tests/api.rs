@@ -116,10 +116,7 @@ impl App {
 
 /// The status of a refused call.
 fn refused<T: std::fmt::Debug>(result: Result<T, ClientError>) -> StatusCode {
-    result
-        .expect_err("refused")
-        .status()
-        .expect("an answer")
+    result.expect_err("refused").status().expect("an answer")
 }
 
 async fn concurrent_decrements(backend: Backend) {

@@ -11,11 +11,11 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use contract::{
     ClientError, CreateMenuRequest, CreateOrder, OrderClient, OrderStats, OrderStatus, OrderView,
     ReserveRequest, RestaurantClient,
 };
+use serde_json::{Value, json};
 use support::{Databases, TempDir, create_menu, new_user};
 use testbed::links::{self, running_links};
 use testbed_common::testing::{database_server, free_port, redis_url, unique};
@@ -128,7 +128,10 @@ async fn assert_books_balance(
     paid: u64,
 ) {
     let stats = orders.stats().await.expect("stats answer");
-    let inventory = restaurants.inventory(menu).await.expect("inventory answers");
+    let inventory = restaurants
+        .inventory(menu)
+        .await
+        .expect("inventory answers");
     let sold = stats.sold(menu);
     assert_eq!(
         inventory.stock,
@@ -186,7 +189,10 @@ async fn settle(orders: &OrderClient) -> OrderStats {
         {
             return stats.clone();
         }
-        assert!(Instant::now() < deadline, "orders did not settle: {stats:?}");
+        assert!(
+            Instant::now() < deadline,
+            "orders did not settle: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -16,9 +16,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use contract::ops::INVENTORY_DELAY;
 use contract::{CreateOrder, OrderClient, OrderStatus, OrderView, Readiness, RestaurantClient};
+use serde_json::json;
 use support::{
     Databases, Load, PrivateCluster, PrivateRedis, Service, TempDir, assert_none_lost,
     assert_zero_drift, call, create_menu, get, new_user, settle, wait_ready_status,

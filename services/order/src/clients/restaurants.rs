@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use contract::{RestaurantClient, ReserveRequest, RestoreRequest};
+use contract::{ReserveRequest, RestaurantClient, RestoreRequest};
 use testbed_common::service_auth::ServiceKeys;
 
 use super::{UpstreamError, upstream_error};

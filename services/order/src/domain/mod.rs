@@ -208,30 +208,17 @@ mod tests {
 
     #[test]
     fn merges_lines_per_menu() {
-        let lines = validated_lines(&order(vec![(3, 1), (1, 2), (3, 4)], "010-1234-5678"))
-            .unwrap();
+        let lines = validated_lines(&order(vec![(3, 1), (1, 2), (3, 4)], "010-1234-5678")).unwrap();
         assert_eq!(lines, vec![(1, 2), (3, 5)]);
     }
 
     #[test]
     fn rejects_bad_orders() {
         assert!(validated_lines(&order(vec![], "010-1234-5678")).is_err());
-        assert!(
-            validated_lines(&order(vec![(1, 0)], "010-1234-5678"))
-                .is_err()
-        );
-        assert!(
-            validated_lines(&order(vec![(1, 101)], "010-1234-5678"))
-                .is_err()
-        );
-        assert!(
-            validated_lines(&order(vec![(1, 60), (1, 60)], "010-1234-5678"))
-                .is_err()
-        );
-        assert!(
-            validated_lines(&order(vec![(-1, 1)], "010-1234-5678"))
-                .is_err()
-        );
+        assert!(validated_lines(&order(vec![(1, 0)], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(1, 101)], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(1, 60), (1, 60)], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(-1, 1)], "010-1234-5678")).is_err());
         assert!(validated_lines(&order(vec![(1, 1)], "call me")).is_err());
     }
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::{FailureReason, OrderStatus};
 use super::saga::Orders;
+use super::{FailureReason, OrderStatus};
 use crate::store::{self, Transition};
 
 /// Orders handled per pass.

@@ -80,7 +80,10 @@ fn validation_error(error: UpstreamError) -> ApiError {
         UpstreamError::Refused { status: 401, body } => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
-            body.map_or_else(|| "the User Service refused the token".into(), |b| b.message),
+            body.map_or_else(
+                || "the User Service refused the token".into(),
+                |b| b.message,
+            ),
         ),
         UpstreamError::Refused { status, .. } => ApiError::new(
             StatusCode::BAD_GATEWAY,

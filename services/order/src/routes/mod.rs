@@ -3,10 +3,10 @@
 mod orders;
 
 use axum::extract::FromRef;
+use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::auth::JwtKeys;
 use testbed_common::docs::SecurityAddon;
-use contract::ErrorBody;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -4,16 +4,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use contract::{CreateOrder, ErrorBody, OrderStats, OrderView};
 use testbed_common::auth::BearerUser;
 use testbed_common::cache::cached_json;
-use contract::{CreateOrder, ErrorBody, OrderStats, OrderView};
 use testbed_common::extract::{ApiJson, ApiPath};
 use testbed_common::telemetry::request_id;
 use testbed_common::{ApiError, ApiResult};
 
 use super::OrderState;
-use crate::domain::saga::{PlaceOrder, Placed};
 use crate::domain::failure;
+use crate::domain::saga::{PlaceOrder, Placed};
 use crate::store;
 
 pub const TAG: &str = "orders";

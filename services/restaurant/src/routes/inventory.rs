@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use testbed_common::ApiResult;
 use contract::{ErrorBody, Reservation, ReserveRequest, Restoration, RestoreRequest, StockAudit};
+use testbed_common::ApiResult;
 use testbed_common::extract::{ApiJson, ApiPath};
 use testbed_common::service_auth::OrderServiceCaller;
 

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use testbed_common::cache::cached_json;
 use contract::{ErrorBody, MenuDetail, MenuSummary, RestaurantView};
+use testbed_common::cache::cached_json;
 use testbed_common::extract::ApiPath;
 use testbed_common::{ApiError, ApiResult};
 

@@ -7,9 +7,9 @@ mod menus;
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::docs::ServiceTokenAddon;
-use contract::ErrorBody;
 use testbed_common::service_auth::ServiceKeys;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;

@@ -518,9 +518,13 @@ impl Load {
                     let mut i = worker;
                     while !stop.load(Ordering::Relaxed) && started.elapsed() < max {
                         i += 1;
-                        let order = CreateOrder::of(&[(menus[i % menus.len()], 1 + (i % 3) as i64)]);
+                        let order =
+                            CreateOrder::of(&[(menus[i % menus.len()], 1 + (i % 3) as i64)]);
                         let answer = orders.create_order(&token, &order).await;
-                        *tally.order_statuses.entry(answer_status(&answer, 201)).or_default() += 1;
+                        *tally
+                            .order_statuses
+                            .entry(answer_status(&answer, 201))
+                            .or_default() += 1;
                         match answer {
                             Ok(order) => {
                                 let expect = if i % 4 == 0 {

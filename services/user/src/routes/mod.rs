@@ -4,10 +4,10 @@ mod accounts;
 mod validate;
 
 use axum::extract::FromRef;
+use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::auth::JwtKeys;
 use testbed_common::docs::SecurityAddon;
-use contract::ErrorBody;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
