@@ -1,16 +1,23 @@
 //! The services' HTTP API as the load generator uses it: timed calls on the public API
 //! (directly or through the gateway), recorded per endpoint, and untimed control calls
 //! (readiness, admin menus, fault switches, inventory and order statistics) that always go
-//! straight to each service.
+//! straight to each service. Bodies are the contract crate's types; the control calls go
+//! through its typed clients.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use reqwest::{Method, RequestBuilder, StatusCode};
+use contract::ops::{INVENTORY_DELAY, PAYMENT_FAIL};
+use contract::{
+    ChaosSnapshot, CreateMenuRequest, CreateOrder, ErrorBody, LoginRequest, OrderClient, OrderLine,
+    OrderStats, OrderStatus, OrderView, RestaurantClient, ServiceClient, SignupRequest, StockAudit,
+    UserClient,
+};
+use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::recorder::{CacheOutcome, Recorder, Sample, TRANSPORT_ERROR};
 use crate::scenario::{Fault, Service};
@@ -77,81 +84,35 @@ impl Reply {
         (200..300).contains(&self.status)
     }
 
+    /// The body read as a contract type, when it has that shape.
+    pub fn decode<T: DeserializeOwned>(&self) -> Option<T> {
+        T::deserialize(&self.body).ok()
+    }
+
     pub fn id(&self) -> Option<i64> {
         self.body.get("id").and_then(Value::as_i64)
     }
-}
 
-/// One service's fault settings as `GET /chaos` reports them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct FaultState {
-    #[serde(default)]
-    pub service: String,
-    #[serde(default)]
-    pub delay_ms: u64,
-    #[serde(default)]
-    pub error_enabled: bool,
-    #[serde(default)]
-    pub error_percent: u64,
-    #[serde(default)]
-    pub switches: BTreeMap<String, BTreeMap<String, Value>>,
-}
-
-impl FaultState {
-    /// The active faults in a few words, e.g. `delay 2000ms, payment_fail fail_percent=30`.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if self.delay_ms > 0 {
-            parts.push(format!("delay {}ms", self.delay_ms));
-        }
-        if self.error_enabled {
-            parts.push(format!("500s {}%", self.error_percent));
-        }
-        for (switch, fields) in &self.switches {
-            let active = fields.values().any(|v| match v {
-                Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-                Value::Bool(b) => *b,
-                _ => false,
-            });
-            if active {
-                let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                parts.push(format!("{switch} {}", fields.join(" ")));
-            }
-        }
-        if parts.is_empty() {
-            "none".into()
+    /// The order's status in an answer to `POST /orders`: the order itself on success, the
+    /// `status` detail of an error body (a failed order's, see `contract::FailedOrder`).
+    pub fn order_status(&self) -> Option<OrderStatus> {
+        if self.is_success() {
+            self.decode::<OrderView>().map(|order| order.status)
         } else {
-            parts.join(", ")
+            self.decode::<ErrorBody>()
+                .and_then(|body| body.detail::<OrderStatus>("status"))
         }
     }
-}
-
-/// One menu's stock ledger as `GET /inventory/{id}` reports it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Inventory {
-    pub menu_id: i64,
-    pub stock: i64,
-    pub initial_stock: i64,
-    #[serde(default)]
-    pub reserved: i64,
-    #[serde(default)]
-    pub restored: i64,
-}
-
-/// `GET /orders/stats`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct OrderStats {
-    #[serde(default)]
-    pub by_status: BTreeMap<String, u64>,
-    #[serde(default)]
-    pub paid_quantities: BTreeMap<String, i64>,
 }
 
 /// The HTTP client of a run.
 pub struct Api {
     http: reqwest::Client,
     targets: Targets,
-    admin_token: Option<String>,
+    /// Control clients, straight to each service (never through the gateway).
+    users: UserClient,
+    restaurants: RestaurantClient,
+    orders: OrderClient,
     recorder: Arc<Recorder>,
 }
 
@@ -168,10 +129,19 @@ impl Api {
             .pool_max_idle_per_host(256)
             .build()
             .context("building the HTTP client")?;
+        let restaurants =
+            RestaurantClient::with_http(http.clone(), targets.direct(Service::Restaurant))
+                .with_admin_token(admin_token.clone());
+        let orders = OrderClient::with_http(http.clone(), targets.direct(Service::Order))
+            .with_admin_token(admin_token.clone());
+        let users = UserClient::with_http(http.clone(), targets.direct(Service::User))
+            .with_admin_token(admin_token);
         Ok(Self {
             http,
             targets,
-            admin_token,
+            users,
+            restaurants,
+            orders,
             recorder,
         })
     }
@@ -235,14 +205,21 @@ impl Api {
     pub async fn signup(&self, username: &str, password: &str) -> Reply {
         let request = self
             .public(Method::POST, Service::User, "/signup")
-            .json(&json!({"username": username, "password": password}));
+            .json(&SignupRequest {
+                username: username.to_string(),
+                password: password.to_string(),
+                email: None,
+            });
         self.timed("POST /signup", request, None, &[409]).await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Reply {
         let request = self
             .public(Method::POST, Service::User, "/login")
-            .json(&json!({"username": username, "password": password}));
+            .json(&LoginRequest {
+                username: username.to_string(),
+                password: password.to_string(),
+            });
         self.timed("POST /login", request, None, &[]).await
     }
 
@@ -275,19 +252,22 @@ impl Api {
         idempotency_key: &str,
         intended: Option<Instant>,
     ) -> Reply {
-        let items: Vec<Value> = items
-            .iter()
-            .map(|(menu_id, quantity)| json!({"menu_id": menu_id, "quantity": quantity}))
-            .collect();
+        let order = CreateOrder {
+            items: items
+                .iter()
+                .map(|&(menu_id, quantity)| OrderLine {
+                    menu_id,
+                    quantity: i64::from(quantity),
+                })
+                .collect(),
+            address: "Seoul Gangnam-gu 123-45".into(),
+            phone: "010-1234-5678".into(),
+        };
         let request = self
             .public(Method::POST, Service::Order, "/orders")
             .bearer_auth(token)
             .header("Idempotency-Key", idempotency_key)
-            .json(&json!({
-                "items": items,
-                "address": "Seoul Gangnam-gu 123-45",
-                "phone": "010-1234-5678",
-            }));
+            .json(&order);
         self.timed("POST /orders", request, intended, &[402, 409])
             .await
     }
@@ -311,40 +291,21 @@ impl Api {
             .await
     }
 
-    // ----- control calls: direct, untimed -----
+    // ----- control calls: direct, untimed, through the contract's clients -----
 
-    fn control(&self, method: Method, service: Service, path: &str) -> RequestBuilder {
-        let url = format!("{}{path}", self.targets.direct(service));
-        let request = self.http.request(method, url);
-        match &self.admin_token {
-            Some(token) => request.header("X-Admin-Token", token),
-            None => request,
+    fn control(&self, service: Service) -> &ServiceClient {
+        match service {
+            Service::User => &self.users,
+            Service::Restaurant => &self.restaurants,
+            Service::Order => &self.orders,
         }
-    }
-
-    async fn control_json(&self, request: RequestBuilder, what: &str) -> anyhow::Result<Value> {
-        let response = request.send().await.with_context(|| what.to_string())?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            anyhow::bail!("{what}: HTTP {status}: {body}");
-        }
-        Ok(body)
     }
 
     /// Waits until every service answers `GET /ready`.
     pub async fn wait_ready(&self, patience: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + patience;
         for service in Service::ALL {
-            loop {
-                let ready = self
-                    .control(Method::GET, service, "/ready")
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == StatusCode::OK);
-                if ready {
-                    break;
-                }
+            while self.control(service).ready().await.is_err() {
                 if Instant::now() >= deadline {
                     anyhow::bail!(
                         "the {service} service at {} is not ready (GET /ready)",
@@ -359,67 +320,58 @@ impl Api {
 
     /// Creates a menu for the run; returns its id.
     pub async fn create_menu(&self, name: &str, price: i64, stock: i64) -> anyhow::Result<i64> {
-        let request = self
-            .control(Method::POST, Service::Restaurant, "/admin/menus")
-            .json(&json!({"name": name, "price": price, "stock": stock}));
-        let body = self.control_json(request, "creating a menu").await?;
-        body.get("id")
-            .and_then(Value::as_i64)
-            .with_context(|| format!("POST /admin/menus answered without an id: {body}"))
+        let menu = self
+            .restaurants
+            .create_menu(&CreateMenuRequest::new(name, price, stock))
+            .await
+            .context("creating a menu")?;
+        Ok(menu.id)
     }
 
-    pub async fn inventory(&self, menu_id: i64) -> anyhow::Result<Inventory> {
-        let request = self.control(
-            Method::GET,
-            Service::Restaurant,
-            &format!("/inventory/{menu_id}"),
-        );
-        let body = self.control_json(request, "reading inventory").await?;
-        serde_json::from_value(body).context("reading GET /inventory/{id}")
+    pub async fn inventory(&self, menu_id: i64) -> anyhow::Result<StockAudit> {
+        self.restaurants
+            .inventory(menu_id)
+            .await
+            .context("reading inventory (GET /inventory/{id})")
     }
 
     pub async fn order_stats(&self) -> anyhow::Result<OrderStats> {
-        let request = self.control(Method::GET, Service::Order, "/orders/stats");
-        let body = self
-            .control_json(request, "reading order statistics")
-            .await?;
-        serde_json::from_value(body).context("reading GET /orders/stats")
+        self.orders
+            .stats()
+            .await
+            .context("reading order statistics (GET /orders/stats)")
     }
 
-    pub async fn fault_state(&self, service: Service) -> anyhow::Result<FaultState> {
-        let request = self.control(Method::GET, service, "/chaos");
-        let body = self.control_json(request, "reading fault settings").await?;
-        serde_json::from_value(body).context("reading GET /chaos")
+    pub async fn fault_state(&self, service: Service) -> anyhow::Result<ChaosSnapshot> {
+        self.control(service)
+            .chaos()
+            .await
+            .context("reading fault settings (GET /chaos)")
     }
 
     /// Sets one fault switch of a service.
     pub async fn apply_fault(&self, service: Service, fault: &Fault) -> anyhow::Result<()> {
-        let request = match fault {
-            Fault::Delay { delay_ms } => self
-                .control(Method::POST, service, "/chaos/delay")
-                .json(&json!({"delay_ms": delay_ms})),
-            Fault::Error { enable, percent } => {
-                let mut body = json!({"enable": enable});
-                if let Some(percent) = percent {
-                    body["percent"] = json!(percent);
-                }
-                self.control(Method::POST, service, "/chaos/error")
-                    .json(&body)
+        let client = self.control(service);
+        let applied = match fault {
+            Fault::Delay { delay_ms } => {
+                client
+                    .set_delay(i64::try_from(*delay_ms).unwrap_or(i64::MAX))
+                    .await
             }
-            Fault::PaymentFail { percent } => self
-                .control(Method::POST, service, "/chaos/payment_fail")
-                .json(&json!({"fail_percent": percent})),
-            Fault::InventoryDelay { delay_ms } => self
-                .control(Method::POST, service, "/chaos/inventory_delay")
-                .json(&json!({"delay_ms": delay_ms})),
-            Fault::Clear => self.control(Method::DELETE, service, "/chaos"),
+            Fault::Error { enable, percent } => {
+                client.set_error(*enable, percent.map(i64::from)).await
+            }
+            Fault::PaymentFail { percent } => {
+                client.set_switch(PAYMENT_FAIL, u64::from(*percent)).await
+            }
+            Fault::InventoryDelay { delay_ms } => {
+                client.set_switch(INVENTORY_DELAY, *delay_ms).await
+            }
+            Fault::Clear => client.clear_faults().await,
         };
-        self.control_json(
-            request,
-            &format!("setting {fault} on the {service} service"),
-        )
-        .await
-        .map(|_| ())
+        applied
+            .map(|_| ())
+            .with_context(|| format!("setting {fault} on the {service} service"))
     }
 }
 
@@ -451,13 +403,31 @@ mod tests {
     }
 
     #[test]
-    fn fault_state_describes_active_switches() {
-        let state: FaultState = serde_json::from_value(json!({
-            "service": "order", "delay_ms": 0, "error_enabled": false, "error_percent": 50,
-            "switches": {"payment_fail": {"fail_percent": 30}}
-        }))
-        .expect("parses");
-        assert_eq!(state.describe(), "payment_fail fail_percent=30");
-        assert_eq!(FaultState::default().describe(), "none");
+    fn order_status_reads_orders_and_failed_order_errors() {
+        let order = serde_json::json!({"id": 42, "user_id": 7, "status": "PAID",
+            "items": [{"menu_id": 1, "quantity": 2, "unit_price": 20000}], "total": 40000,
+            "address": "Seoul", "phone": "010-1234-5678", "failure_reason": null,
+            "compensation_pending": false, "created_at": "2026-11-28T01:00:00Z",
+            "updated_at": "2026-11-28T01:00:00Z"});
+        let paid = Reply {
+            status: 201,
+            body: order.clone(),
+        };
+        assert_eq!(paid.order_status(), Some(OrderStatus::Paid));
+        assert_eq!(paid.id(), Some(42));
+        let mut failed_order = order;
+        failed_order["status"] = "FAILED".into();
+        let declined = Reply {
+            status: 402,
+            body: serde_json::json!({"error": "payment_declined", "message": "declined",
+                "order_id": 42, "status": "FAILED", "failure_reason": "payment_declined",
+                "order": failed_order}),
+        };
+        assert_eq!(declined.order_status(), Some(OrderStatus::Failed));
+        let timeout = Reply {
+            status: 504,
+            body: serde_json::json!({"error": "gateway_timeout", "message": "late"}),
+        };
+        assert_eq!(timeout.order_status(), None);
     }
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Api, Inventory, OrderStats};
+use contract::{OrderStats, StockAudit};
+
+use crate::api::Api;
 
 /// One menu's reconciliation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -26,7 +28,7 @@ pub struct ConsistencyRow {
 }
 
 impl ConsistencyRow {
-    pub fn from_figures(key: &str, inventory: &Inventory, sold: i64) -> Self {
+    pub fn from_figures(key: &str, inventory: &StockAudit, sold: i64) -> Self {
         Self {
             key: key.to_string(),
             menu_id: inventory.menu_id,
@@ -70,16 +72,11 @@ impl ConsistencyCheck {
 }
 
 /// Builds the rows from the raw figures (separate from I/O so it can be tested).
-pub fn reconcile(menus: &[(String, Inventory)], stats: &OrderStats) -> Vec<ConsistencyRow> {
+pub fn reconcile(menus: &[(String, StockAudit)], stats: &OrderStats) -> Vec<ConsistencyRow> {
     menus
         .iter()
         .map(|(key, inventory)| {
-            let sold = stats
-                .paid_quantities
-                .get(&inventory.menu_id.to_string())
-                .copied()
-                .unwrap_or(0);
-            ConsistencyRow::from_figures(key, inventory, sold)
+            ConsistencyRow::from_figures(key, inventory, stats.sold(inventory.menu_id))
         })
         .collect()
 }
@@ -90,7 +87,11 @@ pub async fn check(api: &Api, menus: &[(String, i64)], at_secs: f64) -> Consiste
         Ok((inventories, stats)) => ConsistencyCheck {
             at_secs,
             rows: reconcile(&inventories, &stats),
-            orders_by_status: stats.by_status,
+            orders_by_status: stats
+                .by_status
+                .iter()
+                .map(|(status, count)| (status.to_string(), u64::try_from(*count).unwrap_or(0)))
+                .collect(),
             error: None,
         },
         Err(e) => ConsistencyCheck {
@@ -104,7 +105,7 @@ pub async fn check(api: &Api, menus: &[(String, i64)], at_secs: f64) -> Consiste
 async fn gather(
     api: &Api,
     menus: &[(String, i64)],
-) -> anyhow::Result<(Vec<(String, Inventory)>, OrderStats)> {
+) -> anyhow::Result<(Vec<(String, StockAudit)>, OrderStats)> {
     // Orders first: a sale counted here has already taken its stock.
     let stats = api.order_stats().await?;
     let mut inventories = Vec::with_capacity(menus.len());
@@ -117,26 +118,30 @@ async fn gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contract::OrderStatus;
 
     #[test]
     fn rows_show_drift_identity_and_oversell() {
         let stats = OrderStats {
-            by_status: BTreeMap::from([("PAID".into(), 3), ("PENDING".into(), 0)]),
-            paid_quantities: BTreeMap::from([("7".into(), 30), ("8".into(), 5)]),
+            by_status: BTreeMap::from([(OrderStatus::Paid, 3), (OrderStatus::Pending, 0)]),
+            compensation_pending: 0,
+            paid_quantities: BTreeMap::from([(7, 30), (8, 5)]),
         };
-        let exact = Inventory {
+        let exact = StockAudit {
             menu_id: 7,
             stock: 70,
             initial_stock: 100,
             reserved: 40,
             restored: 10,
+            ..StockAudit::default()
         };
-        let lost = Inventory {
+        let lost = StockAudit {
             menu_id: 8,
             stock: 3,
             initial_stock: 10,
             reserved: 7,
             restored: 0,
+            ..StockAudit::default()
         };
         let rows = reconcile(&[("a".into(), exact), ("b".into(), lost)], &stats);
         assert_eq!(rows[0].drift, 0);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use contract::ChaosSnapshot;
 use goose::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::api::{Api, FaultState, Targets};
+use crate::api::{Api, Targets};
 use crate::assertions::{self, AssertionResult, Evidence, IterationStats, WindowStats};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
@@ -184,7 +185,7 @@ pub struct Snapshot {
     pub total_errors: u64,
     /// Requests in the last complete second.
     pub current_rps: u64,
-    pub faults: BTreeMap<Service, FaultState>,
+    pub faults: BTreeMap<Service, ChaosSnapshot>,
     pub markers: Vec<FaultMarker>,
     pub consistency: Option<ConsistencyCheck>,
     pub tally: TallySnapshot,
@@ -217,7 +218,7 @@ struct Shared {
     workload: OnceLock<Arc<Workload>>,
     load_started: OnceLock<Instant>,
     users_active: AtomicUsize,
-    faults: Mutex<BTreeMap<Service, FaultState>>,
+    faults: Mutex<BTreeMap<Service, ChaosSnapshot>>,
     markers: Mutex<Vec<FaultMarker>>,
     consistency: Mutex<Vec<ConsistencyCheck>>,
     stop_requested: AtomicBool,

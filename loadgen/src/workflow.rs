@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use contract::{LoginResponse, OrderStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Api;
@@ -163,10 +164,8 @@ impl Workload {
         }
         let login = self.api.login(&user.username, PASSWORD).await;
         user.token = login
-            .body
-            .get("access_token")
-            .and_then(|t| t.as_str())
-            .map(str::to_string);
+            .decode::<LoginResponse>()
+            .map(|login| login.access_token);
         if user.token.is_none() {
             self.tally.login_failures.fetch_add(1, Ordering::Relaxed);
         }
@@ -277,9 +276,8 @@ impl Workload {
         let key = format!("{}-{}-{attempt}", self.run_tag, user.username);
         self.tally.order_attempts.fetch_add(1, Ordering::Relaxed);
         let reply = self.api.order(token, items, &key, intended).await;
-        let status = reply.body.get("status").and_then(|s| s.as_str());
-        match (reply.status, status) {
-            (201, Some("PAID")) | (200, Some("PAID")) => {
+        match (reply.status, reply.order_status()) {
+            (201 | 200, Some(OrderStatus::Paid)) => {
                 self.tally.paid.fetch_add(1, Ordering::Relaxed);
                 self.tally.add_sold(items, 1);
                 user.last_paid_order = reply.id();
@@ -299,7 +297,7 @@ impl Workload {
                 self.tally.order_errors.fetch_add(1, Ordering::Relaxed);
                 None
             }
-            (_, Some("FAILED")) => {
+            (_, Some(OrderStatus::Failed)) => {
                 self.tally.order_errors.fetch_add(1, Ordering::Relaxed);
                 None
             }

@@ -4,14 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::json;
-
-use crate::api::FaultState;
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
 use crate::recorder::{EndpointSnapshot, LatencySummary};
 use crate::run::{FaultMarker, LoadMode, Phase, Snapshot};
 use crate::scenario::Service;
 use crate::workflow::TallySnapshot;
+use contract::ChaosSnapshot;
 
 /// Histogram buckets of `POST /orders`: (upper bound µs, count). The 6.4 ms bucket is the
 /// tallest; the leading 100–400 µs buckets are empty and must not be drawn.
@@ -95,28 +93,28 @@ pub fn snapshot() -> Snapshot {
     let faults = BTreeMap::from([
         (
             Service::User,
-            FaultState {
+            ChaosSnapshot {
                 service: "user".into(),
                 delay_ms: 250,
-                ..FaultState::default()
+                ..ChaosSnapshot::default()
             },
         ),
         (
             Service::Restaurant,
-            FaultState {
+            ChaosSnapshot {
                 service: "restaurant".into(),
-                ..FaultState::default()
+                ..ChaosSnapshot::default()
             },
         ),
         (
             Service::Order,
-            FaultState {
+            ChaosSnapshot {
                 service: "order".into(),
                 switches: BTreeMap::from([(
                     "payment_fail".to_string(),
-                    BTreeMap::from([("fail_percent".to_string(), json!(30))]),
+                    BTreeMap::from([("fail_percent".to_string(), 30)]),
                 )]),
-                ..FaultState::default()
+                ..ChaosSnapshot::default()
             },
         ),
     ]);

@@ -15,14 +15,14 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+
+use contract::ChaosSnapshot;
 
 use crate::error::ApiError;
 
@@ -63,23 +63,6 @@ struct ChaosInner {
     error_enabled: AtomicBool,
     error_percent: AtomicU64,
     switches: BTreeMap<&'static str, Arc<Switch>>,
-}
-
-/// What `GET /chaos` answers.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"service": "order", "delay_ms": 0, "error_enabled": false,
-    "error_percent": 50, "switches": {"payment_fail": {"fail_percent": 30}}}))]
-pub struct ChaosSnapshot {
-    pub service: String,
-    /// Delay added to every API call, in milliseconds.
-    pub delay_ms: u64,
-    /// Whether random 500s are on.
-    pub error_enabled: bool,
-    /// Probability of a 500 when they are on, in percent.
-    pub error_percent: u64,
-    /// The service's own switches: name → {field: value}.
-    #[schema(value_type = Object)]
-    pub switches: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// Builder for a service's switch set.

@@ -1,25 +1,12 @@
-//! The one error type of every service, rendered as the JSON body SPEC.md prescribes:
-//! `{"error": "<machine code>", "message": "<human sentence>"}` plus optional details.
+//! The one error type of every service, rendered as the contract's JSON error body
+//! ([`ErrorBody`]): `{"error": "<machine code>", "message": "<human sentence>"}` plus
+//! optional details.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use contract::ErrorBody;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
-
-/// The JSON error body.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"error": "not_found", "message": "menu 42 does not exist"}))]
-pub struct ErrorBody {
-    /// Machine-readable code, e.g. `not_found`, `insufficient_stock`.
-    pub error: String,
-    /// A sentence for humans.
-    pub message: String,
-    /// Extra fields some errors carry (e.g. `available`, `order_id`).
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub details: Map<String, Value>,
-}
 
 /// An error answered to the caller with a status and a JSON body.
 #[derive(Debug)]
@@ -45,6 +32,17 @@ impl ApiError {
     /// Adds a detail field to the body.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.details.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Adds every field of `details` (a struct of the contract, such as
+    /// `contract::FailedOrder`) to the body.
+    pub fn with_details(mut self, details: &impl Serialize) -> Self {
+        match serde_json::to_value(details) {
+            Ok(Value::Object(fields)) => self.details.extend(fields),
+            Ok(other) => tracing::error!(details = %other, "error details are not an object"),
+            Err(e) => tracing::error!(error = %e, "error details do not serialise"),
+        }
         self
     }
 

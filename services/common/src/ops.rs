@@ -5,14 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use contract::{ChaosSnapshot, DelayRequest, ErrorBody, ErrorRequest, Health, Readiness};
 use serde_json::Value;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::chaos::{ChaosSnapshot, MAX_DELAY_MS};
-use crate::error::{ApiError, ErrorBody};
+use crate::chaos::MAX_DELAY_MS;
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::kit::Kit;
 
@@ -32,13 +31,6 @@ pub fn router() -> OpenApiRouter<Kit> {
         .routes(routes!(metrics))
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"status": "ok", "service": "user"}))]
-pub struct Health {
-    pub status: String,
-    pub service: String,
-}
-
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = OPS_TAG,
     description = "Answers 200 while the process runs. Never delayed or failed by fault injection.",
@@ -48,20 +40,6 @@ async fn health(State(kit): State<Kit>) -> Json<Health> {
         status: "ok".into(),
         service: kit.service.into(),
     })
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"status": "ready", "service": "order", "database": "ok", "cache": "ok", "cache_backend": "redis"}))]
-pub struct Readiness {
-    /// `ready` or `not_ready`.
-    pub status: String,
-    pub service: String,
-    /// `ok` or the error.
-    pub database: String,
-    /// `ok` or the error.
-    pub cache: String,
-    /// `redis` or `memory`.
-    pub cache_backend: String,
 }
 
 /// Readiness: the database answers. The cache is reported; a cache outage does not make
@@ -127,14 +105,6 @@ async fn reset_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
     Json(kit.chaos.snapshot())
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"delay_ms": 1500}))]
-pub struct DelayRequest {
-    /// Milliseconds added to every API call (0 turns the delay off; at most 600000).
-    pub delay_ms: i64,
-}
-
 /// Delay every API call.
 #[utoipa::path(post, path = "/chaos/delay", tag = CHAOS_TAG,
     description = "Adds an artificial delay to every API call of this service (not to /health, \
@@ -157,16 +127,6 @@ async fn set_delay(
     kit.chaos.set_delay_ms(body.delay_ms as u64);
     tracing::warn!(delay_ms = body.delay_ms, "global delay set");
     Ok(Json(kit.chaos.snapshot()))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"enable": true, "percent": 50}))]
-pub struct ErrorRequest {
-    /// Turn random 500s on or off.
-    pub enable: bool,
-    /// Probability of a 500 per call, in percent (default 50).
-    pub percent: Option<i64>,
 }
 
 /// Random 500s.

@@ -37,7 +37,11 @@ pub fn register(kit: &Kit) {
             match store::stats(&db.conn).await {
                 Ok(stats) => {
                     for (status, count) in stats.by_status {
-                        orders.get_or_create(&StatusLabels { status }).set(count);
+                        orders
+                            .get_or_create(&StatusLabels {
+                                status: status.as_str().to_string(),
+                            })
+                            .set(count);
                     }
                     outstanding.set(stats.compensation_pending);
                 }

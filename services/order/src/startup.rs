@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use contract::ops::PAYMENT_FAIL;
 use testbed_common::Kit;
 use testbed_common::chaos::Chaos;
 use testbed_common::server::{ConnectionLimits, Server, build_app};
@@ -22,8 +23,6 @@ use crate::store::migration::Migrator;
 
 pub const SERVICE: &str = "order";
 pub const DEFAULT_PORT: u16 = 8003;
-/// Name of the switch that makes the simulated payment fail.
-pub const PAYMENT_FAIL: &str = "payment_fail";
 
 /// The bound Order Service: its HTTP server and the sagas it runs in tasks of their own.
 pub struct OrderServer {
@@ -63,7 +62,7 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<OrderServer> {
         config.common.port.unwrap_or(DEFAULT_PORT),
     );
     let chaos = Chaos::builder(SERVICE)
-        .switch(PAYMENT_FAIL, "fail_percent", 100)
+        .switch(PAYMENT_FAIL.name, PAYMENT_FAIL.field, 100)
         .build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
     let service_keys = ServiceKeys::new(&config.common.service_token_secret()?);
@@ -74,7 +73,7 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<OrderServer> {
         cache: kit.cache.clone(),
         users: UsersClient::new(http.clone(), &config.user_service_url),
         restaurants: RestaurantsClient::new(http, &config.restaurant_service_url, service_keys),
-        payment_fail: kit.chaos.switch(PAYMENT_FAIL),
+        payment_fail: kit.chaos.switch(PAYMENT_FAIL.name),
         order_ttl: Duration::from_secs(config.order_ttl_secs),
         crash_after_reserve: config.crash_after_reserve,
         sagas: TaskTracker::new(),

@@ -8,8 +8,9 @@ mod support;
 
 use std::time::Duration;
 
+use contract::ops::INVENTORY_DELAY;
+use contract::{CreateOrder, OrderClient, OrderStatus};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
 use support::{Stack, start};
 use testbed_common::testing::{Backend, unique};
 use tokio::time::Instant;
@@ -31,12 +32,10 @@ fn impatient() -> reqwest::Client {
 
 async fn slow_inventory(stack: &Stack) {
     stack
-        .chaos(
-            &stack.restaurant,
-            "inventory_delay",
-            json!({"delay_ms": INVENTORY_DELAY_MS}),
-        )
-        .await;
+        .restaurants
+        .set_switch(INVENTORY_DELAY, INVENTORY_DELAY_MS)
+        .await
+        .expect("inventory_delay set");
 }
 
 /// Sends an order through a client that hangs up, and checks that it did hang up.
@@ -74,13 +73,15 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
     tokio::time::sleep_until(hung_up + Duration::from_secs(1)).await;
     let stats = stack.stats().await;
     assert_eq!(
-        stats["by_status"]["PENDING"], 0,
-        "1 s after hanging up: {stats}"
+        stats.count(OrderStatus::Pending),
+        0,
+        "1 s after hanging up: {stats:?}"
     );
-    assert_eq!(stats["compensation_pending"], 0, "{stats}");
+    assert_eq!(stats.compensation_pending, 0, "{stats:?}");
     assert_eq!(
-        stats["by_status"]["PAID"], CALLERS,
-        "every saga ran to its end: {stats}"
+        stats.count(OrderStatus::Paid),
+        CALLERS as i64,
+        "every saga ran to its end: {stats:?}"
     );
     for &menu in &menus {
         stack.assert_zero_drift(menu).await;
@@ -91,20 +92,24 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
     let mut ids = Vec::new();
     for i in 0..CALLERS {
         let retry = stack
-            .keyed_order(&stack.http, &tokens[i], &keys[i], &[(menus[i], QUANTITY)])
-            .send()
+            .orders
+            .create_order_keyed(
+                &tokens[i],
+                &CreateOrder::of(&[(menus[i], QUANTITY)]),
+                &keys[i],
+            )
             .await
             .expect("retry");
-        assert_eq!(retry.status(), StatusCode::OK, "replayed");
-        let body: Value = retry.json().await.expect("JSON");
-        assert_eq!(body["status"], "PAID", "{body}");
-        assert_eq!(body["items"][0]["menu_id"], menus[i]);
-        ids.push(body["id"].as_i64().expect("order id"));
+        assert_eq!(retry.status, StatusCode::OK, "replayed");
+        let order = retry.body;
+        assert_eq!(order.status, OrderStatus::Paid, "{order:?}");
+        assert_eq!(order.items[0].menu_id, menus[i]);
+        ids.push(order.id);
     }
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), CALLERS, "one order per caller");
-    assert_eq!(stack.stats().await["by_status"]["PAID"], CALLERS);
+    assert_eq!(stack.stats().await.count(OrderStatus::Paid), CALLERS as i64);
 }
 
 #[tokio::test]
@@ -127,18 +132,22 @@ async fn a_retry_during_the_saga_answers_its_outcome(backend: Backend) {
 
     hang_up(&stack, &token, &key, menu).await;
     let retry = stack
-        .keyed_order(&stack.http, &token, &key, &[(menu, QUANTITY)])
-        .send()
+        .orders
+        .create_order_keyed(&token, &CreateOrder::of(&[(menu, QUANTITY)]), &key)
         .await
         .expect("retry");
-    assert_eq!(retry.status(), StatusCode::OK);
-    let body: Value = retry.json().await.expect("JSON");
-    assert_eq!(body["status"], "PAID", "the outcome, not PENDING: {body}");
+    assert_eq!(retry.status, StatusCode::OK);
+    assert_eq!(
+        retry.body.status,
+        OrderStatus::Paid,
+        "the outcome, not PENDING: {:?}",
+        retry.body
+    );
 
     let stats = stack.stats().await;
-    assert_eq!(stats["by_status"]["PAID"], 1, "one order: {stats}");
-    assert_eq!(stats["by_status"]["PENDING"], 0, "{stats}");
-    assert_eq!(stats["by_status"]["FAILED"], 0, "{stats}");
+    assert_eq!(stats.count(OrderStatus::Paid), 1, "one order: {stats:?}");
+    assert_eq!(stats.count(OrderStatus::Pending), 0, "{stats:?}");
+    assert_eq!(stats.count(OrderStatus::Failed), 0, "{stats:?}");
     stack.assert_zero_drift(menu).await;
     assert_eq!(stack.stock(menu).await, STOCK - QUANTITY);
 }
@@ -177,10 +186,15 @@ async fn graceful_stop_waits_for_running_sagas(backend: Backend) {
     );
     let order = order_service::build(config).await.expect("order service");
     stack.order = format!("http://{}", order.local_addr());
+    stack.orders = OrderClient::new(&stack.order);
     tokio::spawn(order.run(std::future::pending()));
     let stats = stack.stats().await;
-    assert_eq!(stats["by_status"]["PENDING"], 0, "{stats}");
-    assert_eq!(stats["by_status"]["PAID"], 1, "the saga finished: {stats}");
+    assert_eq!(stats.count(OrderStatus::Pending), 0, "{stats:?}");
+    assert_eq!(
+        stats.count(OrderStatus::Paid),
+        1,
+        "the saga finished: {stats:?}"
+    );
     stack.assert_zero_drift(menu).await;
 }
 

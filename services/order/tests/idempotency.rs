@@ -5,20 +5,24 @@
 
 mod support;
 
+use contract::{CreateOrder, OrderStatus, OrderView};
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
-use serde_json::Value;
 use support::{Stack, start};
 use testbed_common::testing::{Backend, unique};
 
-async fn send(stack: &Stack, token: &str, key: &str, items: &[(i64, i64)]) -> (StatusCode, Value) {
-    let response = stack
-        .keyed_order(&stack.http, token, key, items)
-        .send()
-        .await
-        .expect("order request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+/// `POST /orders` with `key`: the status and the order, or the refusal.
+async fn send(
+    stack: &Stack,
+    token: &str,
+    key: &str,
+    items: &[(i64, i64)],
+) -> Result<(StatusCode, OrderView), contract::ClientError> {
+    let answer = stack
+        .orders
+        .create_order_keyed(token, &CreateOrder::of(items), key)
+        .await?;
+    Ok((answer.status, answer.body))
 }
 
 async fn reused_key_with_another_body_is_refused(backend: Backend) {
@@ -27,27 +31,36 @@ async fn reused_key_with_another_body_is_refused(backend: Backend) {
     let menu = stack.create_menu(10, 1_000).await;
     let key = unique("key");
 
-    let (status, first) = send(&stack, &token, &key, &[(menu, 2)]).await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, first) = send(&stack, &token, &key, &[(menu, 2)])
+        .await
+        .expect("first");
+    assert_eq!(status, StatusCode::CREATED, "{first:?}");
     // The same request written differently (split lines) is the same request.
-    let (status, again) = send(&stack, &token, &key, &[(menu, 1), (menu, 1)]).await;
-    assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(again["id"], first["id"]);
+    let (status, again) = send(&stack, &token, &key, &[(menu, 1), (menu, 1)])
+        .await
+        .expect("replay");
+    assert_eq!(status, StatusCode::OK, "{again:?}");
+    assert_eq!(again.id, first.id);
 
-    let (status, reused) = send(&stack, &token, &key, &[(menu, 3)]).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reused}");
-    assert_eq!(reused["error"], "idempotency_key_reused");
-    assert!(reused["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert_eq!(reused["order_id"], first["id"]);
+    let reused = send(&stack, &token, &key, &[(menu, 3)])
+        .await
+        .expect_err("a reused key");
+    assert_eq!(reused.status(), Some(StatusCode::UNPROCESSABLE_ENTITY));
+    let reused = reused.body().expect("an error body");
+    assert_eq!(reused.error, "idempotency_key_reused");
+    assert!(!reused.message.is_empty());
+    assert_eq!(reused.detail::<i64>("order_id"), Some(first.id));
 
     // Another user's identical key is another user's order.
     let other = stack.new_user().await;
-    let (status, theirs) = send(&stack, &other, &key, &[(menu, 3)]).await;
-    assert_eq!(status, StatusCode::CREATED, "{theirs}");
-    assert_ne!(theirs["id"], first["id"]);
+    let (status, theirs) = send(&stack, &other, &key, &[(menu, 3)])
+        .await
+        .expect("their order");
+    assert_eq!(status, StatusCode::CREATED, "{theirs:?}");
+    assert_ne!(theirs.id, first.id);
 
     let stats = stack.stats().await;
-    assert_eq!(stats["by_status"]["PAID"], 2, "{stats}");
+    assert_eq!(stats.count(OrderStatus::Paid), 2, "{stats:?}");
     assert_eq!(stack.stock(menu).await, 10 - 2 - 3);
     stack.assert_zero_drift(menu).await;
 }
@@ -68,8 +81,10 @@ async fn orders_without_a_fingerprint_still_replay(backend: Backend) {
     let token = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
     let key = unique("old");
-    let (status, first) = send(&stack, &token, &key, &[(menu, 2)]).await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, first) = send(&stack, &token, &key, &[(menu, 2)])
+        .await
+        .expect("first");
+    assert_eq!(status, StatusCode::CREATED, "{first:?}");
 
     let url = stack.storage.config("order").database_url_for("order");
     let db =
@@ -80,15 +95,17 @@ async fn orders_without_a_fingerprint_still_replay(backend: Backend) {
         .conn
         .execute_unprepared(&format!(
             "UPDATE orders SET request_fingerprint = NULL WHERE id = {}",
-            first["id"]
+            first.id
         ))
         .await
         .expect("clear the fingerprint");
     assert_eq!(cleared.rows_affected(), 1);
 
-    let (status, replayed) = send(&stack, &token, &key, &[(menu, 3)]).await;
-    assert_eq!(status, StatusCode::OK, "{replayed}");
-    assert_eq!(replayed["id"], first["id"]);
+    let (status, replayed) = send(&stack, &token, &key, &[(menu, 3)])
+        .await
+        .expect("replay");
+    assert_eq!(status, StatusCode::OK, "{replayed:?}");
+    assert_eq!(replayed.id, first.id);
     assert_eq!(stack.stock(menu).await, 8);
 }
 

@@ -3,8 +3,8 @@
 
 mod support;
 
+use contract::ops::PAYMENT_FAIL;
 use reqwest::header::CONTENT_TYPE;
-use serde_json::json;
 use support::start;
 use testbed_common::telemetry::sample_value;
 use testbed_common::testing::Backend;
@@ -17,8 +17,10 @@ async fn orders_by_status_after_orders() {
     let paid = stack.order(&token, &[(menu, 2)]).await;
     assert_eq!(paid.status, 201, "{}", paid.body);
     stack
-        .chaos(&stack.order, "payment_fail", json!({"fail_percent": 100}))
-        .await;
+        .orders
+        .set_switch(PAYMENT_FAIL, 100)
+        .await
+        .expect("payment_fail set");
     let failed = stack.order(&token, &[(menu, 1)]).await;
     assert_eq!(failed.status, 402, "{}", failed.body);
 

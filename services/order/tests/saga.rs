@@ -5,6 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use contract::ops::{INVENTORY_DELAY, PAYMENT_FAIL};
+use contract::{CreateOrder, OrderClient, OrderStatus};
 use reqwest::StatusCode;
 use serde_json::json;
 use support::{start, start_with};
@@ -13,24 +15,17 @@ use testbed_common::testing::{Backend, free_port};
 async fn brief_flow(backend: Backend) {
     let stack = start(backend).await;
     let token = stack.new_user().await;
-    let menus = stack
-        .call(
-            reqwest::Method::GET,
-            format!("{}/menus", stack.restaurant),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(menus.status, StatusCode::OK);
-    assert!(menus.body.as_array().unwrap().len() >= 5);
+    let menus = stack.restaurants.menus().await.expect("menus");
+    assert!(menus.body.len() >= 5);
     let menu = stack.create_menu(10, 12_000).await;
 
     let placed = stack.order(&token, &[(menu, 2)]).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
-    let order = &placed.body;
-    assert_eq!(order["status"], "PAID");
-    assert_eq!(order["total"], 24_000);
-    assert_eq!(order["items"][0]["unit_price"], 12_000);
+    let order = placed.order();
+    assert_eq!(order.status, OrderStatus::Paid);
+    assert_eq!(order.total, 24_000);
+    assert_eq!(order.items[0].unit_price, 12_000);
+    // The wire shape itself, not only what the contract type reads.
     for key in [
         "id",
         "user_id",
@@ -41,9 +36,9 @@ async fn brief_flow(backend: Backend) {
         "phone",
         "created_at",
     ] {
-        assert!(order.get(key).is_some(), "{key}");
+        assert!(placed.body.get(key).is_some(), "{key}");
     }
-    let id = order["id"].as_i64().unwrap();
+    let id = order.id;
     assert_eq!(stack.stock(menu).await, 8);
 
     let first = stack.get_order(&token, id).await;
@@ -51,19 +46,23 @@ async fn brief_flow(backend: Backend) {
     assert_eq!(first.cache.as_deref(), Some("MISS"));
     let second = stack.get_order(&token, id).await;
     assert_eq!(second.cache.as_deref(), Some("HIT"));
-    assert_eq!(second.body["status"], "PAID");
+    assert_eq!(second.order().status, OrderStatus::Paid);
 
     let cancelled = stack.cancel(&token, id).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
-    assert_eq!(cancelled.body["status"], "CANCELLED");
+    assert_eq!(cancelled.order().status, OrderStatus::Cancelled);
     assert_eq!(stack.stock(menu).await, 10);
     let read = stack.get_order(&token, id).await;
-    assert_eq!(read.body["status"], "CANCELLED", "no stale cached status");
+    assert_eq!(
+        read.order().status,
+        OrderStatus::Cancelled,
+        "no stale cached status"
+    );
     assert_eq!(read.cache.as_deref(), Some("MISS"));
 
     let again = stack.cancel(&token, id).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
-    assert_eq!(again.body["status"], "CANCELLED");
+    assert_eq!(again.error().detail("status"), Some(OrderStatus::Cancelled));
     assert_eq!(
         stack.stock(menu).await,
         10,
@@ -95,8 +94,10 @@ async fn payment_failures_are_rolled_back() {
     ];
     let tokens = futures::future::join_all((0..10).map(|_| stack.new_user())).await;
     stack
-        .chaos(&stack.order, "payment_fail", json!({"fail_percent": 30}))
-        .await;
+        .orders
+        .set_switch(PAYMENT_FAIL, 30)
+        .await
+        .expect("payment_fail set");
     let n = 300;
     let mut failed = 0;
     let mut paid = 0;
@@ -110,9 +111,10 @@ async fn payment_failures_are_rolled_back() {
             match response.status {
                 StatusCode::CREATED => paid += 1,
                 StatusCode::PAYMENT_REQUIRED => {
-                    assert_eq!(response.body["status"], "FAILED");
-                    assert_eq!(response.body["failure_reason"], "payment_declined");
-                    assert!(response.body["order_id"].is_i64());
+                    let declined = response.failed();
+                    assert_eq!(declined.status, OrderStatus::Failed);
+                    assert_eq!(declined.failure_reason, "payment_declined");
+                    assert_eq!(declined.order.id, declined.order_id);
                     failed += 1;
                 }
                 other => panic!("unexpected {other}: {}", response.body),
@@ -123,7 +125,7 @@ async fn payment_failures_are_rolled_back() {
     // 99.9 % two-sided binomial interval: 90 ± 3.29·√(300·0.3·0.7) ≈ 90 ± 26.
     assert!((64..=116).contains(&failed), "{failed} of {n} failed");
     let stats = stack.settle(Duration::from_secs(10)).await;
-    assert_eq!(stats["by_status"]["FAILED"], failed);
+    assert_eq!(stats.count(OrderStatus::Failed), failed as i64);
     for menu in menus {
         stack.assert_zero_drift(menu).await;
     }
@@ -134,9 +136,7 @@ async fn user_service_delay_times_out_without_moving_stock() {
     let stack = start(Backend::Postgres).await;
     let token = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
-    stack
-        .chaos(&stack.user, "delay", json!({"delay_ms": 2000}))
-        .await;
+    stack.users.set_delay(2000).await.expect("delay set");
     let started = Instant::now();
     let response = stack.order(&token, &[(menu, 1)]).await;
     let took = started.elapsed();
@@ -146,10 +146,10 @@ async fn user_service_delay_times_out_without_moving_stock() {
         "{}",
         response.body
     );
-    assert_eq!(response.body["error"], "user_service_timeout");
+    assert_eq!(response.error().error, "user_service_timeout");
     assert!(took < Duration::from_millis(1500 + 250), "took {took:?}");
     assert_eq!(stack.stock(menu).await, 10);
-    stack.chaos_off(&stack.user).await;
+    stack.users.clear_faults().await.expect("faults off");
     let response = stack.order(&token, &[(menu, 1)]).await;
     assert_eq!(response.status, StatusCode::CREATED);
     assert_eq!(stack.stock(menu).await, 9);
@@ -162,12 +162,10 @@ async fn user_service_errors_fail_orders_cleanly() {
     let token = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
     stack
-        .chaos(
-            &stack.user,
-            "error",
-            json!({"enable": true, "percent": 100}),
-        )
-        .await;
+        .users
+        .set_error(true, Some(100))
+        .await
+        .expect("errors on");
     for _ in 0..5 {
         let response = stack.order(&token, &[(menu, 1)]).await;
         assert_eq!(
@@ -176,12 +174,11 @@ async fn user_service_errors_fail_orders_cleanly() {
             "{}",
             response.body
         );
-        assert_eq!(response.body["error"], "user_service_unavailable");
+        assert_eq!(response.error().error, "user_service_unavailable");
     }
     assert_eq!(stack.stock(menu).await, 10);
-    let stats = stack.stats().await;
-    assert_eq!(stats["by_status"]["PENDING"], 0);
-    stack.chaos_off(&stack.user).await;
+    assert_eq!(stack.stats().await.count(OrderStatus::Pending), 0);
+    stack.users.clear_faults().await.expect("faults off");
     assert_eq!(
         stack.order(&token, &[(menu, 1)]).await.status,
         StatusCode::CREATED
@@ -199,12 +196,10 @@ async fn inventory_delay_never_oversells() {
     let menu = stack.create_menu(5, 3_000).await;
     let tokens = futures::future::join_all((0..12).map(|_| stack.new_user())).await;
     stack
-        .chaos(
-            &stack.restaurant,
-            "inventory_delay",
-            json!({"delay_ms": 250}),
-        )
-        .await;
+        .restaurants
+        .set_switch(INVENTORY_DELAY, 250)
+        .await
+        .expect("inventory_delay set");
     let line = [(menu, 1)];
     let calls = tokens.iter().map(|token| stack.order(token, &line));
     let responses = futures::future::join_all(calls).await;
@@ -216,7 +211,7 @@ async fn inventory_delay_never_oversells() {
     );
     let paid = statuses.iter().filter(|s| **s == 201).count();
     assert!(paid <= 5, "oversold: {statuses:?}");
-    stack.chaos_off(&stack.restaurant).await;
+    stack.restaurants.clear_faults().await.expect("faults off");
     stack.settle(Duration::from_secs(30)).await;
     stack.assert_zero_drift(menu).await;
 }
@@ -229,18 +224,19 @@ async fn a_failed_line_gives_back_the_lines_before_it() {
     let scarce = stack.create_menu(1, 2_000).await;
     let response = stack.order(&token, &[(plenty, 3), (scarce, 2)]).await;
     assert_eq!(response.status, StatusCode::CONFLICT, "{}", response.body);
-    assert_eq!(response.body["failure_reason"], "out_of_stock");
+    let failed = response.failed();
+    assert_eq!(failed.failure_reason, "out_of_stock");
     assert_eq!(stack.stock(plenty).await, 10);
     assert_eq!(stack.stock(scarce).await, 1);
-    let id = response.body["order_id"].as_i64().unwrap();
+    let id = failed.order_id;
     // Cancelling a FAILED order is refused and restores nothing a second time.
     let cancel = stack.cancel(&token, id).await;
     assert_eq!(cancel.status, StatusCode::CONFLICT);
-    assert_eq!(cancel.body["status"], "FAILED");
+    assert_eq!(cancel.error().detail("status"), Some(OrderStatus::Failed));
     assert_eq!(stack.stock(plenty).await, 10);
     let unknown = stack.order(&token, &[(987_654, 1)]).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(unknown.body["failure_reason"], "unknown_menu");
+    assert_eq!(unknown.failed().failure_reason, "unknown_menu");
     stack.assert_zero_drift(plenty).await;
     stack.assert_zero_drift(scarce).await;
 }
@@ -252,11 +248,11 @@ async fn orders_belong_to_their_user() {
     let bob = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
     let order = stack.order(&alice, &[(menu, 1)]).await;
-    let id = order.body["id"].as_i64().unwrap();
+    let id = order.order().id;
     assert_eq!(stack.get_order(&alice, id).await.status, StatusCode::OK);
     let read = stack.get_order(&bob, id).await;
     assert_eq!(read.status, StatusCode::FORBIDDEN);
-    assert_eq!(read.body["error"], "forbidden");
+    assert_eq!(read.error().error, "forbidden");
     assert_eq!(stack.cancel(&bob, id).await.status, StatusCode::FORBIDDEN);
     assert_eq!(stack.stock(menu).await, 9);
     let anonymous = stack
@@ -268,18 +264,13 @@ async fn orders_belong_to_their_user() {
         )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        anonymous.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("bearer token")
-    );
+    assert!(anonymous.error().message.contains("bearer token"));
     let anonymous = stack
         .call(
             reqwest::Method::POST,
             format!("{}/orders", stack.order),
             None,
-            Some(json!({"items": [{"menu_id": menu, "quantity": 1}], "address": "x", "phone": "010-1234-5678"})),
+            Some(json!(CreateOrder::of(&[(menu, 1)]))),
         )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
@@ -296,29 +287,30 @@ async fn idempotency_key_returns_the_first_order() {
     let stack = start(Backend::Postgres).await;
     let token = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
+    let order = CreateOrder::of(&[(menu, 2)]);
     let send = || {
         stack
-            .http
-            .post(format!("{}/orders", stack.order))
-            .bearer_auth(&token)
-            .header("idempotency-key", "retry-me-1")
-            .json(&json!({"items": [{"menu_id": menu, "quantity": 2}], "address": "Seoul", "phone": "010-1234-5678"}))
-            .send()
+            .orders
+            .create_order_keyed(&token, &order, "retry-me-1")
     };
     let responses = futures::future::join_all((0..4).map(|_| send())).await;
     let mut ids = Vec::new();
     let mut created = 0;
     for response in responses {
-        let response = response.unwrap();
-        if response.status() == StatusCode::CREATED {
+        let response = response.expect("the order or its replay");
+        if response.status == StatusCode::CREATED {
             created += 1;
         } else {
-            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.status, StatusCode::OK);
         }
-        let body: serde_json::Value = response.json().await.unwrap();
         // A replay waits for the first attempt's saga: the outcome, never PENDING.
-        assert_eq!(body["status"], "PAID", "{body}");
-        ids.push(body["id"].as_i64().unwrap());
+        assert_eq!(
+            response.body.status,
+            OrderStatus::Paid,
+            "{:?}",
+            response.body
+        );
+        ids.push(response.body.id);
     }
     assert_eq!(created, 1);
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
@@ -356,14 +348,14 @@ async fn crash_after_reservation_is_recovered() {
     testbed_common::server::wait_ready(&base, Duration::from_secs(20))
         .await
         .expect("ready");
-    let response = stack
-        .http
-        .post(format!("{base}/orders"))
-        .bearer_auth(&token)
-        .json(&json!({"items": [{"menu_id": menu, "quantity": 4}], "address": "Seoul", "phone": "010-1234-5678"}))
-        .send()
+    let crashing_service = OrderClient::new(&base);
+    let response = crashing_service
+        .create_order(&token, &CreateOrder::of(&[(menu, 4)]))
         .await;
-    assert!(response.is_err(), "the process died mid-request");
+    assert!(
+        matches!(response, Err(contract::ClientError::Transport(_))),
+        "the process died mid-request: {response:?}"
+    );
     let status = crashing.wait().expect("exit status");
     assert_eq!(status.code(), Some(70));
     assert_eq!(
@@ -378,22 +370,14 @@ async fn crash_after_reservation_is_recovered() {
         .expect("ready again");
     let deadline = Instant::now() + Duration::from_secs(15);
     let stats = loop {
-        let stats: serde_json::Value = stack
-            .http
-            .get(format!("{base}/orders/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if stats["by_status"]["FAILED"] == 1 && stats["compensation_pending"] == 0 {
+        let stats = crashing_service.stats().await.expect("stats answer");
+        if stats.count(OrderStatus::Failed) == 1 && stats.compensation_pending == 0 {
             break stats;
         }
-        assert!(Instant::now() < deadline, "not recovered: {stats}");
+        assert!(Instant::now() < deadline, "not recovered: {stats:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(stats["by_status"]["PENDING"], 0);
+    assert_eq!(stats.count(OrderStatus::Pending), 0);
     let _ = restarted.kill();
     let _ = restarted.wait();
     assert_eq!(stack.stock(menu).await, 10, "recovery gave the stock back");

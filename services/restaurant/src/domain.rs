@@ -12,12 +12,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use contract::{Reservation, Restoration, StockAudit};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
-use serde::{Deserialize, Serialize};
 use testbed_common::ApiError;
 use testbed_common::chaos::Switch;
 use testbed_common::db::Db;
-use utoipa::ToSchema;
 
 use crate::store::{self, RESERVE, RESTORE, menus};
 
@@ -47,50 +46,6 @@ impl MenuLocks {
             Err(poisoned) => poisoned.into_inner().entry(menu_id).or_default().clone(),
         }
     }
-}
-
-/// What a reservation did.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"menu_id": 1, "order_id": 42, "quantity": 2, "unit_price": 20000, "stock": 998, "replayed": false}))]
-pub struct Reservation {
-    pub menu_id: i64,
-    pub order_id: Option<i64>,
-    pub quantity: i64,
-    /// The menu's price at reservation time, in won (orders take prices from here).
-    pub unit_price: i64,
-    /// Stock after the reservation.
-    pub stock: i64,
-    /// True when this order had already reserved this menu and nothing moved now.
-    pub replayed: bool,
-}
-
-/// What a restoration did.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"menu_id": 1, "order_id": 42, "restored": 2, "stock": 1000, "replayed": false}))]
-pub struct Restoration {
-    pub menu_id: i64,
-    pub order_id: i64,
-    /// Units given back now (0 when the order had reserved nothing or was restored before).
-    pub restored: i64,
-    pub stock: i64,
-    /// True when this order's stock had already been restored and nothing moved now.
-    pub replayed: bool,
-}
-
-/// The audit figures of one menu.
-#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[schema(example = json!({"menu_id": 1, "name": "Tteokbokki", "stock": 96, "initial_stock": 100, "reserved": 6, "restored": 2, "drift": 0}))]
-pub struct StockAudit {
-    pub menu_id: i64,
-    pub name: String,
-    pub stock: i64,
-    pub initial_stock: i64,
-    /// Units taken by reservations since accounting started.
-    pub reserved: i64,
-    /// Units given back by restorations.
-    pub restored: i64,
-    /// stock − (initial − reserved + restored); 0 when the books balance.
-    pub drift: i64,
 }
 
 /// The stock operations, with the state they need.

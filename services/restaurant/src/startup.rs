@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use contract::ops::INVENTORY_DELAY;
 use testbed_common::Kit;
 use testbed_common::chaos::{Chaos, MAX_DELAY_MS};
 use testbed_common::server::{ConnectionLimits, Server, build_app};
@@ -17,8 +18,6 @@ use crate::store::migration::Migrator;
 
 pub const SERVICE: &str = "restaurant";
 pub const DEFAULT_PORT: u16 = 8002;
-/// Name of the switch that delays stock updates while the row lock is held.
-pub const INVENTORY_DELAY: &str = "inventory_delay";
 
 /// Connects storage, runs migrations (and the seed), and binds the listener.
 pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
@@ -27,7 +26,7 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
         config.common.port.unwrap_or(DEFAULT_PORT),
     );
     let chaos = Chaos::builder(SERVICE)
-        .switch(INVENTORY_DELAY, "delay_ms", MAX_DELAY_MS)
+        .switch(INVENTORY_DELAY.name, INVENTORY_DELAY.field, MAX_DELAY_MS)
         .build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
     let service_keys = ServiceKeys::new(&config.common.service_token_secret()?);
@@ -35,7 +34,7 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
         inventory: Inventory {
             db: kit.db.clone(),
             locks: MenuLocks::default(),
-            delay: kit.chaos.switch(INVENTORY_DELAY),
+            delay: kit.chaos.switch(INVENTORY_DELAY.name),
         },
         menu_list_ttl: Duration::from_secs(config.menu_list_ttl_secs),
         menu_ttl: Duration::from_secs(config.menu_ttl_secs),

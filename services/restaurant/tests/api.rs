@@ -3,6 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+use contract::ops::INVENTORY_DELAY;
+use contract::{
+    ClientError, CreateMenuRequest, Reservation, ReserveRequest, RestaurantClient, Restoration,
+    RestoreRequest, StockAudit,
+};
 use reqwest::StatusCode;
 use restaurant_service::RestaurantConfig;
 use serde_json::{Value, json};
@@ -13,6 +18,7 @@ use testbed_common::testing::{Backend, TestStorage};
 struct App {
     base: String,
     http: reqwest::Client,
+    client: RestaurantClient,
     /// The Order Service's credential for stock calls, minted from the development link
     /// secret the way an operator would.
     service_token: String,
@@ -32,6 +38,7 @@ async fn spawn_with(backend: Backend, ttl_secs: Option<u64>) -> App {
     let base = format!("http://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     App {
+        client: RestaurantClient::new(&base),
         base,
         http: reqwest::Client::new(),
         service_token: ServiceKeys::new(DEV_SERVICE_TOKEN_SECRET)
@@ -73,48 +80,43 @@ impl App {
     }
 
     async fn create_menu(&self, stock: i64) -> i64 {
-        let (status, menu, _) = self
-            .send(
-                reqwest::Method::POST,
-                "/admin/menus",
-                Some(json!({"name": "Test Bibimbap", "price": 9000, "stock": stock})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{menu}");
-        menu["id"].as_i64().unwrap()
+        self.client
+            .create_menu(&CreateMenuRequest::new("Test Bibimbap", 9000, stock))
+            .await
+            .expect("menu created")
+            .id
     }
 
-    async fn reserve(&self, menu: i64, quantity: i64, order: Option<i64>) -> (StatusCode, Value) {
-        let mut body = json!({"quantity": quantity});
-        if let Some(order) = order {
-            body["order_id"] = json!(order);
-        }
-        let (status, body, _) = self
-            .send(
-                reqwest::Method::PUT,
-                &format!("/inventory/{menu}"),
-                Some(body),
-            )
-            .await;
-        (status, body)
+    async fn reserve(
+        &self,
+        menu: i64,
+        quantity: i64,
+        order_id: Option<i64>,
+    ) -> Result<Reservation, ClientError> {
+        let reserve = ReserveRequest { quantity, order_id };
+        self.client
+            .reserve_stock(menu, &reserve, &self.service_token, None)
+            .await
     }
 
-    async fn restore(&self, menu: i64, order: i64) -> (StatusCode, Value) {
-        let (status, body, _) = self
-            .send(
-                reqwest::Method::POST,
-                &format!("/inventory/{menu}/restore"),
-                Some(json!({"order_id": order})),
-            )
-            .await;
-        (status, body)
+    async fn restore(&self, menu: i64, order_id: i64) -> Result<Restoration, ClientError> {
+        let restore = RestoreRequest {
+            order_id,
+            quantity: None,
+        };
+        self.client
+            .restore_stock(menu, &restore, &self.service_token, None)
+            .await
     }
 
-    async fn audit(&self, menu: i64) -> Value {
-        let (status, audit, _) = self.get(&format!("/inventory/{menu}")).await;
-        assert_eq!(status, StatusCode::OK);
-        audit
+    async fn audit(&self, menu: i64) -> StockAudit {
+        self.client.inventory(menu).await.expect("audit figures")
     }
+}
+
+/// The status of a refused call.
+fn refused<T: std::fmt::Debug>(result: Result<T, ClientError>) -> StatusCode {
+    result.expect_err("refused").status().expect("an answer")
 }
 
 async fn concurrent_decrements(backend: Backend) {
@@ -122,20 +124,22 @@ async fn concurrent_decrements(backend: Backend) {
     let menu = app.create_menu(100).await;
     let calls = (0..200).map(|_| app.reserve(menu, 1, None));
     let results = futures::future::join_all(calls).await;
-    let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
     let conflicts: Vec<_> = results
         .iter()
-        .filter(|(s, _)| *s == StatusCode::CONFLICT)
+        .filter_map(|r| r.as_ref().err())
+        .filter(|e| e.status() == Some(StatusCode::CONFLICT))
         .collect();
     assert_eq!(ok, 100);
     assert_eq!(conflicts.len(), 100);
-    assert_eq!(conflicts[0].1["error"], "insufficient_stock");
-    assert_eq!(conflicts[0].1["available"], 0);
+    let refusal = conflicts[0].body().expect("an error body");
+    assert_eq!(refusal.error, "insufficient_stock");
+    assert_eq!(refusal.detail::<i64>("available"), Some(0));
     let audit = app.audit(menu).await;
-    assert_eq!(audit["stock"], 0);
-    assert_eq!(audit["reserved"], 100);
-    assert_eq!(audit["restored"], 0);
-    assert_eq!(audit["drift"], 0);
+    assert_eq!(audit.stock, 0);
+    assert_eq!(audit.reserved, 100);
+    assert_eq!(audit.restored, 0);
+    assert_eq!(audit.drift, 0);
 }
 
 #[tokio::test]
@@ -153,39 +157,32 @@ async fn idempotency(backend: Backend) {
     let menu = app.create_menu(50).await;
     let calls = (0..5).map(|_| app.reserve(menu, 3, Some(7)));
     let results = futures::future::join_all(calls).await;
-    assert!(
-        results.iter().all(|(s, _)| *s == StatusCode::OK),
-        "{results:?}"
-    );
-    assert_eq!(
-        results
-            .iter()
-            .filter(|(_, b)| b["replayed"] == false)
-            .count(),
-        1
-    );
-    assert_eq!(app.audit(menu).await["stock"], 47);
+    let reservations: Vec<Reservation> = results
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("every repeat answers");
+    assert_eq!(reservations.iter().filter(|r| !r.replayed).count(), 1);
+    assert_eq!(app.audit(menu).await.stock, 47);
 
-    let (status, first) = app.restore(menu, 7).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(first["restored"], 3);
-    let (_, second) = app.restore(menu, 7).await;
-    assert_eq!(second["restored"], 0);
-    assert_eq!(second["replayed"], true);
+    let first = app.restore(menu, 7).await.expect("restored");
+    assert_eq!(first.restored, 3);
+    let second = app.restore(menu, 7).await.expect("replayed");
+    assert_eq!(second.restored, 0);
+    assert!(second.replayed);
     let audit = app.audit(menu).await;
-    assert_eq!(audit["stock"], 50);
-    assert_eq!(audit["restored"], 3);
-    assert_eq!(audit["drift"], 0);
+    assert_eq!(audit.stock, 50);
+    assert_eq!(audit.restored, 3);
+    assert_eq!(audit.drift, 0);
 
     // An order that reserved nothing restores nothing, and can no longer reserve late.
-    let (_, nothing) = app.restore(menu, 8).await;
-    assert_eq!(nothing["restored"], 0);
-    let (status, late) = app.reserve(menu, 1, Some(8)).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(late["error"], "order_compensated");
+    let nothing = app.restore(menu, 8).await.expect("restored nothing");
+    assert_eq!(nothing.restored, 0);
+    let late = app.reserve(menu, 1, Some(8)).await.expect_err("too late");
+    assert_eq!(late.status(), Some(StatusCode::CONFLICT));
+    assert_eq!(late.code(), Some("order_compensated"));
     let audit = app.audit(menu).await;
-    assert_eq!(audit["stock"], 50);
-    assert_eq!(audit["drift"], 0);
+    assert_eq!(audit.stock, 50);
+    assert_eq!(audit.drift, 0);
 }
 
 #[tokio::test]
@@ -202,23 +199,21 @@ async fn delay_holds_the_row_lock(backend: Backend) {
     let app = spawn(backend).await;
     let hot = app.create_menu(10).await;
     let other = app.create_menu(10).await;
-    let (status, _, _) = app
-        .send(
-            reqwest::Method::POST,
-            "/chaos/inventory_delay",
-            Some(json!({"delay_ms": 300})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (_, chaos, _) = app.get("/chaos").await;
-    assert_eq!(chaos["switches"]["inventory_delay"]["delay_ms"], 300);
+    app.client
+        .set_switch(INVENTORY_DELAY, 300)
+        .await
+        .expect("inventory_delay set");
+    let chaos = app.client.chaos().await.expect("fault settings");
+    assert_eq!(
+        chaos.switches[INVENTORY_DELAY.name][INVENTORY_DELAY.field],
+        300
+    );
 
     let started = Instant::now();
     let timed = |menu| {
         let app = &app;
         async move {
-            let (status, _) = app.reserve(menu, 1, None).await;
-            assert_eq!(status, StatusCode::OK);
+            app.reserve(menu, 1, None).await.expect("reserved");
             started.elapsed()
         }
     };
@@ -232,7 +227,7 @@ async fn delay_holds_the_row_lock(backend: Backend) {
         c < Duration::from_millis(550),
         "other menu was held up: {c:?}"
     );
-    assert_eq!(app.audit(hot).await["stock"], 8);
+    assert_eq!(app.audit(hot).await.stock, 8);
 }
 
 #[tokio::test]
@@ -248,38 +243,31 @@ async fn delay_holds_the_row_lock_embedded() {
 async fn caching(backend: Backend) {
     let app = spawn_with(backend, Some(1)).await;
     let menu = app.create_menu(20).await;
-    let path = format!("/menus/{menu}");
-    let (status, first, cache) = app.get(&path).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(cache.as_deref(), Some("MISS"));
-    let (_, second, cache) = app.get(&path).await;
-    assert_eq!(cache.as_deref(), Some("HIT"));
-    assert_eq!(first, second);
+    let read = async || app.client.menu(menu).await.expect("the menu");
+    let list = async || app.client.menus().await.expect("the menus");
+    let first = read().await;
+    assert_eq!(first.cache(), Some("MISS"));
+    let second = read().await;
+    assert_eq!(second.cache(), Some("HIT"));
+    assert_eq!(first.body, second.body);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let (_, _, cache) = app.get(&path).await;
-    assert_eq!(cache.as_deref(), Some("MISS"), "expired entry");
-    assert_eq!(app.get(&path).await.2.as_deref(), Some("HIT"));
+    assert_eq!(read().await.cache(), Some("MISS"), "expired entry");
+    assert_eq!(read().await.cache(), Some("HIT"));
 
-    app.reserve(menu, 5, None).await;
-    let (_, after, cache) = app.get(&path).await;
-    assert_eq!(cache.as_deref(), Some("MISS"), "a stock change invalidates");
-    assert_eq!(after["stock"], 15);
+    app.reserve(menu, 5, None).await.expect("reserved");
+    let after = read().await;
+    assert_eq!(after.cache(), Some("MISS"), "a stock change invalidates");
+    assert_eq!(after.body.stock, 15);
 
-    let (_, list, cache) = app.get("/menus").await;
-    assert_eq!(cache.as_deref(), Some("MISS"));
-    assert!(list.as_array().unwrap().len() >= 11);
-    assert_eq!(app.get("/menus").await.2.as_deref(), Some("HIT"));
-    app.reserve(menu, 1, None).await;
-    let (_, list, cache) = app.get("/menus").await;
-    assert_eq!(cache.as_deref(), Some("MISS"));
-    let row = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == menu)
-        .unwrap()
-        .clone();
-    assert_eq!(row["stock"], 14);
+    let menus = list().await;
+    assert_eq!(menus.cache(), Some("MISS"));
+    assert!(menus.body.len() >= 11);
+    assert_eq!(list().await.cache(), Some("HIT"));
+    app.reserve(menu, 1, None).await.expect("reserved");
+    let menus = list().await;
+    assert_eq!(menus.cache(), Some("MISS"));
+    let row = menus.body.iter().find(|m| m.id == menu).expect("the menu");
+    assert_eq!(row.stock, 14);
 }
 
 #[tokio::test]
@@ -297,26 +285,29 @@ async fn seed_data_and_bad_input() {
     let app = spawn(Backend::Embedded).await;
     let (status, menu, _) = app.get("/menus/1").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(menu["stock"].as_i64().unwrap() >= 100_000);
+    // The wire shape itself, not only what the contract type reads.
     for key in ["id", "restaurant_id", "name", "price", "stock"] {
         assert!(menu.get(key).is_some(), "{key}");
     }
-    let (_, restaurants, _) = app.get("/restaurants").await;
-    assert!(restaurants.as_array().unwrap().len() >= 3);
+    assert!(app.client.menu(1).await.expect("menu 1").body.stock >= 100_000);
+    assert!(app.client.restaurants().await.expect("restaurants").len() >= 3);
 
     let (status, body, _) = app.get("/menus/abc").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_path");
     let (status, _, _) = app.get("/menus/987654").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.reserve(987654, 1, None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = app.reserve(1, -2, None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, _) = app.reserve(1, 0, None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = app.reserve(1, 1_000_000, None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused(app.reserve(987654, 1, None).await),
+        StatusCode::NOT_FOUND
+    );
+    for quantity in [-2, 0, 1_000_000] {
+        assert_eq!(
+            refused(app.reserve(1, quantity, None).await),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quantity {quantity}"
+        );
+    }
     let (status, body, _) = app
         .send(
             reqwest::Method::PUT,
@@ -367,7 +358,7 @@ async fn seed_data_and_bad_input() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Restoring more than reserved is refused and moves nothing.
     let menu = app.create_menu(5).await;
-    app.reserve(menu, 2, Some(99)).await;
+    app.reserve(menu, 2, Some(99)).await.expect("reserved");
     let (status, _, _) = app
         .send(
             reqwest::Method::POST,
@@ -376,26 +367,27 @@ async fn seed_data_and_bad_input() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(app.audit(menu).await["stock"], 3);
+    assert_eq!(app.audit(menu).await.stock, 3);
 }
 
 #[tokio::test]
 async fn set_stock_resets_accounting() {
     let app = spawn(Backend::Postgres).await;
     let menu = app.create_menu(10).await;
-    app.reserve(menu, 4, Some(1)).await;
-    let (status, audit, _) = app
-        .send(
-            reqwest::Method::PUT,
-            &format!("/admin/menus/{menu}/stock"),
-            Some(json!({"stock": 30})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    app.reserve(menu, 4, Some(1)).await.expect("reserved");
+    let audit = app.client.set_stock(menu, 30).await.expect("stock set");
     assert_eq!(
         audit,
-        json!({"menu_id": menu, "name": "Test Bibimbap", "stock": 30, "initial_stock": 30, "reserved": 0, "restored": 0, "drift": 0})
+        StockAudit {
+            menu_id: menu,
+            name: "Test Bibimbap".into(),
+            stock: 30,
+            initial_stock: 30,
+            reserved: 0,
+            restored: 0,
+            drift: 0,
+        }
     );
-    let (_, all, _) = app.get("/inventory").await;
-    assert!(all.as_array().unwrap().iter().all(|m| m["drift"] == 0));
+    let all = app.client.inventories().await.expect("audit figures");
+    assert!(all.iter().all(|m| m.drift == 0));
 }

@@ -1,9 +1,9 @@
 //! `/metrics` of the Restaurant Service: the content type, cache hits and misses as the
 //! menus are read, and the stock drift per menu (0 while the ledger balances).
 
+use contract::{CreateMenuRequest, ReserveRequest, RestaurantClient};
 use reqwest::header::CONTENT_TYPE;
 use restaurant_service::RestaurantConfig;
-use serde_json::json;
 use testbed_common::telemetry::sample_value;
 use testbed_common::testing::{Backend, TestStorage};
 
@@ -28,33 +28,27 @@ async fn business_metrics_after_a_reservation() {
     let hits = |text: &str| sample_value(text, "testbed_cache_lookups_total{result=\"hit\"}");
     let misses = |text: &str| sample_value(text, "testbed_cache_lookups_total{result=\"miss\"}");
 
-    let menu: serde_json::Value = http
-        .post(format!("{base}/admin/menus"))
-        .json(&json!({"name": "Metrics Mandu", "price": 7000, "stock": 10}))
-        .send()
+    let restaurants = RestaurantClient::new(&base);
+    let id = restaurants
+        .create_menu(&CreateMenuRequest::new("Metrics Mandu", 7000, 10))
         .await
-        .unwrap()
-        .json()
+        .expect("menu created")
+        .id;
+    let service_token = testbed_common::service_auth::ServiceKeys::new(
+        testbed_common::config::DEV_SERVICE_TOKEN_SECRET,
+    )
+    .stock_token()
+    .expect("service token");
+    let three = ReserveRequest {
+        quantity: 3,
+        order_id: Some(1),
+    };
+    restaurants
+        .reserve_stock(id, &three, &service_token, None)
         .await
-        .unwrap();
-    let id = menu["id"].as_i64().expect("menu id");
-    let reserve = http
-        .put(format!("{base}/inventory/{id}"))
-        .bearer_auth(
-            testbed_common::service_auth::ServiceKeys::new(
-                testbed_common::config::DEV_SERVICE_TOKEN_SECRET,
-            )
-            .stock_token()
-            .expect("service token"),
-        )
-        .json(&json!({"quantity": 3, "order_id": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert!(reserve.status().is_success());
+        .expect("reserved");
     for _ in 0..2 {
-        let read = http.get(format!("{base}/menus/{id}")).send().await.unwrap();
-        assert!(read.status().is_success());
+        restaurants.menu(id).await.expect("the menu");
     }
 
     let (content_type, after) = scrape().await;

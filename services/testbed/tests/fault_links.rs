@@ -11,8 +11,12 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use contract::{
+    ClientError, CreateMenuRequest, CreateOrder, OrderClient, OrderStats, OrderStatus, OrderView,
+    ReserveRequest, RestaurantClient,
+};
 use serde_json::{Value, json};
-use support::{Databases, TempDir, create_menu, new_user, settle};
+use support::{Databases, TempDir, create_menu, new_user};
 use testbed::links::{self, running_links};
 use testbed_common::testing::{database_server, free_port, redis_url, unique};
 
@@ -87,61 +91,56 @@ async fn set_enabled(http: &reqwest::Client, api_url: &str, link: &str, enabled:
     assert_eq!(body["enabled"], enabled, "{body}");
 }
 
-/// POST /orders for one unit of `menu`: status, body and how long the answer took.
+/// POST /orders for one unit of `menu`: the order or the refusal, and how long it took.
 async fn place(
     http: &reqwest::Client,
     order_url: &str,
     token: &str,
     menu: i64,
-) -> (u16, Value, Duration) {
+) -> (Result<OrderView, ClientError>, Duration) {
     let started = Instant::now();
-    let response = http
-        .post(format!("{order_url}/orders"))
-        .bearer_auth(token)
-        .json(&json!({"items": [{"menu_id": menu, "quantity": 1}], "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"}))
-        .send()
-        .await
-        .expect("the order service answers");
-    let status = response.status().as_u16();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body, started.elapsed())
+    let placed = OrderClient::with_http(http.clone(), order_url)
+        .create_order(token, &CreateOrder::of(&[(menu, 1)]))
+        .await;
+    (placed, started.elapsed())
 }
 
-/// An operator read, with the admin token when one is configured.
-async fn operator_get(http: &reqwest::Client, url: String, admin: Option<&str>) -> Value {
-    let mut request = http.get(&url);
-    if let Some(admin) = admin {
-        request = request.header("X-Admin-Token", admin);
-    }
-    let response = request.send().await.expect("operator view answers");
-    assert_eq!(response.status(), 200, "{url}");
-    response.json().await.expect("JSON body")
+/// The operator's clients of the Restaurant and Order Services, with the admin token when
+/// one is configured.
+fn operator(
+    http: &reqwest::Client,
+    restaurant_url: &str,
+    order_url: &str,
+    admin: Option<&str>,
+) -> (RestaurantClient, OrderClient) {
+    let admin = admin.map(str::to_string);
+    (
+        RestaurantClient::with_http(http.clone(), restaurant_url).with_admin_token(admin.clone()),
+        OrderClient::with_http(http.clone(), order_url).with_admin_token(admin),
+    )
 }
 
 /// The books balance for `menu`: stock = initial − Σ PAID units, ledger drift 0, and the
 /// PAID count is what the callers were told with 201s.
 async fn assert_books_balance(
-    http: &reqwest::Client,
-    restaurant_url: &str,
-    order_url: &str,
+    (restaurants, orders): &(RestaurantClient, OrderClient),
     menu: i64,
     paid: u64,
-    admin: Option<&str>,
 ) {
-    let stats = operator_get(http, format!("{order_url}/orders/stats"), admin).await;
-    let inventory = operator_get(http, format!("{restaurant_url}/inventory/{menu}"), admin).await;
-    let sold = stats["paid_quantities"][menu.to_string()]
-        .as_i64()
-        .unwrap_or(0);
-    let initial = inventory["initial_stock"].as_i64().expect("initial_stock");
+    let stats = orders.stats().await.expect("stats answer");
+    let inventory = restaurants
+        .inventory(menu)
+        .await
+        .expect("inventory answers");
+    let sold = stats.sold(menu);
     assert_eq!(
-        inventory["stock"].as_i64(),
-        Some(initial - sold),
-        "{inventory}; {stats}"
+        inventory.stock,
+        inventory.initial_stock - sold,
+        "{inventory:?}; {stats:?}"
     );
-    assert_eq!(inventory["drift"], 0, "{inventory}");
-    assert_eq!(sold, paid as i64, "PAID units = the 201s: {stats}");
-    assert_eq!(stats["by_status"]["PENDING"], 0, "{stats}");
+    assert_eq!(inventory.drift, 0, "{inventory:?}");
+    assert_eq!(sold, paid as i64, "PAID units = the 201s: {stats:?}");
+    assert_eq!(stats.count(OrderStatus::Pending), 0, "{stats:?}");
 }
 
 /// Orders during the partition fail (503/504) and none is left PAID or PENDING; after the
@@ -152,58 +151,48 @@ async fn partition_then_heal(
     [user_url, restaurant_url, order_url]: [&str; 3],
     admin: Option<&str>,
 ) {
+    let operator = operator(http, restaurant_url, order_url, admin);
     let token = new_user(http, user_url).await;
-    let menu = create_menu_as(http, restaurant_url, admin).await;
-    let (status, body, _) = place(http, order_url, &token, menu).await;
-    assert_eq!(status, 201, "before the partition: {body}");
+    let menu = operator
+        .0
+        .create_menu(&CreateMenuRequest::new(unique("Link Gimbap"), 3_000, 100))
+        .await
+        .expect("menu created")
+        .id;
+    let (placed, _) = place(http, order_url, &token, menu).await;
+    placed.expect("an order before the partition");
     set_enabled(http, api_url, links::ORDER_RESTAURANT, false).await;
     for _ in 0..3 {
-        let (status, body, _) = place(http, order_url, &token, menu).await;
+        let (placed, _) = place(http, order_url, &token, menu).await;
+        let refused = placed.expect_err("no order during the partition");
         assert!(
-            matches!(status, 503 | 504),
-            "during the partition: {status} {body}"
+            matches!(refused.status().map(|s| s.as_u16()), Some(503 | 504)),
+            "during the partition: {refused}"
         );
-        assert!(body["error"].is_string(), "JSON error: {body}");
+        assert!(refused.body().is_some(), "JSON error: {refused}");
     }
     set_enabled(http, api_url, links::ORDER_RESTAURANT, true).await;
-    let (status, body, _) = place(http, order_url, &token, menu).await;
-    assert_eq!(status, 201, "after the partition: {body}");
-    let stats = settle_as(http, order_url, admin).await;
-    assert!(
-        stats["by_status"]["FAILED"].as_i64().unwrap_or(0) <= 3,
-        "{stats}"
-    );
-    assert_books_balance(http, restaurant_url, order_url, menu, 2, admin).await;
+    let (placed, _) = place(http, order_url, &token, menu).await;
+    placed.expect("an order after the partition");
+    let stats = settle(&operator.1).await;
+    assert!(stats.count(OrderStatus::Failed) <= 3, "{stats:?}");
+    assert_books_balance(&operator, menu, 2).await;
 }
 
-async fn create_menu_as(http: &reqwest::Client, restaurant_url: &str, admin: Option<&str>) -> i64 {
-    let Some(admin) = admin else {
-        return create_menu(http, restaurant_url, 100).await;
-    };
-    let response = http
-        .post(format!("{restaurant_url}/admin/menus"))
-        .header("X-Admin-Token", admin)
-        .json(&json!({"name": unique("Link Gimbap"), "price": 3_000, "stock": 100}))
-        .send()
-        .await
-        .expect("admin/menus answers");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("JSON body");
-    body["id"].as_i64().expect("menu id")
-}
-
-/// No order PENDING (bounded wait), with the admin token when one is configured.
-async fn settle_as(http: &reqwest::Client, order_url: &str, admin: Option<&str>) -> Value {
-    if admin.is_none() {
-        return settle(http, order_url, Duration::from_secs(20)).await;
-    }
+/// No order PENDING and no compensation outstanding (bounded wait).
+async fn settle(orders: &OrderClient) -> OrderStats {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let stats = operator_get(http, format!("{order_url}/orders/stats"), admin).await;
-        if stats["by_status"]["PENDING"] == 0 && stats["compensation_pending"] == 0 {
-            return stats;
+        let stats = orders.stats().await;
+        if let Ok(stats) = &stats
+            && stats.settled()
+        {
+            return stats.clone();
         }
-        assert!(Instant::now() < deadline, "orders did not settle: {stats}");
+        assert!(
+            Instant::now() < deadline,
+            "orders did not settle: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -230,16 +219,15 @@ async fn in_process_links_carry_orders_and_take_latency() {
     // Five unfaulted samples: their fastest is the base a faulted call adds to.
     let mut without = Vec::new();
     for _ in 0..5 {
-        let (status, body, took) = place(&http, &stack.order_url, &token, menu).await;
-        assert_eq!(status, 201, "{body}");
-        assert_eq!(body["status"], "PAID", "{body}");
+        let (placed, took) = place(&http, &stack.order_url, &token, menu).await;
+        assert_eq!(placed.expect("an order").status, OrderStatus::Paid);
         without.push(took);
     }
     add_latency(&http, &api_url, links::ORDER_RESTAURANT, 300).await;
     let mut with = Vec::new();
     for _ in 0..3 {
-        let (status, body, took) = place(&http, &stack.order_url, &token, menu).await;
-        assert_eq!(status, 201, "{body}");
+        let (placed, took) = place(&http, &stack.order_url, &token, menu).await;
+        placed.expect("an order");
         with.push(took);
     }
     let (fastest_without, fastest_with) =
@@ -261,8 +249,8 @@ async fn in_process_links_carry_orders_and_take_latency() {
     )
     .await;
     assert_eq!(status, 204);
-    let (status, body, took) = place(&http, &stack.order_url, &token, menu).await;
-    assert_eq!(status, 201, "{body}");
+    let (placed, took) = place(&http, &stack.order_url, &token, menu).await;
+    placed.expect("an order");
     assert!(
         took < *fastest_with,
         "reset removed the toxic: {took:?} vs {with:?}"
@@ -334,16 +322,17 @@ async fn postgres_latency_slows_stock_reservations() {
     let menu = create_menu(&http, &stack.restaurant_url, 1_000).await;
     let service_token =
         testbed::mint_service_token(&stack.service_token_secret, 60).expect("service token");
+    let restaurants = RestaurantClient::with_http(http.clone(), &stack.restaurant_url);
+    let one = ReserveRequest {
+        quantity: 1,
+        order_id: None,
+    };
     let reserve = async || {
         let started = Instant::now();
-        let response = http
-            .put(format!("{}/inventory/{menu}", stack.restaurant_url))
-            .bearer_auth(&service_token)
-            .json(&json!({"quantity": 1}))
-            .send()
+        restaurants
+            .reserve_stock(menu, &one, &service_token, None)
             .await
-            .expect("reserve answers");
-        assert_eq!(response.status(), 200, "reserve");
+            .expect("reserve");
         started.elapsed()
     };
     // Five unfaulted samples: their fastest is the base a faulted call adds to.

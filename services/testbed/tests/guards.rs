@@ -68,28 +68,10 @@ impl Guarded {
     }
 
     async fn token(&self) -> String {
-        let credentials = json!({"username": unique("guard"), "password": "s3cret-pass"});
-        let (status, body) = self
-            .send(
-                Method::POST,
-                format!("{}/signup", self.stack.user_url),
-                None,
-                None,
-                Some(credentials.clone()),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = self
-            .send(
-                Method::POST,
-                format!("{}/login", self.stack.user_url),
-                None,
-                None,
-                Some(credentials),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["access_token"].as_str().expect("token").to_string()
+        contract::UserClient::with_http(self.http.clone(), &self.stack.user_url)
+            .signup_and_login(&unique("guard"), "s3cret-pass")
+            .await
+            .expect("signed up and logged in")
     }
 
     async fn stop(self) {

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use contract::{CreateOrder, OrderClient, OrderStatus, RestaurantClient, UserClient};
 use testbed_common::testing::{database_server, free_port, redis_url, unique};
 
 struct Launched {
@@ -50,96 +50,36 @@ fn launch(extra: &[String]) -> Launched {
     }
 }
 
-async fn post(
-    http: &reqwest::Client,
-    url: String,
-    token: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut request = http.post(url).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
 async fn basic_flow(stack: &Launched) {
     for url in [&stack.user, &stack.restaurant, &stack.order] {
         testbed_common::server::wait_ready(url, Duration::from_secs(60))
             .await
             .expect("ready");
     }
-    let http = reqwest::Client::new();
-    let name = unique("newcomer");
-    let (status, _) = post(
-        &http,
-        format!("{}/signup", stack.user),
-        None,
-        json!({"username": name, "password": "s3cret-pass"}),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let (status, login) = post(
-        &http,
-        format!("{}/login", stack.user),
-        None,
-        json!({"username": name, "password": "s3cret-pass"}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let token = login["access_token"].as_str().unwrap().to_string();
-    let menus: Value = http
-        .get(format!("{}/menus", stack.restaurant))
-        .send()
+    let users = UserClient::new(&stack.user);
+    let restaurants = RestaurantClient::new(&stack.restaurant);
+    let orders = OrderClient::new(&stack.order);
+    let token = users
+        .signup_and_login(&unique("newcomer"), "s3cret-pass")
         .await
-        .unwrap()
-        .json()
+        .expect("signed up and logged in");
+    let menus = restaurants.menus().await.expect("menus");
+    let before = menus.body[0].stock;
+    let order = orders
+        .create_order(&token, &CreateOrder::of(&[(1, 2)]))
         .await
-        .unwrap();
-    let before = menus[0]["stock"].as_i64().unwrap();
-    let (status, order) = post(
-        &http,
-        format!("{}/orders", stack.order),
-        Some(&token),
-        json!({"items": [{"menu_id": 1, "quantity": 2}], "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{order}");
-    assert_eq!(order["status"], "PAID");
-    let id = order["id"].as_i64().unwrap();
-    let read: Value = http
-        .get(format!("{}/orders/{id}", stack.order))
-        .bearer_auth(&token)
-        .send()
+        .expect("an order");
+    assert_eq!(order.status, OrderStatus::Paid);
+    let read = orders.order(&token, order.id).await.expect("the order");
+    assert_eq!(read.body.status, OrderStatus::Paid);
+    let cancelled = orders
+        .cancel_order(&token, order.id)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(read["status"], "PAID");
-    let (status, cancelled) = post(
-        &http,
-        format!("{}/orders/{id}/cancel", stack.order),
-        Some(&token),
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(cancelled["status"], "CANCELLED");
-    let menu: Value = http
-        .get(format!("{}/inventory/1", stack.restaurant))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(menu["stock"].as_i64().unwrap(), before);
-    assert_eq!(menu["drift"], 0);
+        .expect("cancelled");
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    let menu = restaurants.inventory(1).await.expect("audit figures");
+    assert_eq!(menu.stock, before);
+    assert_eq!(menu.drift, 0);
 }
 
 fn sigterm(child: &Child) {

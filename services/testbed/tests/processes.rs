@@ -9,8 +9,9 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use contract::{CreateOrder, UserClient};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use testbed_common::testing::{free_port, unique};
 
 const ADMIN: &str = "control-test-admin-token";
@@ -105,24 +106,10 @@ fn process<'a>(list: &'a Value, service: &str) -> &'a Value {
 }
 
 async fn new_token(http: &reqwest::Client, launcher: &Launcher) -> String {
-    let credentials = json!({"username": unique("proc"), "password": "s3cret-pass"});
-    let signup = http
-        .post(format!("{}/signup", launcher.user))
-        .json(&credentials)
-        .send()
+    UserClient::with_http(http.clone(), &launcher.user)
+        .signup_and_login(&unique("proc"), "s3cret-pass")
         .await
-        .expect("signup");
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let login: Value = http
-        .post(format!("{}/login", launcher.user))
-        .json(&credentials)
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login JSON");
-    login["access_token"].as_str().expect("token").to_string()
+        .expect("signed up and logged in")
 }
 
 async fn place_order(
@@ -133,7 +120,7 @@ async fn place_order(
     let response = http
         .post(format!("{}/orders", launcher.order))
         .bearer_auth(token)
-        .json(&json!({"items": [{"menu_id": 1, "quantity": 1}], "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"}))
+        .json(&CreateOrder::of(&[(1, 1)]))
         .send()
         .await?;
     Ok(response.status())

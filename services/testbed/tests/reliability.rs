@@ -16,6 +16,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use contract::ops::INVENTORY_DELAY;
+use contract::{CreateOrder, OrderClient, OrderStatus, OrderView, Readiness, RestaurantClient};
 use serde_json::json;
 use support::{
     Databases, Load, PrivateCluster, PrivateRedis, Service, TempDir, assert_none_lost,
@@ -124,9 +126,9 @@ async fn order_service_killed_under_load_recovers_with_zero_drift() {
         tally.count(201),
         tally.count(0),
         (back_at - killed_at).as_secs_f64(),
-        stats["by_status"]["PAID"],
-        stats["by_status"]["CANCELLED"],
-        stats["by_status"]["FAILED"],
+        stats.count(OrderStatus::Paid),
+        stats.count(OrderStatus::Cancelled),
+        stats.count(OrderStatus::Failed),
     );
 }
 
@@ -141,23 +143,18 @@ async fn restaurant_service_killed_mid_update_settles_with_zero_drift() {
         menus.push(create_menu(&http, &restaurant_url, 100_000).await);
     }
     // Stock updates hold the row lock for 150 ms, so the kill lands mid-update.
-    let (status, body, _) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{restaurant_url}/chaos/inventory_delay"),
-        None,
-        Some(json!({"delay_ms": 150})),
-    )
-    .await
-    .expect("chaos answers");
-    assert_eq!(status, 200, "{body}");
+    RestaurantClient::with_http(http.clone(), &restaurant_url)
+        .set_switch(INVENTORY_DELAY, 150)
+        .await
+        .expect("inventory_delay set");
     let load = Load::start(&user_url, &order_url, &menus, 6, Duration::from_secs(20)).await;
 
     tokio::time::sleep(Duration::from_millis(2000)).await;
     stack.restaurant.kill9();
     let killed_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (_, during, _) = get(&http, format!("{order_url}/orders/stats"))
+    let during = OrderClient::with_http(http.clone(), &order_url)
+        .stats()
         .await
         .expect("the order service answers while the restaurant service is down");
     stack.restaurant.start();
@@ -193,10 +190,10 @@ async fn restaurant_service_killed_mid_update_settles_with_zero_drift() {
         tally.count(201),
         tally.count(503) + tally.count(504),
         (back_at - killed_at).as_secs_f64(),
-        during["compensation_pending"],
-        stats["by_status"]["PAID"],
-        stats["by_status"]["CANCELLED"],
-        stats["by_status"]["FAILED"],
+        during.compensation_pending,
+        stats.count(OrderStatus::Paid),
+        stats.count(OrderStatus::Cancelled),
+        stats.count(OrderStatus::Failed),
     );
 }
 
@@ -244,7 +241,7 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
             reqwest::Method::POST,
             format!("{}/orders", stack.order_url),
             Some(&token),
-            Some(json!({"items": [{"menu_id": menu, "quantity": 1}], "address": "Seoul", "phone": "010-1234-5678"})),
+            Some(json!(CreateOrder::of(&[(menu, 1)]))),
         )
         .await
         .expect("order answers")
@@ -296,7 +293,8 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
             (200, Some("MISS")),
             "GET /orders/{id} without Redis: {body}"
         );
-        assert_eq!(body["status"], "PAID");
+        let order: OrderView = serde_json::from_value(body).expect("an order");
+        assert_eq!(order.status, OrderStatus::Paid);
         reads += t.elapsed();
         requests += 2;
         if round % 3 == 0 {
@@ -315,12 +313,13 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
             status, 200,
             "{base}: a cache outage alone keeps the service ready: {ready}"
         );
-        assert_eq!(ready["status"], "ready", "{ready}");
+        let ready: Readiness = serde_json::from_value(ready).expect("a readiness body");
+        assert_eq!(ready.status, "ready", "{ready:?}");
         assert_ne!(
-            ready["cache"], "ok",
-            "{base}: /ready reports the cache as down: {ready}"
+            ready.cache, "ok",
+            "{base}: /ready reports the cache as down: {ready:?}"
         );
-        assert_eq!(ready["database"], "ok", "{ready}");
+        assert_eq!(ready.database, "ok", "{ready:?}");
     }
     // A dead Redis must not tax every read with a reconnect attempt (about 300 ms each
     // before the cache's cool-down existed).
@@ -349,12 +348,12 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let ready = wait_ready_status(&http, base, 200, Duration::from_secs(10)).await;
-            if ready["cache"] == "ok" {
+            if ready.cache == "ok" {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "{base}: /ready still reports the cache down after Redis came back: {ready}"
+                "{base}: /ready still reports the cache down after Redis came back: {ready:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -367,7 +366,7 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
          Redis restarted: caching resumed (X-Cache HIT) after {resumed:.1?}; {} PAID orders, \
          drift {drift}",
         down_for.as_secs_f64(),
-        stats["by_status"]["PAID"],
+        stats.count(OrderStatus::Paid),
     );
     stack.stop().await.expect("stack stops");
 }
@@ -403,8 +402,8 @@ async fn postgres_restarted_services_recover_and_lose_nothing() {
     let stopped_at = Instant::now();
     let unready = async |base: &str| {
         let ready = wait_ready_status(&http, base, 503, Duration::from_secs(15)).await;
-        assert_eq!(ready["status"], "not_ready", "{ready}");
-        assert_ne!(ready["database"], "ok", "{ready}");
+        assert_eq!(ready.status, "not_ready", "{ready:?}");
+        assert_ne!(ready.database, "ok", "{ready:?}");
         stopped_at.elapsed()
     };
     let (a, b, c) = tokio::join!(
@@ -445,9 +444,9 @@ async fn postgres_restarted_services_recover_and_lose_nothing() {
         tally.attempts(),
         tally.count(201),
         tally.count(503) + tally.count(504),
-        stats["by_status"]["PAID"],
-        stats["by_status"]["CANCELLED"],
-        stats["by_status"]["FAILED"],
+        stats.count(OrderStatus::Paid),
+        stats.count(OrderStatus::Cancelled),
+        stats.count(OrderStatus::Failed),
     );
     stack.stop().await.expect("stack stops");
 }

@@ -9,6 +9,10 @@ mod support;
 
 use std::time::Duration;
 
+use contract::{
+    CreateMenuRequest, CreateOrder, LoginRequest, ReserveRequest, RestaurantClient, SignupRequest,
+    StockAudit, UserClient,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testbed::{Stack, StackConfig};
@@ -84,36 +88,44 @@ impl Secured {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn audit(&self, menu: i64) -> Value {
-        let url = format!("{}/inventory/{menu}", self.stack.restaurant_url);
-        let (status, audit) = self.send(Method::GET, url, None, true, None).await;
-        assert_eq!(status, StatusCode::OK, "{audit}");
-        audit
+    /// The Restaurant Service as the operator calls it (with the admin token).
+    fn restaurants(&self) -> RestaurantClient {
+        RestaurantClient::with_http(self.http.clone(), &self.stack.restaurant_url)
+            .with_admin_token(Some(ADMIN.into()))
+    }
+
+    async fn audit(&self, menu: i64) -> StockAudit {
+        self.restaurants()
+            .inventory(menu)
+            .await
+            .expect("audit figures")
     }
 
     async fn create_menu(&self, stock: i64) -> i64 {
-        let url = format!("{}/admin/menus", self.stack.restaurant_url);
-        let body = json!({"name": unique("Security Kimbap"), "price": 4_000, "stock": stock});
-        let (status, menu) = self.send(Method::POST, url, None, true, Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED, "{menu}");
-        menu["id"].as_i64().expect("menu id")
+        let menu = CreateMenuRequest::new(unique("Security Kimbap"), 4_000, stock);
+        self.restaurants()
+            .create_menu(&menu)
+            .await
+            .expect("menu created")
+            .id
     }
 
     /// Signs up and logs in a fresh user: (id, token).
     async fn new_user(&self) -> (i64, String) {
+        let users = UserClient::with_http(self.http.clone(), &self.stack.user_url);
         let name = unique("sec");
-        let credentials = json!({"username": name, "password": "s3cret-pass", "email": format!("{name}@example.com")});
-        let url = format!("{}/signup", self.stack.user_url);
-        let (status, user) = self
-            .send(Method::POST, url, None, false, Some(credentials.clone()))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{user}");
-        let url = format!("{}/login", self.stack.user_url);
-        let login = json!({"username": name, "password": "s3cret-pass"});
-        let (status, body) = self.send(Method::POST, url, None, false, Some(login)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let token = body["access_token"].as_str().expect("token").to_string();
-        (user["id"].as_i64().expect("user id"), token)
+        let signup = SignupRequest {
+            username: name.clone(),
+            password: "s3cret-pass".into(),
+            email: Some(format!("{name}@example.com")),
+        };
+        let user = users.signup(&signup).await.expect("signed up");
+        let login = LoginRequest {
+            username: name,
+            password: signup.password,
+        };
+        let token = users.login(&login).await.expect("logged in").access_token;
+        (user.id, token)
     }
 
     async fn order(
@@ -127,8 +139,7 @@ impl Secured {
             .http
             .post(format!("{}/orders", self.stack.order_url))
             .bearer_auth(token)
-            .json(&json!({"items": [{"menu_id": menu, "quantity": quantity}],
-                          "address": "Seoul", "phone": "010-1234-5678"}));
+            .json(&CreateOrder::of(&[(menu, quantity)]));
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }
@@ -193,7 +204,7 @@ async fn only_the_order_service_moves_stock(postgres: bool) {
     assert_eq!(status, StatusCode::CREATED, "{order}");
     let paid_order = order["id"].as_i64().expect("order id");
     let before = app.audit(menu).await;
-    assert_eq!(before["stock"], 8, "{before}");
+    assert_eq!(before.stock, 8, "{before:?}");
 
     let base = &app.stack.restaurant_url;
     for (what, token, expected) in refused_credentials(&app.stack.service_token_secret, &user_token)
@@ -238,7 +249,10 @@ async fn only_the_order_service_moves_stock(postgres: bool) {
     // The operator's way: a token minted from the link secret moves stock.
     let token = testbed::mint_service_token(&app.stack.service_token_secret, 60).expect("mint");
     let url = format!("{base}/inventory/{menu}");
-    let body = json!({"quantity": 1, "order_id": 888_000});
+    let body = json!(ReserveRequest {
+        quantity: 1,
+        order_id: Some(888_000),
+    });
     let (status, answer) = app
         .send(Method::PUT, url, Some(&token), false, Some(body))
         .await;
@@ -254,10 +268,10 @@ async fn only_the_order_service_moves_stock(postgres: bool) {
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     let audit = app.audit(menu).await;
     assert_eq!(
-        audit["stock"], 7,
-        "10 − 2 PAID − 1 operator reservation: {audit}"
+        audit.stock, 7,
+        "10 − 2 PAID − 1 operator reservation: {audit:?}"
     );
-    assert_eq!(audit["drift"], 0, "{audit}");
+    assert_eq!(audit.drift, 0, "{audit:?}");
     app.stack.stop().await.expect("clean stop");
 }
 

@@ -3,6 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use contract::{
+    ChaosSnapshot, LoginRequest, SignupRequest, UserClient, UserProfile, ValidateResponse,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testbed_common::testing::{Backend, TestStorage, unique};
@@ -11,6 +14,7 @@ use user_service::UserConfig;
 struct App {
     base: String,
     http: reqwest::Client,
+    client: UserClient,
     _storage: TestStorage,
 }
 
@@ -23,6 +27,7 @@ async fn spawn(backend: Backend) -> App {
     let base = format!("http://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     App {
+        client: UserClient::new(&base),
         base,
         http: reqwest::Client::new(),
         _storage: storage,
@@ -71,66 +76,75 @@ impl App {
     }
 
     async fn validate(&self, token: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!("{}/validate", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.send_validate("/validate", Some(token)).await
+    }
+
+    /// The fault settings (`GET /chaos`).
+    async fn chaos(&self) -> ChaosSnapshot {
+        self.client.chaos().await.expect("fault settings")
+    }
+}
+
+fn credentials(username: &str, password: &str) -> LoginRequest {
+    LoginRequest {
+        username: username.to_string(),
+        password: password.to_string(),
     }
 }
 
 async fn account_flow(backend: Backend) {
     let app = spawn(backend).await;
     let name = unique("kim");
-    let (status, user) = app
-        .post(
-            "/signup",
-            json!({"username": name, "password": "s3cret-pass", "email": "k@example.com"}),
-        )
-        .await;
+    let signup = SignupRequest {
+        username: name.clone(),
+        password: "s3cret-pass".into(),
+        email: Some("k@example.com".into()),
+    };
+    let (status, user) = app.post("/signup", json!(signup)).await;
     assert_eq!(status, StatusCode::CREATED, "{user}");
-    let id = user["id"].as_i64().expect("id");
     assert!(user.get("password_hash").is_none());
+    let id = serde_json::from_value::<UserProfile>(user)
+        .expect("a profile")
+        .id;
 
-    let (status, body) = app
-        .post(
-            "/signup",
-            json!({"username": name, "password": "another-pass"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["error"], "username_taken");
+    let taken = app
+        .client
+        .signup(&SignupRequest {
+            password: "another-pass".into(),
+            email: None,
+            ..signup
+        })
+        .await
+        .expect_err("the name is taken");
+    assert_eq!(taken.status(), Some(StatusCode::CONFLICT));
+    assert_eq!(taken.code(), Some("username_taken"));
 
-    let (status, body) = app
-        .post(
-            "/login",
-            json!({"username": name, "password": "wrong-pass"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, unknown) = app
-        .post(
-            "/login",
-            json!({"username": unique("ghost"), "password": "wrong-pass"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["message"], unknown["message"], "same message for both");
+    let wrong = app
+        .client
+        .login(&credentials(&name, "wrong-pass"))
+        .await
+        .expect_err("wrong password");
+    assert_eq!(wrong.status(), Some(StatusCode::UNAUTHORIZED));
+    let unknown = app
+        .client
+        .login(&credentials(&unique("ghost"), "wrong-pass"))
+        .await
+        .expect_err("unknown name");
+    assert_eq!(unknown.status(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        wrong.body().map(|b| &b.message),
+        unknown.body().map(|b| &b.message),
+        "same message for both"
+    );
 
-    let (status, login) = app
-        .post(
-            "/login",
-            json!({"username": name, "password": "s3cret-pass"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
-    assert_eq!(login["token_type"], "bearer");
-    assert_eq!(login["expires_in"], 3600);
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let login = app
+        .client
+        .login(&credentials(&name, "s3cret-pass"))
+        .await
+        .expect("logged in");
+    assert_eq!(login.token_type, "bearer");
+    assert_eq!(login.expires_in, 3600);
+    let token = login.access_token;
 
     // The OAuth2 password form works too.
     let form = app
@@ -146,11 +160,14 @@ async fn account_flow(backend: Backend) {
         .unwrap();
     assert_eq!(form.status(), StatusCode::OK);
 
-    let (status, valid) = app.validate(&token).await;
-    assert_eq!(status, StatusCode::OK, "{valid}");
+    let valid = app.client.validate(&token, None).await.expect("valid");
     assert_eq!(
         valid,
-        json!({"valid": true, "user_id": id, "username": name})
+        ValidateResponse {
+            valid: true,
+            user_id: id,
+            username: name.clone(),
+        }
     );
 
     let (status, body) = app.get(&format!("/users/{id}")).await;
@@ -161,14 +178,20 @@ async fn account_flow(backend: Backend) {
     );
     let (status, profile) = app.get_as(&format!("/users/{id}"), &token).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(profile["username"], name);
+    assert!(profile.get("password_hash").is_none());
+    let profile: UserProfile = serde_json::from_value(profile).expect("a profile");
+    assert_eq!(profile.username, name);
     assert_eq!(
-        profile["email"], "k@example.com",
+        profile.email.as_deref(),
+        Some("k@example.com"),
         "the owner sees the email"
     );
-    assert!(profile.get("password_hash").is_none());
-    let (status, _) = app.get_as("/users/999999999", &token).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let missing = app
+        .client
+        .profile(&token, 999_999_999)
+        .await
+        .expect_err("no such user");
+    assert_eq!(missing.status(), Some(StatusCode::NOT_FOUND));
     let (status, body) = app.get_as("/users/abc", &token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_path");
@@ -194,19 +217,11 @@ async fn bad_tokens(backend: Backend) {
     );
 
     // Tampered: a valid token with its payload altered.
-    let name = unique("lee");
-    app.post(
-        "/signup",
-        json!({"username": name, "password": "s3cret-pass"}),
-    )
-    .await;
-    let (_, login) = app
-        .post(
-            "/login",
-            json!({"username": name, "password": "s3cret-pass"}),
-        )
-        .await;
-    let token = login["access_token"].as_str().unwrap();
+    let token = app
+        .client
+        .signup_and_login(&unique("lee"), "s3cret-pass")
+        .await
+        .expect("logged in");
     let parts: Vec<&str> = token.split('.').collect();
     let forged_payload =
         b64(&json!({"sub": "1", "username": "admin", "iat": 0, "exp": 9999999999i64}).to_string());
@@ -329,19 +344,11 @@ async fn delay_fault_slows_api_but_not_health() {
         started.elapsed()
     );
 
-    let (status, settings) = app.get("/chaos").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(settings["delay_ms"], 300);
-    let response = app
-        .http
-        .delete(format!("{}/chaos", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let (_, settings) = app.get("/chaos").await;
-    assert_eq!(settings["delay_ms"], 0);
-    assert_eq!(settings["error_enabled"], false);
+    assert_eq!(app.chaos().await.delay_ms, 300);
+    app.client.clear_faults().await.expect("faults off");
+    let settings = app.chaos().await;
+    assert_eq!(settings.delay_ms, 0);
+    assert!(!settings.error_enabled);
 
     let (status, body) = app.post("/chaos/delay", json!({"delay_ms": -1})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -360,15 +367,15 @@ async fn delay_fault_slows_api_but_not_health() {
 #[tokio::test]
 async fn error_fault_fails_about_half() {
     let app = spawn(Backend::Embedded).await;
-    let (status, settings) = app.post("/chaos/error", json!({"enable": true})).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(settings["error_percent"], 50);
+    let settings = app.client.set_error(true, None).await.expect("errors on");
+    assert_eq!(settings.error_percent, 50);
     let n = 400;
     let mut failures = 0;
     for _ in 0..n {
         let (status, body) = app.get("/users/1").await;
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            assert_eq!(body["error"], "injected_fault");
+            let body: contract::ErrorBody = serde_json::from_value(body).expect("an error body");
+            assert_eq!(body.error, "injected_fault");
             failures += 1;
         } else {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -381,11 +388,7 @@ async fn error_fault_fails_about_half() {
         assert_eq!(app.get("/chaos").await.0, StatusCode::OK);
         assert_eq!(app.get("/health").await.0, StatusCode::OK);
     }
-    app.http
-        .delete(format!("{}/chaos", app.base))
-        .send()
-        .await
-        .unwrap();
+    app.client.clear_faults().await.expect("faults off");
     for _ in 0..20 {
         assert_eq!(app.get("/users/1").await.0, StatusCode::UNAUTHORIZED);
     }
@@ -394,13 +397,11 @@ async fn error_fault_fails_about_half() {
 #[tokio::test]
 async fn validate_delay_applies_to_that_call_only() {
     let app = spawn(Backend::Embedded).await;
-    let credentials = json!({"username": unique("delay"), "password": "s3cret-pass"});
-    assert_eq!(
-        app.post("/signup", credentials.clone()).await.0,
-        StatusCode::CREATED
-    );
-    let (_, login) = app.post("/login", credentials).await;
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let token = app
+        .client
+        .signup_and_login(&unique("delay"), "s3cret-pass")
+        .await
+        .expect("logged in");
 
     let started = Instant::now();
     let (status, body) = app.send_validate("/validate?delay=400", Some(&token)).await;
@@ -511,10 +512,9 @@ async fn docs_work_offline() {
 #[tokio::test]
 async fn operations_endpoints() {
     let app = spawn(Backend::Postgres).await;
-    let (status, ready) = app.get("/ready").await;
-    assert_eq!(status, StatusCode::OK, "{ready}");
-    assert_eq!(ready["database"], "ok");
-    assert_eq!(ready["cache_backend"], "redis");
+    let ready = app.client.ready().await.expect("ready");
+    assert_eq!(ready.database, "ok");
+    assert_eq!(ready.cache_backend, "redis");
     let response = app
         .http
         .get(format!("{}/health", app.base))

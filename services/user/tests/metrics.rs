@@ -1,8 +1,8 @@
 //! `/metrics` of the User Service: OpenMetrics by default, the classic format on request,
 //! and the metrics every service shares (cache lookups, fault settings) with their values.
 
+use contract::UserClient;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use serde_json::json;
 use testbed_common::telemetry::sample_value;
 use testbed_common::testing::{Backend, TestStorage};
 use user_service::UserConfig;
@@ -48,13 +48,8 @@ async fn metrics_formats_and_shared_metrics() {
         );
     }
 
-    let delay = http
-        .post(format!("{base}/chaos/delay"))
-        .json(&json!({"delay_ms": 7}))
-        .send()
-        .await
-        .unwrap();
-    assert!(delay.status().is_success());
+    let users = UserClient::new(&base);
+    users.set_delay(7).await.expect("delay set");
     let (_, on) = metrics(&http, &base, None).await;
     let delay_series = "testbed_fault_setting{fault=\"delay\",field=\"delay_ms\"}";
     assert_eq!(sample_value(&on, delay_series), Some(7.0), "{on}");
@@ -72,7 +67,7 @@ async fn metrics_formats_and_shared_metrics() {
         "{on}"
     );
 
-    http.delete(format!("{base}/chaos")).send().await.unwrap();
+    users.clear_faults().await.expect("faults off");
     let (_, off) = metrics(&http, &base, None).await;
     assert_eq!(sample_value(&off, delay_series), Some(0.0), "{off}");
     assert_eq!(

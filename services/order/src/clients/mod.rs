@@ -1,26 +1,31 @@
-//! Calls to the other services over HTTP: one pooled client (connections are reused), a
-//! timeout on every call, the caller's `X-Request-Id` passed on, and failures sorted into
-//! what the saga needs to know: timed out, unavailable, or answered with a refusal.
+//! Calls to the other services over HTTP, through the contract's typed clients: one pooled
+//! HTTP client (connections are reused), a timeout on every call, the caller's
+//! `X-Request-Id` passed on, and failures sorted into what the saga needs to know: timed
+//! out, unavailable, or answered with a refusal.
 
 pub mod restaurants;
 pub mod users;
 
 use std::time::Duration;
 
-use serde_json::Value;
+use contract::{ClientError, ErrorBody};
 
 /// Why a call to another service did not succeed.
 #[derive(Debug)]
 pub enum UpstreamError {
     /// No answer within the timeout. The call may or may not have taken effect.
     Timeout { service: &'static str },
-    /// Connection refused or reset, or a 5xx answer.
+    /// Connection refused or reset, a 5xx answer, or an answer not in the contract's shape.
     Unavailable {
         service: &'static str,
         detail: String,
     },
-    /// A 4xx answer: the other service refused the request.
-    Refused { status: u16, body: Value },
+    /// A 4xx answer: the other service refused the request (with its JSON error body, when
+    /// it sent one).
+    Refused {
+        status: u16,
+        body: Option<ErrorBody>,
+    },
 }
 
 impl std::fmt::Display for UpstreamError {
@@ -30,7 +35,10 @@ impl std::fmt::Display for UpstreamError {
             UpstreamError::Unavailable { service, detail } => {
                 write!(f, "{service} service unavailable: {detail}")
             }
-            UpstreamError::Refused { status, body } => write!(f, "refused with {status}: {body}"),
+            UpstreamError::Refused { status, body } => match body {
+                Some(body) => write!(f, "refused with {status}: {body}"),
+                None => write!(f, "refused with {status}"),
+            },
         }
     }
 }
@@ -47,44 +55,30 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
-/// Sends a request and sorts the outcome.
-pub(crate) async fn send(
-    service: &'static str,
-    request: reqwest::RequestBuilder,
-    request_id: Option<&str>,
-) -> Result<Value, UpstreamError> {
-    let request = match request_id {
-        Some(id) => request.header("x-request-id", id),
-        None => request,
-    };
-    let response = request.send().await.map_err(|e| classify(service, e))?;
-    let status = response.status();
-    let body: Value = match response.bytes().await {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        Err(e) => return Err(classify(service, e)),
-    };
-    if status.is_success() {
-        Ok(body)
-    } else if status.is_server_error() {
-        Err(UpstreamError::Unavailable {
-            service,
-            detail: format!("{status}: {}", body["message"].as_str().unwrap_or("")),
-        })
-    } else {
-        Err(UpstreamError::Refused {
-            status: status.as_u16(),
-            body,
-        })
-    }
-}
-
-fn classify(service: &'static str, error: reqwest::Error) -> UpstreamError {
-    if error.is_timeout() {
-        UpstreamError::Timeout { service }
-    } else {
-        UpstreamError::Unavailable {
+/// Sorts a failed call of `service` into what the saga needs to know.
+pub(crate) fn upstream_error(service: &'static str, error: ClientError) -> UpstreamError {
+    match error {
+        error if error.is_timeout() => UpstreamError::Timeout { service },
+        ClientError::Transport(error) => UpstreamError::Unavailable {
             service,
             detail: error.to_string(),
+        },
+        ClientError::Status { status, body } if status.is_server_error() => {
+            UpstreamError::Unavailable {
+                service,
+                detail: format!(
+                    "{status}: {}",
+                    body.as_ref().map_or("", |b| b.message.as_str())
+                ),
+            }
         }
+        ClientError::Status { status, body } => UpstreamError::Refused {
+            status: status.as_u16(),
+            body,
+        },
+        ClientError::Decode { status, error } => UpstreamError::Unavailable {
+            service,
+            detail: format!("unexpected answer ({status}): {error}"),
+        },
     }
 }

@@ -3,16 +3,14 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
+use contract::{ReserveRequest, RestaurantClient, RestoreRequest};
 use testbed_common::service_auth::ServiceKeys;
 
-use super::{UpstreamError, send};
+use super::{UpstreamError, upstream_error};
 
 #[derive(Clone)]
 pub struct RestaurantsClient {
-    http: reqwest::Client,
-    base: String,
+    client: RestaurantClient,
     /// Signs every stock call: the Restaurant Service moves stock only for the Order Service.
     keys: ServiceKeys,
 }
@@ -28,8 +26,7 @@ const RESTORE_ATTEMPTS: u32 = 3;
 impl RestaurantsClient {
     pub fn new(http: reqwest::Client, base: &str, keys: ServiceKeys) -> Self {
         Self {
-            http,
-            base: base.trim_end_matches('/').to_string(),
+            client: RestaurantClient::with_http(http, base),
             keys,
         }
     }
@@ -53,19 +50,18 @@ impl RestaurantsClient {
         order_id: i64,
         request_id: Option<&str>,
     ) -> Result<Reserved, UpstreamError> {
-        let request = self
-            .http
-            .put(format!("{}/inventory/{menu_id}", self.base))
-            .bearer_auth(self.token()?)
-            .json(&json!({"quantity": quantity, "order_id": order_id}));
-        let body: Value = send("restaurant", request, request_id).await?;
-        let unit_price = body["unit_price"]
-            .as_i64()
-            .ok_or_else(|| UpstreamError::Unavailable {
-                service: "restaurant",
-                detail: format!("unexpected reservation answer: {body}"),
-            })?;
-        Ok(Reserved { unit_price })
+        let reserve = ReserveRequest {
+            quantity,
+            order_id: Some(order_id),
+        };
+        let reservation = self
+            .client
+            .reserve_stock(menu_id, &reserve, &self.token()?, request_id)
+            .await
+            .map_err(|e| upstream_error("restaurant", e))?;
+        Ok(Reserved {
+            unit_price: reservation.unit_price,
+        })
     }
 
     /// `POST /inventory/{menu}/restore`: gives back what the order reserved of the menu
@@ -79,12 +75,16 @@ impl RestaurantsClient {
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            let request = self
-                .http
-                .post(format!("{}/inventory/{menu_id}/restore", self.base))
-                .bearer_auth(self.token()?)
-                .json(&json!({"order_id": order_id}));
-            match send("restaurant", request, request_id).await {
+            let restore = RestoreRequest {
+                order_id,
+                quantity: None,
+            };
+            let restored = self
+                .client
+                .restore_stock(menu_id, &restore, &self.token()?, request_id)
+                .await
+                .map_err(|e| upstream_error("restaurant", e));
+            match restored {
                 Ok(_) => return Ok(()),
                 // A menu that no longer exists has nothing to give back.
                 Err(UpstreamError::Refused { status: 404, .. }) => return Ok(()),

@@ -1,13 +1,12 @@
 //! The User Service client: `POST /validate`.
 
-use serde_json::Value;
+use contract::UserClient;
 
-use super::{UpstreamError, send};
+use super::{UpstreamError, upstream_error};
 
 #[derive(Clone)]
 pub struct UsersClient {
-    http: reqwest::Client,
-    base: String,
+    client: UserClient,
 }
 
 /// A user the User Service vouched for.
@@ -18,8 +17,7 @@ pub struct ValidUser {
 impl UsersClient {
     pub fn new(http: reqwest::Client, base: &str) -> Self {
         Self {
-            http,
-            base: base.trim_end_matches('/').to_string(),
+            client: UserClient::with_http(http, base),
         }
     }
 
@@ -29,17 +27,19 @@ impl UsersClient {
         token: &str,
         request_id: Option<&str>,
     ) -> Result<ValidUser, UpstreamError> {
-        let request = self
-            .http
-            .post(format!("{}/validate", self.base))
-            .bearer_auth(token);
-        let body: Value = send("user", request, request_id).await?;
-        match (body["valid"].as_bool(), body["user_id"].as_i64()) {
-            (Some(true), Some(user_id)) => Ok(ValidUser { user_id }),
-            _ => Err(UpstreamError::Unavailable {
+        let answer = self
+            .client
+            .validate(token, request_id)
+            .await
+            .map_err(|e| upstream_error("user", e))?;
+        if !answer.valid {
+            return Err(UpstreamError::Unavailable {
                 service: "user",
-                detail: format!("unexpected /validate answer: {body}"),
-            }),
+                detail: "unexpected /validate answer: valid is false".into(),
+            });
         }
+        Ok(ValidUser {
+            user_id: answer.user_id,
+        })
     }
 }

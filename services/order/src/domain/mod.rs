@@ -1,47 +1,15 @@
-//! Order rules: the order states and why an order fails, what a valid order request is, and
-//! the order as clients see it. The saga that moves orders lives in [`saga`], the recovery
+//! Order rules: why an order fails, what a valid order request is, and the order as
+//! clients see it (the wire types themselves, `OrderStatus` among them, are the contract's). The saga that moves orders lives in [`saga`], the recovery
 //! loop in [`recovery`].
 
 pub mod recovery;
 pub mod saga;
 
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use contract::{CreateOrder, FailedOrder, OrderItemView, OrderStatus, OrderView};
 use testbed_common::ApiError;
-use utoipa::ToSchema;
 
 use crate::store::OrderWithItems;
-
-/// The states of an order. PENDING → PAID → CANCELLED, or PENDING → FAILED.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum OrderStatus {
-    Pending,
-    Paid,
-    Failed,
-    Cancelled,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "PENDING",
-            OrderStatus::Paid => "PAID",
-            OrderStatus::Failed => "FAILED",
-            OrderStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "PENDING" => Some(OrderStatus::Pending),
-            "PAID" => Some(OrderStatus::Paid),
-            "FAILED" => Some(OrderStatus::Failed),
-            "CANCELLED" => Some(OrderStatus::Cancelled),
-            _ => None,
-        }
-    }
-}
 
 /// Why an order ended FAILED.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,171 +79,110 @@ impl FailureReason {
     }
 }
 
-/// One line of an order request.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderLine {
-    #[schema(minimum = 1)]
-    pub menu_id: i64,
-    /// 1–100.
-    #[schema(minimum = 1, maximum = 100)]
-    pub quantity: i64,
-}
-
-/// `POST /orders` body.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"items": [{"menu_id": 1, "quantity": 2}], "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"}))]
-pub struct CreateOrder {
-    /// 1–20 lines; lines for the same menu are added together.
-    #[schema(min_items = 1, max_items = 20)]
-    pub items: Vec<OrderLine>,
-    /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
-    pub address: String,
-    /// 7–20 characters: digits, spaces, `-` or `+`, at least 7 digits.
-    #[schema(min_length = 7, max_length = 20, pattern = r"^[0-9 +-]{7,20}$")]
-    pub phone: String,
-}
-
 pub const MAX_LINES: usize = 20;
 pub const MAX_QUANTITY: i64 = 100;
 
-impl CreateOrder {
-    /// Checks the request and returns its lines as (menu id, quantity), one per menu,
-    /// ordered by menu id.
-    pub fn validated_lines(&self) -> Result<Vec<(i64, i64)>, ApiError> {
-        if self.items.is_empty() {
-            return Err(ApiError::validation("`items` must not be empty"));
+/// Checks an order request and returns its lines as (menu id, quantity), one per menu,
+/// ordered by menu id.
+pub fn validated_lines(order: &CreateOrder) -> Result<Vec<(i64, i64)>, ApiError> {
+    if order.items.is_empty() {
+        return Err(ApiError::validation("`items` must not be empty"));
+    }
+    if order.items.len() > MAX_LINES {
+        return Err(ApiError::validation(format!(
+            "an order has at most {MAX_LINES} lines"
+        )));
+    }
+    let mut lines = std::collections::BTreeMap::<i64, i64>::new();
+    for line in &order.items {
+        if line.menu_id <= 0 {
+            return Err(ApiError::validation("`menu_id` must be a positive id"));
         }
-        if self.items.len() > MAX_LINES {
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
             return Err(ApiError::validation(format!(
-                "an order has at most {MAX_LINES} lines"
+                "`quantity` must be from 1 to {MAX_QUANTITY}"
             )));
         }
-        let mut lines = std::collections::BTreeMap::<i64, i64>::new();
-        for line in &self.items {
-            if line.menu_id <= 0 {
-                return Err(ApiError::validation("`menu_id` must be a positive id"));
-            }
-            if !(1..=MAX_QUANTITY).contains(&line.quantity) {
-                return Err(ApiError::validation(format!(
-                    "`quantity` must be from 1 to {MAX_QUANTITY}"
-                )));
-            }
-            *lines.entry(line.menu_id).or_default() += line.quantity;
-        }
-        if lines.values().any(|q| *q > MAX_QUANTITY) {
-            return Err(ApiError::validation(format!(
-                "at most {MAX_QUANTITY} of one menu per order"
-            )));
-        }
-        let address = self.address.trim();
-        if address.is_empty() || address.chars().count() > 200 {
-            return Err(ApiError::validation("`address` must be 1–200 characters"));
-        }
-        let phone_ok = (7..=20).contains(&self.phone.len())
-            && self
-                .phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == ' ')
-            && self.phone.chars().filter(char::is_ascii_digit).count() >= 7;
-        if !phone_ok {
-            return Err(ApiError::validation(
-                "`phone` must be 7–20 characters of digits, spaces, `-` or `+`",
-            ));
-        }
-        Ok(lines.into_iter().collect())
+        *lines.entry(line.menu_id).or_default() += line.quantity;
     }
-
-    /// SHA-256 (hex) of the request as understood: the user, the `lines` from
-    /// [`Self::validated_lines`] (merged per menu, ordered), the trimmed address and the
-    /// phone. Bodies that mean the same order share it; a reused `Idempotency-Key` with
-    /// another fingerprint is a different request.
-    pub fn fingerprint(&self, user_id: i64, lines: &[(i64, i64)]) -> String {
-        use sha2::{Digest, Sha256};
-        let canonical = serde_json::json!([1, user_id, lines, self.address.trim(), self.phone]);
-        Sha256::digest(canonical.to_string().as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+    if lines.values().any(|q| *q > MAX_QUANTITY) {
+        return Err(ApiError::validation(format!(
+            "at most {MAX_QUANTITY} of one menu per order"
+        )));
     }
+    let address = order.address.trim();
+    if address.is_empty() || address.chars().count() > 200 {
+        return Err(ApiError::validation("`address` must be 1–200 characters"));
+    }
+    let phone_ok = (7..=20).contains(&order.phone.len())
+        && order
+            .phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == ' ')
+        && order.phone.chars().filter(char::is_ascii_digit).count() >= 7;
+    if !phone_ok {
+        return Err(ApiError::validation(
+            "`phone` must be 7–20 characters of digits, spaces, `-` or `+`",
+        ));
+    }
+    Ok(lines.into_iter().collect())
 }
 
-/// An order line as clients see it.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct OrderItemView {
-    pub menu_id: i64,
-    pub quantity: i64,
-    /// Price per unit in won, as the Restaurant Service answered (0 if never reserved).
-    pub unit_price: i64,
+/// SHA-256 (hex) of the request as understood: the user, the `lines` from
+/// [`validated_lines`] (merged per menu, ordered), the trimmed address and the phone.
+/// Bodies that mean the same order share it; a reused `Idempotency-Key` with another
+/// fingerprint is a different request.
+pub fn fingerprint(order: &CreateOrder, user_id: i64, lines: &[(i64, i64)]) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::json!([1, user_id, lines, order.address.trim(), order.phone]);
+    Sha256::digest(canonical.to_string().as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// An order as clients see it.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": 42, "user_id": 7, "status": "PAID", "items": [{"menu_id": 1, "quantity": 2, "unit_price": 20000}], "total": 40000, "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678", "failure_reason": null, "compensation_pending": false, "created_at": "2026-11-28T01:00:00Z", "updated_at": "2026-11-28T01:00:00Z"}))]
-pub struct OrderView {
-    pub id: i64,
-    pub user_id: i64,
-    pub status: OrderStatus,
-    pub items: Vec<OrderItemView>,
-    /// Sum of quantity × unit price, in won.
-    pub total: i64,
-    pub address: String,
-    pub phone: String,
-    /// Why a FAILED order failed.
-    pub failure_reason: Option<String>,
-    /// True while stock taken for this order is still being given back.
-    pub compensation_pending: bool,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl From<OrderWithItems> for OrderView {
-    fn from((order, items): OrderWithItems) -> Self {
-        Self {
-            id: order.id,
-            user_id: order.user_id,
-            status: OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Pending),
-            items: items
-                .into_iter()
-                .map(|i| OrderItemView {
-                    menu_id: i.menu_id,
-                    quantity: i.quantity,
-                    unit_price: i.unit_price,
-                })
-                .collect(),
-            total: order.total,
-            address: order.address,
-            phone: order.phone,
-            failure_reason: order.failure_reason,
-            compensation_pending: order.compensation_pending,
-            created_at: order.created_at,
-            updated_at: order.updated_at,
-        }
+pub fn order_view((order, items): OrderWithItems) -> OrderView {
+    OrderView {
+        id: order.id,
+        user_id: order.user_id,
+        status: OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Pending),
+        items: items
+            .into_iter()
+            .map(|i| OrderItemView {
+                menu_id: i.menu_id,
+                quantity: i.quantity,
+                unit_price: i.unit_price,
+            })
+            .collect(),
+        total: order.total,
+        address: order.address,
+        phone: order.phone,
+        failure_reason: order.failure_reason,
+        compensation_pending: order.compensation_pending,
+        created_at: order.created_at,
+        updated_at: order.updated_at,
     }
 }
 
-impl OrderView {
-    /// The answer for a settled order: the order itself when PAID, the JSON error carrying
-    /// the order when it FAILED.
-    pub fn failure(&self) -> Option<ApiError> {
-        if self.status != OrderStatus::Failed {
-            return None;
-        }
-        let reason = self
-            .failure_reason
-            .as_deref()
-            .and_then(FailureReason::parse)
-            .unwrap_or(FailureReason::Recovered);
-        Some(
-            ApiError::new(reason.status(), reason.code(), reason.message())
-                .with("order_id", self.id)
-                .with("status", "FAILED")
-                .with("failure_reason", reason.code())
-                .with("order", serde_json::to_value(self).unwrap_or_default()),
-        )
+/// The answer for a settled order: none when it did not fail, else the JSON error whose
+/// details are the [`FailedOrder`].
+pub fn failure(view: &OrderView) -> Option<ApiError> {
+    if view.status != OrderStatus::Failed {
+        return None;
     }
+    let reason = view
+        .failure_reason
+        .as_deref()
+        .and_then(FailureReason::parse)
+        .unwrap_or(FailureReason::Recovered);
+    let details = FailedOrder {
+        order_id: view.id,
+        status: OrderStatus::Failed,
+        failure_reason: reason.code().to_string(),
+        order: view.clone(),
+    };
+    Some(ApiError::new(reason.status(), reason.code(), reason.message()).with_details(&details))
 }
 
 /// Cache key of one order.
@@ -286,6 +193,7 @@ pub fn order_key(order_id: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contract::OrderLine;
 
     fn order(items: Vec<(i64, i64)>, phone: &str) -> CreateOrder {
         CreateOrder {
@@ -300,43 +208,25 @@ mod tests {
 
     #[test]
     fn merges_lines_per_menu() {
-        let lines = order(vec![(3, 1), (1, 2), (3, 4)], "010-1234-5678")
-            .validated_lines()
-            .unwrap();
+        let lines = validated_lines(&order(vec![(3, 1), (1, 2), (3, 4)], "010-1234-5678")).unwrap();
         assert_eq!(lines, vec![(1, 2), (3, 5)]);
     }
 
     #[test]
     fn rejects_bad_orders() {
-        assert!(order(vec![], "010-1234-5678").validated_lines().is_err());
-        assert!(
-            order(vec![(1, 0)], "010-1234-5678")
-                .validated_lines()
-                .is_err()
-        );
-        assert!(
-            order(vec![(1, 101)], "010-1234-5678")
-                .validated_lines()
-                .is_err()
-        );
-        assert!(
-            order(vec![(1, 60), (1, 60)], "010-1234-5678")
-                .validated_lines()
-                .is_err()
-        );
-        assert!(
-            order(vec![(-1, 1)], "010-1234-5678")
-                .validated_lines()
-                .is_err()
-        );
-        assert!(order(vec![(1, 1)], "call me").validated_lines().is_err());
+        assert!(validated_lines(&order(vec![], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(1, 0)], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(1, 101)], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(1, 60), (1, 60)], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(-1, 1)], "010-1234-5678")).is_err());
+        assert!(validated_lines(&order(vec![(1, 1)], "call me")).is_err());
     }
 
     #[test]
     fn fingerprints_tell_requests_apart() {
         let print = |order: CreateOrder, user: i64| {
-            let lines = order.validated_lines().unwrap();
-            order.fingerprint(user, &lines)
+            let lines = validated_lines(&order).unwrap();
+            fingerprint(&order, user, &lines)
         };
         let first = print(order(vec![(1, 2), (3, 1)], "010-1234-5678"), 7);
         assert_eq!(first.len(), 64);

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::FailureReason;
 use super::saga::Orders;
+use super::{FailureReason, OrderStatus};
 use crate::store::{self, Transition};
 
 /// Orders handled per pass.
@@ -27,8 +27,8 @@ impl Orders {
                     order.id,
                     Transition {
                         at: chrono::Utc::now(),
-                        from: "PENDING",
-                        to: "FAILED",
+                        from: OrderStatus::Pending,
+                        to: OrderStatus::Failed,
                         total: Some(0),
                         failure_reason: Some(FailureReason::Recovered.code()),
                         compensation_pending: !restored,

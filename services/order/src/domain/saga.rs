@@ -17,7 +17,10 @@ use testbed_common::chaos::Switch;
 use testbed_common::db::Db;
 use tokio_util::task::TaskTracker;
 
-use super::{CreateOrder, FailureReason, OrderStatus, OrderView, order_key};
+use super::{
+    CreateOrder, FailureReason, OrderStatus, OrderView, fingerprint, order_key, order_view,
+    validated_lines,
+};
 use crate::clients::UpstreamError;
 use crate::clients::restaurants::RestaurantsClient;
 use crate::clients::users::UsersClient;
@@ -77,10 +80,10 @@ fn validation_error(error: UpstreamError) -> ApiError {
         UpstreamError::Refused { status: 401, body } => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
-            body["message"]
-                .as_str()
-                .unwrap_or("the User Service refused the token")
-                .to_string(),
+            body.map_or_else(
+                || "the User Service refused the token".into(),
+                |b| b.message,
+            ),
         ),
         UpstreamError::Refused { status, .. } => ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -125,8 +128,8 @@ impl Orders {
             request_id,
         } = request;
         let (key, request_id) = (idempotency_key.as_deref(), request_id.as_deref());
-        let lines = body.validated_lines()?;
-        let fingerprint = key.map(|_| body.fingerprint(user_id, &lines));
+        let lines = validated_lines(&body)?;
+        let fingerprint = key.map(|_| fingerprint(&body, user_id, &lines));
         let fingerprint = fingerprint.as_deref();
         if let Some(key) = key
             && let Some(existing) =
@@ -201,7 +204,7 @@ impl Orders {
             tokio::time::sleep(REPLAY_POLL).await;
             current = self.load(current.0.id).await?;
         }
-        Ok(Placed::Replayed(current.into()))
+        Ok(Placed::Replayed(order_view(current)))
     }
 
     /// Asks the User Service whether the token is (still) valid and is `user_id`'s.
@@ -306,8 +309,8 @@ impl Orders {
                 order.id,
                 Transition {
                     at: paid_at,
-                    from: "PENDING",
-                    to: "PAID",
+                    from: OrderStatus::Pending,
+                    to: OrderStatus::Paid,
                     total: Some(total),
                     failure_reason: None,
                     compensation_pending: false,
@@ -322,7 +325,7 @@ impl Orders {
                 "order was recovered before payment completed"
             );
             self.invalidate(order.id).await;
-            return Ok(self.load(order.id).await?.into());
+            return Ok(order_view(self.load(order.id).await?));
         }
         tracing::info!(order_id = order.id, total, "order PAID");
         // Nobody can have cached this order yet unless a retry with the same
@@ -337,7 +340,7 @@ impl Orders {
             updated_at: paid_at,
             ..order
         };
-        Ok((paid, items).into())
+        Ok(order_view((paid, items)))
     }
 
     /// The simulated payment: declined with the configured probability.
@@ -362,8 +365,8 @@ impl Orders {
                 order_id,
                 Transition {
                     at: chrono::Utc::now(),
-                    from: "PENDING",
-                    to: "FAILED",
+                    from: OrderStatus::Pending,
+                    to: OrderStatus::Failed,
                     total: Some(0),
                     failure_reason: Some(reason.code()),
                     compensation_pending: !restored,
@@ -375,7 +378,7 @@ impl Orders {
         if !restored {
             self.retry_compensation_later(order_id);
         }
-        Ok(self.load(order_id).await?.into())
+        Ok(order_view(self.load(order_id).await?))
     }
 
     /// Restores every line of an order (idempotent per line); true when all were confirmed.
@@ -453,8 +456,8 @@ impl Orders {
                 order_id,
                 Transition {
                     at: chrono::Utc::now(),
-                    from: "PAID",
-                    to: "CANCELLED",
+                    from: OrderStatus::Paid,
+                    to: OrderStatus::Cancelled,
                     total: None,
                     failure_reason: None,
                     compensation_pending: true,
@@ -463,7 +466,7 @@ impl Orders {
             .await?
         };
         if !moved {
-            let current: OrderView = self.load(order_id).await?.into();
+            let current = order_view(self.load(order_id).await?);
             return Err(ApiError::conflict(
                 "not_cancellable",
                 format!(
@@ -483,7 +486,7 @@ impl Orders {
         }
         tracing::info!(order_id, "order CANCELLED");
         self.invalidate(order_id).await;
-        Ok(self.load(order_id).await?.into())
+        Ok(order_view(self.load(order_id).await?))
     }
 
     /// An order of `user_id`, through the cache: the stored bytes and whether they hit.
@@ -495,7 +498,7 @@ impl Orders {
         let (bytes, status) = self
             .cache
             .get_or_load(&order_key(order_id), self.order_ttl, async || {
-                Ok::<_, ApiError>(OrderView::from(self.load(order_id).await?))
+                Ok::<_, ApiError>(order_view(self.load(order_id).await?))
             })
             .await?;
         #[derive(serde::Deserialize)]

@@ -3,17 +3,15 @@
 mod orders;
 
 use axum::extract::FromRef;
+use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::auth::JwtKeys;
 use testbed_common::docs::SecurityAddon;
-use testbed_common::error::ErrorBody;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::saga::Orders;
-
-pub use orders::OrderStatsView;
 
 /// State of the Order Service handlers.
 #[derive(Clone)]

@@ -1,23 +1,19 @@
 //! `POST /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`, `GET /orders/stats`.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use contract::{CreateOrder, ErrorBody, OrderStats, OrderView};
 use testbed_common::auth::BearerUser;
 use testbed_common::cache::cached_json;
-use testbed_common::error::ErrorBody;
 use testbed_common::extract::{ApiJson, ApiPath};
 use testbed_common::telemetry::request_id;
 use testbed_common::{ApiError, ApiResult};
-use utoipa::ToSchema;
 
 use super::OrderState;
+use crate::domain::failure;
 use crate::domain::saga::{PlaceOrder, Placed};
-use crate::domain::{CreateOrder, OrderView};
 use crate::store;
 
 pub const TAG: &str = "orders";
@@ -85,7 +81,7 @@ pub async fn create_order(
         Placed::New(view) => (view, true),
         Placed::Replayed(view) => (view, false),
     };
-    if let Some(failure) = view.failure() {
+    if let Some(failure) = failure(&view) {
         return Err(failure);
     }
     let status = if created {
@@ -148,35 +144,19 @@ pub async fn cancel_order(
     Ok(Json(view))
 }
 
-/// Counts for audits.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"by_status": {"PENDING": 0, "PAID": 70, "FAILED": 30, "CANCELLED": 5}, "compensation_pending": 0, "paid_quantities": {"1": 140}}))]
-pub struct OrderStatsView {
-    /// Orders per status.
-    pub by_status: BTreeMap<String, i64>,
-    /// Settled orders whose stock is still being given back.
-    pub compensation_pending: i64,
-    /// Units per menu id in PAID orders.
-    pub paid_quantities: BTreeMap<String, i64>,
-}
-
 /// Order counts for stock reconciliation.
 #[utoipa::path(get, path = "/orders/stats", tag = TAG,
     description = "Orders by status and units per menu in PAID orders, so stock can be reconciled \
                    across services: for every menu, stock = initial − Σ PAID quantities.",
     responses(
-        (status = 200, description = "counts", body = OrderStatsView),
+        (status = 200, description = "counts", body = OrderStats),
         (status = 503, description = "the database is unavailable", body = ErrorBody),
     ))]
-pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<OrderStatsView>> {
+pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<OrderStats>> {
     let stats = store::stats(&state.kit.db.conn).await?;
-    Ok(Json(OrderStatsView {
+    Ok(Json(OrderStats {
         by_status: stats.by_status,
         compensation_pending: stats.compensation_pending,
-        paid_quantities: stats
-            .paid_quantities
-            .into_iter()
-            .map(|(menu, quantity)| (menu.to_string(), quantity))
-            .collect(),
+        paid_quantities: stats.paid_quantities,
     }))
 }

@@ -8,6 +8,7 @@ pub mod orders;
 
 use std::collections::BTreeMap;
 
+use contract::OrderStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
@@ -39,7 +40,7 @@ pub async fn insert_pending(
     let now = chrono::Utc::now();
     let order = orders::ActiveModel {
         user_id: Set(new.user_id),
-        status: Set("PENDING".into()),
+        status: Set(OrderStatus::Pending.as_str().into()),
         total: Set(0),
         address: Set(new.address.to_string()),
         phone: Set(new.phone.to_string()),
@@ -139,8 +140,8 @@ pub async fn set_unit_price(
 pub struct Transition<'a> {
     /// When it happens (stored as `updated_at`).
     pub at: chrono::DateTime<chrono::Utc>,
-    pub from: &'a str,
-    pub to: &'a str,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
     pub total: Option<i64>,
     pub failure_reason: Option<&'a str>,
     pub compensation_pending: bool,
@@ -153,14 +154,14 @@ pub async fn transition(
     change: Transition<'_>,
 ) -> Result<bool, sea_orm::DbErr> {
     let mut update = orders::Entity::update_many()
-        .col_expr(orders::Column::Status, Expr::value(change.to))
+        .col_expr(orders::Column::Status, Expr::value(change.to.as_str()))
         .col_expr(
             orders::Column::CompensationPending,
             Expr::value(change.compensation_pending),
         )
         .col_expr(orders::Column::UpdatedAt, Expr::value(change.at))
         .filter(orders::Column::Id.eq(id))
-        .filter(orders::Column::Status.eq(change.from));
+        .filter(orders::Column::Status.eq(change.from.as_str()));
     if let Some(total) = change.total {
         update = update.col_expr(orders::Column::Total, Expr::value(total));
     }
@@ -188,7 +189,7 @@ pub async fn stale_pending(
     limit: u64,
 ) -> Result<Vec<orders::Model>, sea_orm::DbErr> {
     orders::Entity::find()
-        .filter(orders::Column::Status.eq("PENDING"))
+        .filter(orders::Column::Status.eq(OrderStatus::Pending.as_str()))
         .filter(orders::Column::CreatedAt.lt(older_than))
         .order_by_asc(orders::Column::Id)
         .limit(limit)
@@ -203,7 +204,7 @@ pub async fn pending_compensations(
 ) -> Result<Vec<orders::Model>, sea_orm::DbErr> {
     orders::Entity::find()
         .filter(orders::Column::CompensationPending.eq(true))
-        .filter(orders::Column::Status.ne("PENDING"))
+        .filter(orders::Column::Status.ne(OrderStatus::Pending.as_str()))
         .order_by_asc(orders::Column::Id)
         .limit(limit)
         .all(db)
@@ -220,7 +221,7 @@ pub async fn items(
 /// Counts for audits: orders by status, compensations pending, and units per menu in PAID
 /// orders.
 pub struct Stats {
-    pub by_status: BTreeMap<String, i64>,
+    pub by_status: BTreeMap<OrderStatus, i64>,
     pub compensation_pending: i64,
     pub paid_quantities: BTreeMap<i64, i64>,
 }
@@ -255,18 +256,18 @@ pub async fn stats(db: &impl ConnectionTrait) -> Result<Stats, sea_orm::DbErr> {
             "quantity",
         )
         .inner_join(orders::Entity)
-        .filter(orders::Column::Status.eq("PAID"))
+        .filter(orders::Column::Status.eq(OrderStatus::Paid.as_str()))
         .group_by(order_items::Column::MenuId)
         .into_model::<MenuQuantity>()
         .all(db)
         .await?;
-    let mut by_status: BTreeMap<String, i64> = ["PENDING", "PAID", "FAILED", "CANCELLED"]
-        .into_iter()
-        .map(|s| (s.to_string(), 0))
-        .collect();
+    let mut by_status: BTreeMap<OrderStatus, i64> =
+        OrderStatus::ALL.into_iter().map(|s| (s, 0)).collect();
     let mut compensation_pending = 0;
     for row in counts {
-        *by_status.entry(row.status).or_default() += row.count;
+        if let Some(status) = OrderStatus::parse(&row.status) {
+            *by_status.entry(status).or_default() += row.count;
+        }
         if row.compensation_pending {
             compensation_pending += row.count;
         }

@@ -1,14 +1,19 @@
 //! Test harness: the three real services in-process on random ports, talking over real
 //! HTTP, against the real PostgreSQL + Redis or the embedded storage; plus helpers for the
-//! calls every test makes.
+//! calls every test makes, through the contract's typed clients.
 
 #![allow(dead_code)]
 
 use std::time::Duration;
 
+use contract::{
+    CreateMenuRequest, CreateOrder, ErrorBody, FailedOrder, OrderClient, OrderStats, OrderView,
+    RestaurantClient, StockAudit, UserClient,
+};
 use order_service::OrderConfig;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use testbed_common::testing::{Backend, TestStorage, unique};
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +22,9 @@ pub struct Stack {
     pub restaurant: String,
     pub order: String,
     pub http: reqwest::Client,
+    pub users: UserClient,
+    pub restaurants: RestaurantClient,
+    pub orders: OrderClient,
     pub storage: TestStorage,
     /// Cancel to stop the Order Service gracefully; its task ends once it has stopped.
     pub order_stop: CancellationToken,
@@ -53,6 +61,9 @@ pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut OrderConfig)) 
     let order_stop = CancellationToken::new();
     let order_task = tokio::spawn(order.run(order_stop.clone().cancelled_owned()));
     Stack {
+        users: UserClient::new(&user_url),
+        restaurants: RestaurantClient::new(&restaurant_url),
+        orders: OrderClient::new(&order_url),
         user: user_url,
         restaurant: restaurant_url,
         order: order_url,
@@ -63,19 +74,34 @@ pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut OrderConfig)) 
     }
 }
 
-/// A valid order body for these (menu id, quantity) lines.
-pub fn order_body(items: &[(i64, i64)]) -> Value {
-    let items: Vec<Value> = items
-        .iter()
-        .map(|(menu, quantity)| json!({"menu_id": menu, "quantity": quantity}))
-        .collect();
-    json!({"items": items, "address": "Seoul Gangnam-gu 123-45", "phone": "010-1234-5678"})
-}
-
+/// A raw answer, for tests that look at statuses, headers and error bodies.
 pub struct Response {
     pub status: StatusCode,
     pub body: Value,
     pub cache: Option<String>,
+}
+
+impl Response {
+    /// The body as a contract type; panics (showing the body) when it has another shape.
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        T::deserialize(&self.body)
+            .unwrap_or_else(|e| panic!("not the expected body ({e}): {}", self.body))
+    }
+
+    pub fn order(&self) -> OrderView {
+        self.json()
+    }
+
+    pub fn error(&self) -> ErrorBody {
+        self.json()
+    }
+
+    /// The details of a failed order's error body.
+    pub fn failed(&self) -> FailedOrder {
+        self.error()
+            .details_as()
+            .unwrap_or_else(|| panic!("not a failed order: {}", self.body))
+    }
 }
 
 impl Stack {
@@ -109,39 +135,18 @@ impl Stack {
 
     /// Signs up a fresh user and logs in; returns the token.
     pub async fn new_user(&self) -> String {
-        let name = unique("u");
-        let signup = self
-            .call(
-                reqwest::Method::POST,
-                format!("{}/signup", self.user),
-                None,
-                Some(json!({"username": name, "password": "s3cret-pass"})),
-            )
-            .await;
-        assert_eq!(signup.status, StatusCode::CREATED, "{}", signup.body);
-        let login = self
-            .call(
-                reqwest::Method::POST,
-                format!("{}/login", self.user),
-                None,
-                Some(json!({"username": name, "password": "s3cret-pass"})),
-            )
-            .await;
-        assert_eq!(login.status, StatusCode::OK);
-        login.body["access_token"].as_str().unwrap().to_string()
+        self.users
+            .signup_and_login(&unique("u"), "s3cret-pass")
+            .await
+            .expect("signup and login")
     }
 
     pub async fn create_menu(&self, stock: i64, price: i64) -> i64 {
-        let response = self
-            .call(
-                reqwest::Method::POST,
-                format!("{}/admin/menus", self.restaurant),
-                None,
-                Some(json!({"name": "Test Naengmyeon", "price": price, "stock": stock})),
-            )
-            .await;
-        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
-        response.body["id"].as_i64().unwrap()
+        self.restaurants
+            .create_menu(&CreateMenuRequest::new("Test Naengmyeon", price, stock))
+            .await
+            .expect("menu created")
+            .id
     }
 
     pub async fn order(&self, token: &str, items: &[(i64, i64)]) -> Response {
@@ -149,7 +154,7 @@ impl Stack {
             reqwest::Method::POST,
             format!("{}/orders", self.order),
             Some(token),
-            Some(order_body(items)),
+            Some(serde_json::to_value(CreateOrder::of(items)).expect("order body")),
         )
         .await
     }
@@ -167,7 +172,7 @@ impl Stack {
             .post(format!("{}/orders", self.order))
             .bearer_auth(token)
             .header("idempotency-key", key)
-            .json(&order_body(items))
+            .json(&CreateOrder::of(items))
     }
 
     pub async fn get_order(&self, token: &str, id: i64) -> Response {
@@ -190,64 +195,32 @@ impl Stack {
         .await
     }
 
-    pub async fn inventory(&self, menu: i64) -> Value {
-        let response = self
-            .call(
-                reqwest::Method::GET,
-                format!("{}/inventory/{menu}", self.restaurant),
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(response.status, StatusCode::OK);
-        response.body
+    pub async fn inventory(&self, menu: i64) -> StockAudit {
+        self.restaurants
+            .inventory(menu)
+            .await
+            .expect("inventory answers")
     }
 
     pub async fn stock(&self, menu: i64) -> i64 {
-        self.inventory(menu).await["stock"].as_i64().unwrap()
+        self.inventory(menu).await.stock
     }
 
-    pub async fn stats(&self) -> Value {
-        self.call(
-            reqwest::Method::GET,
-            format!("{}/orders/stats", self.order),
-            None,
-            None,
-        )
-        .await
-        .body
-    }
-
-    pub async fn chaos(&self, base: &str, switch: &str, body: Value) {
-        let response = self
-            .call(
-                reqwest::Method::POST,
-                format!("{base}/chaos/{switch}"),
-                None,
-                Some(body),
-            )
-            .await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-    }
-
-    pub async fn chaos_off(&self, base: &str) {
-        let response = self
-            .call(reqwest::Method::DELETE, format!("{base}/chaos"), None, None)
-            .await;
-        assert_eq!(response.status, StatusCode::OK);
+    pub async fn stats(&self) -> OrderStats {
+        self.orders.stats().await.expect("stats answer")
     }
 
     /// Waits until no order is PENDING and no compensation is outstanding.
-    pub async fn settle(&self, within: Duration) -> Value {
+    pub async fn settle(&self, within: Duration) -> OrderStats {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let stats = self.stats().await;
-            if stats["by_status"]["PENDING"] == 0 && stats["compensation_pending"] == 0 {
+            if stats.settled() {
                 return stats;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "orders did not settle: {stats}"
+                "orders did not settle: {stats:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -256,18 +229,13 @@ impl Stack {
     /// Asserts, for `menu`, stock = initial − Σ PAID quantities and the ledger identity.
     pub async fn assert_zero_drift(&self, menu: i64) {
         let inventory = self.inventory(menu).await;
-        let stats = self.stats().await;
-        let sold = stats["paid_quantities"][menu.to_string()]
-            .as_i64()
-            .unwrap_or(0);
-        let initial = inventory["initial_stock"].as_i64().unwrap();
-        let stock = inventory["stock"].as_i64().unwrap();
-        assert!(stock >= 0, "oversold: {inventory}");
+        let sold = self.stats().await.sold(menu);
+        assert!(inventory.stock >= 0, "oversold: {inventory:?}");
         assert_eq!(
-            stock,
-            initial - sold,
-            "drift on menu {menu}: {inventory} sold {sold}"
+            inventory.stock,
+            inventory.initial_stock - sold,
+            "drift on menu {menu}: {inventory:?} sold {sold}"
         );
-        assert_eq!(inventory["drift"], 0, "ledger identity: {inventory}");
+        assert_eq!(inventory.drift, 0, "ledger identity: {inventory:?}");
     }
 }

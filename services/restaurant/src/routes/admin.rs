@@ -4,35 +4,15 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use testbed_common::error::ErrorBody;
+use contract::{CreateMenuRequest, ErrorBody, MenuDetail, SetStockRequest, StockAudit};
 use testbed_common::extract::{ApiJson, ApiPath};
 use testbed_common::{ApiError, ApiResult};
-use utoipa::ToSchema;
 
 use super::RestaurantState;
-use super::menus::MenuDetail;
-use crate::domain::StockAudit;
+use super::menus::menu_detail;
 use crate::store;
 
 pub const TAG: &str = "admin";
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "Scenario Bibimbap", "price": 9000, "stock": 100, "restaurant_id": 1}))]
-pub struct CreateMenuRequest {
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: String,
-    /// Price in won, 0–10000000.
-    #[schema(minimum = 0, maximum = 10000000)]
-    pub price: i64,
-    /// Starting stock, 0–1000000000.
-    #[schema(minimum = 0, maximum = 1000000000)]
-    pub stock: i64,
-    /// Defaults to restaurant 1.
-    pub restaurant_id: Option<i64>,
-    pub description: Option<String>,
-}
 
 /// Create a menu.
 #[utoipa::path(post, path = "/admin/menus", tag = TAG,
@@ -84,17 +64,8 @@ pub async fn create_menu(
         .await;
     Ok((
         StatusCode::CREATED,
-        Json(MenuDetail::new(menu, Some(restaurant))),
+        Json(menu_detail(menu, Some(restaurant))),
     ))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"stock": 100}))]
-pub struct SetStockRequest {
-    /// New stock, 0–1000000000.
-    #[schema(minimum = 0, maximum = 1000000000)]
-    pub stock: i64,
 }
 
 /// Set a menu's stock (resets its accounting).

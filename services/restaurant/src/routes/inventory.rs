@@ -3,28 +3,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
+use contract::{ErrorBody, Reservation, ReserveRequest, Restoration, RestoreRequest, StockAudit};
 use testbed_common::ApiResult;
-use testbed_common::error::ErrorBody;
 use testbed_common::extract::{ApiJson, ApiPath};
 use testbed_common::service_auth::OrderServiceCaller;
-use utoipa::ToSchema;
 
 use super::RestaurantState;
-use crate::domain::{Reservation, Restoration, StockAudit};
 
 pub const TAG: &str = "inventory";
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"quantity": 2, "order_id": 42}))]
-pub struct ReserveRequest {
-    /// Units to take, 1–10000.
-    #[schema(minimum = 1, maximum = 10000)]
-    pub quantity: i64,
-    /// The order this is for; makes the call idempotent (a repeat moves nothing).
-    pub order_id: Option<i64>,
-}
 
 /// Decrease stock (reserve for an order).
 #[utoipa::path(put, path = "/inventory/{menuId}", tag = TAG,
@@ -62,17 +48,6 @@ pub async fn reserve(
         state.invalidate_menu(menu_id).await;
     }
     Ok(Json(reservation))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"order_id": 42, "quantity": 2}))]
-pub struct RestoreRequest {
-    /// The order whose reservation is given back.
-    pub order_id: i64,
-    /// Units to give back; at most what the order reserved. Absent: all of it.
-    #[schema(minimum = 1, maximum = 10000)]
-    pub quantity: Option<i64>,
 }
 
 /// Restore stock (compensation).

@@ -3,12 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
+use contract::{ErrorBody, MenuDetail, MenuSummary, RestaurantView};
 use testbed_common::cache::cached_json;
-use testbed_common::error::ErrorBody;
 use testbed_common::extract::ApiPath;
 use testbed_common::{ApiError, ApiResult};
-use utoipa::ToSchema;
 
 use super::RestaurantState;
 use crate::domain::{self, menu_not_found};
@@ -16,66 +14,26 @@ use crate::store::{self, menus, restaurants};
 
 pub const TAG: &str = "menus";
 
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": 1, "name": "Gangnam Chicken House", "category": "chicken", "address": "Seoul Gangnam-gu Teheran-ro 152"}))]
-pub struct RestaurantView {
-    pub id: i64,
-    pub name: String,
-    pub category: String,
-    pub address: String,
-}
-
-impl From<restaurants::Model> for RestaurantView {
-    fn from(r: restaurants::Model) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            category: r.category,
-            address: r.address,
-        }
+fn restaurant_view(r: restaurants::Model) -> RestaurantView {
+    RestaurantView {
+        id: r.id,
+        name: r.name,
+        category: r.category,
+        address: r.address,
     }
 }
 
-/// A menu in the list.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": 1, "restaurant_id": 1, "restaurant_name": "Gangnam Chicken House", "name": "Fried Chicken (huraideu)", "price": 20000, "stock": 999998}))]
-pub struct MenuSummary {
-    pub id: i64,
-    pub restaurant_id: i64,
-    pub restaurant_name: Option<String>,
-    pub name: String,
-    /// Price in won.
-    pub price: i64,
-    pub stock: i64,
-}
-
-/// One menu in detail.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": 1, "restaurant_id": 1, "restaurant_name": "Gangnam Chicken House", "name": "Fried Chicken (huraideu)", "description": "Crispy whole fried chicken", "price": 20000, "stock": 999998, "initial_stock": 1000000}))]
-pub struct MenuDetail {
-    pub id: i64,
-    pub restaurant_id: i64,
-    pub restaurant_name: Option<String>,
-    pub name: String,
-    pub description: Option<String>,
-    /// Price in won.
-    pub price: i64,
-    pub stock: i64,
-    pub initial_stock: i64,
-}
-
-impl MenuDetail {
-    pub fn new(menu: menus::Model, restaurant: Option<restaurants::Model>) -> Self {
-        Self {
-            id: menu.id,
-            restaurant_id: menu.restaurant_id,
-            restaurant_name: restaurant.map(|r| r.name),
-            name: menu.name,
-            description: menu.description,
-            price: menu.price,
-            stock: menu.stock,
-            initial_stock: menu.initial_stock,
-        }
+/// One menu in detail, with its restaurant's name.
+pub fn menu_detail(menu: menus::Model, restaurant: Option<restaurants::Model>) -> MenuDetail {
+    MenuDetail {
+        id: menu.id,
+        restaurant_id: menu.restaurant_id,
+        restaurant_name: restaurant.map(|r| r.name),
+        name: menu.name,
+        description: menu.description,
+        price: menu.price,
+        stock: menu.stock,
+        initial_stock: menu.initial_stock,
     }
 }
 
@@ -88,7 +46,7 @@ pub async fn list_restaurants(
     State(state): State<RestaurantState>,
 ) -> ApiResult<Json<Vec<RestaurantView>>> {
     let all = store::all_restaurants(&state.kit.db.conn).await?;
-    Ok(Json(all.into_iter().map(Into::into).collect()))
+    Ok(Json(all.into_iter().map(restaurant_view).collect()))
 }
 
 /// All menus (cached).
@@ -144,7 +102,7 @@ pub async fn get_menu(
             let (menu, restaurant) = store::find_menu(&db, id)
                 .await?
                 .ok_or_else(|| menu_not_found(id))?;
-            Ok::<_, ApiError>(MenuDetail::new(menu, restaurant))
+            Ok::<_, ApiError>(menu_detail(menu, restaurant))
         })
         .await?;
     Ok(cached_json(bytes, status))

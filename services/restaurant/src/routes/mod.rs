@@ -7,17 +7,15 @@ mod menus;
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::docs::ServiceTokenAddon;
-use testbed_common::error::ErrorBody;
 use testbed_common::service_auth::ServiceKeys;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{self, Inventory};
-
-pub use menus::{MenuDetail, MenuSummary, RestaurantView};
 
 /// State of the Restaurant Service handlers.
 #[derive(Clone)]

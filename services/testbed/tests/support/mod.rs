@@ -13,7 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use contract::{
+    ClientError, CreateMenuRequest, CreateOrder, OrderClient, OrderStats, OrderStatus, Readiness,
+    RestaurantClient, UserClient,
+};
+use serde_json::Value;
 use testbed_common::testing::unique;
 
 pub use testbed_common::testing::free_port;
@@ -417,47 +421,23 @@ pub async fn get(http: &reqwest::Client, url: String) -> Option<(u16, Value, Opt
 
 /// Signs up a fresh user and logs in; returns the token.
 pub async fn new_user(http: &reqwest::Client, user_url: &str) -> String {
-    let name = unique("rel");
-    let credentials = json!({"username": name, "password": "s3cret-pass"});
-    let (status, body, _) = call(
-        http,
-        reqwest::Method::POST,
-        format!("{user_url}/signup"),
-        None,
-        Some(credentials.clone()),
-    )
-    .await
-    .expect("signup answers");
-    assert_eq!(status, 201, "signup: {body}");
-    let (status, body, _) = call(
-        http,
-        reqwest::Method::POST,
-        format!("{user_url}/login"),
-        None,
-        Some(credentials),
-    )
-    .await
-    .expect("login answers");
-    assert_eq!(status, 200, "login: {body}");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
+    UserClient::with_http(http.clone(), user_url)
+        .signup_and_login(&unique("rel"), "s3cret-pass")
+        .await
+        .expect("signup and login")
 }
 
 /// Creates a menu with `stock` through the admin call; returns its id.
 pub async fn create_menu(http: &reqwest::Client, restaurant_url: &str, stock: i64) -> i64 {
-    let (status, body, _) = call(
-        http,
-        reqwest::Method::POST,
-        format!("{restaurant_url}/admin/menus"),
-        None,
-        Some(json!({"name": unique("Reliability Gimbap"), "price": 3_000, "stock": stock})),
-    )
-    .await
-    .expect("admin/menus answers");
-    assert_eq!(status, 201, "create menu: {body}");
-    body["id"].as_i64().expect("menu id")
+    RestaurantClient::with_http(http.clone(), restaurant_url)
+        .create_menu(&CreateMenuRequest::new(
+            unique("Reliability Gimbap"),
+            3_000,
+            stock,
+        ))
+        .await
+        .expect("menu created")
+        .id
 }
 
 /// An order this test was told about with 201, and what it must be at the end.
@@ -465,8 +445,8 @@ pub async fn create_menu(http: &reqwest::Client, restaurant_url: &str, stock: i6
 pub struct Acknowledged {
     pub id: i64,
     pub token: Arc<str>,
-    /// `PAID`, `CANCELLED`, or `None` when a cancel got no clear answer (either is right).
-    pub expect: Option<&'static str>,
+    /// PAID, CANCELLED, or `None` when a cancel got no clear answer (either is right).
+    pub expect: Option<OrderStatus>,
     pub at: Instant,
 }
 
@@ -527,63 +507,50 @@ impl Load {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
+        let orders = OrderClient::with_http(http, order_url);
         let tasks = tokens
             .into_iter()
             .enumerate()
             .map(|(worker, token)| {
-                let (http, stop, menus) = (http.clone(), stop.clone(), menus.to_vec());
-                let order_url = order_url.to_string();
+                let (orders, stop, menus) = (orders.clone(), stop.clone(), menus.to_vec());
                 tokio::spawn(async move {
                     let mut tally = Tally::default();
                     let mut i = worker;
                     while !stop.load(Ordering::Relaxed) && started.elapsed() < max {
                         i += 1;
-                        let body = json!({
-                            "items": [{"menu_id": menus[i % menus.len()], "quantity": 1 + (i % 3) as i64}],
-                            "address": "Seoul Gangnam-gu 123-45",
-                            "phone": "010-1234-5678",
-                        });
-                        let answer = call(
-                            &http,
-                            reqwest::Method::POST,
-                            format!("{order_url}/orders"),
-                            Some(&token),
-                            Some(body),
-                        )
-                        .await;
-                        let status = answer.as_ref().map_or(0, |a| a.0);
-                        *tally.order_statuses.entry(status).or_default() += 1;
+                        let order =
+                            CreateOrder::of(&[(menus[i % menus.len()], 1 + (i % 3) as i64)]);
+                        let answer = orders.create_order(&token, &order).await;
+                        *tally
+                            .order_statuses
+                            .entry(answer_status(&answer, 201))
+                            .or_default() += 1;
                         match answer {
-                            Some((201, order, _)) => {
-                                let id = order["id"].as_i64().expect("a 201 order has an id");
-                                let mut expect = Some("PAID");
-                                if i % 4 == 0 {
-                                    let cancel = call(
-                                        &http,
-                                        reqwest::Method::POST,
-                                        format!("{order_url}/orders/{id}/cancel"),
-                                        Some(&token),
-                                        None,
-                                    )
-                                    .await;
-                                    let status = cancel.as_ref().map_or(0, |c| c.0);
+                            Ok(order) => {
+                                let expect = if i % 4 == 0 {
+                                    let cancel = orders.cancel_order(&token, order.id).await;
+                                    let status = answer_status(&cancel, 200);
                                     *tally.cancel_statuses.entry(status).or_default() += 1;
-                                    expect = match status {
-                                        200 => Some("CANCELLED"),
-                                        409 => Some("PAID"),
+                                    match status {
+                                        200 => Some(OrderStatus::Cancelled),
+                                        409 => Some(OrderStatus::Paid),
                                         _ => None,
-                                    };
-                                }
+                                    }
+                                } else {
+                                    Some(OrderStatus::Paid)
+                                };
                                 tally.acknowledged.push(Acknowledged {
-                                    id,
+                                    id: order.id,
                                     token: token.clone(),
                                     expect,
                                     at: Instant::now(),
                                 });
                             }
                             // The service is down (or restarting): do not spin.
-                            None => tokio::time::sleep(Duration::from_millis(50)).await,
-                            _ => {}
+                            Err(ClientError::Transport(_)) => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            Err(_) => {}
                         }
                     }
                     tally
@@ -604,20 +571,30 @@ impl Load {
     }
 }
 
+/// The status of an answer: `success` (the call's documented 2xx) for a typed body, the
+/// error's status, 0 for no answer.
+pub fn answer_status<T>(answer: &Result<T, ClientError>, success: u16) -> u16 {
+    match answer {
+        Ok(_) => success,
+        Err(error) => error.status().map_or(0, |status| status.as_u16()),
+    }
+}
+
 /// Waits until no order is PENDING and no compensation is outstanding; returns the stats.
-pub async fn settle(http: &reqwest::Client, order_url: &str, within: Duration) -> Value {
+pub async fn settle(http: &reqwest::Client, order_url: &str, within: Duration) -> OrderStats {
+    let orders = OrderClient::with_http(http.clone(), order_url);
     let deadline = Instant::now() + within;
-    let mut last = Value::Null;
+    let mut last = None;
     loop {
-        if let Some((200, stats, _)) = get(http, format!("{order_url}/orders/stats")).await {
-            if stats["by_status"]["PENDING"] == 0 && stats["compensation_pending"] == 0 {
+        if let Ok(stats) = orders.stats().await {
+            if stats.settled() {
                 return stats;
             }
-            last = stats;
+            last = Some(stats);
         }
         assert!(
             Instant::now() < deadline,
-            "orders did not settle within {within:?}: {last}"
+            "orders did not settle within {within:?}: {last:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -632,29 +609,26 @@ pub async fn assert_zero_drift(
     order_url: &str,
     menus: &[i64],
 ) -> i64 {
-    let (status, stats, _) = get(http, format!("{order_url}/orders/stats"))
+    let stats = OrderClient::with_http(http.clone(), order_url)
+        .stats()
         .await
         .expect("stats answer");
-    assert_eq!(status, 200, "{stats}");
+    let restaurants = RestaurantClient::with_http(http.clone(), restaurant_url);
     let mut drift = 0;
-    for menu in menus {
-        let (status, inventory, _) = get(http, format!("{restaurant_url}/inventory/{menu}"))
+    for &menu in menus {
+        let inventory = restaurants
+            .inventory(menu)
             .await
             .expect("inventory answers");
-        assert_eq!(status, 200, "{inventory}");
-        let sold = stats["paid_quantities"][menu.to_string()]
-            .as_i64()
-            .unwrap_or(0);
-        let initial = inventory["initial_stock"].as_i64().expect("initial_stock");
-        let stock = inventory["stock"].as_i64().expect("stock");
-        assert!(stock >= 0, "oversold: {inventory}");
+        let sold = stats.sold(menu);
+        assert!(inventory.stock >= 0, "oversold: {inventory:?}");
         assert_eq!(
-            stock,
-            initial - sold,
-            "drift on menu {menu}: {inventory}; PAID units {sold}"
+            inventory.stock,
+            inventory.initial_stock - sold,
+            "drift on menu {menu}: {inventory:?}; PAID units {sold}"
         );
-        assert_eq!(inventory["drift"], 0, "ledger identity: {inventory}");
-        drift += (stock - (initial - sold)).abs();
+        assert_eq!(inventory.drift, 0, "ledger identity: {inventory:?}");
+        drift += (inventory.stock - (inventory.initial_stock - sold)).abs();
     }
     drift
 }
@@ -666,26 +640,19 @@ pub async fn assert_none_lost(
     order_url: &str,
     acknowledged: &[Acknowledged],
 ) -> usize {
+    let orders = OrderClient::with_http(http.clone(), order_url);
     let mut lost = Vec::new();
     for order in acknowledged {
-        let answer = call(
-            http,
-            reqwest::Method::GET,
-            format!("{order_url}/orders/{}", order.id),
-            Some(&order.token),
-            None,
-        )
-        .await;
-        let ok = match &answer {
-            Some((200, body, _)) => match (order.expect, body["status"].as_str()) {
-                (Some(want), Some(got)) => want == got,
-                (None, Some(got)) => got == "PAID" || got == "CANCELLED",
-                _ => false,
-            },
-            _ => false,
+        let answer = orders.order(&order.token, order.id).await;
+        let ok = match (&answer, order.expect) {
+            (Ok(read), Some(want)) => read.body.status == want,
+            (Ok(read), None) => {
+                matches!(read.body.status, OrderStatus::Paid | OrderStatus::Cancelled)
+            }
+            (Err(_), _) => false,
         };
         if !ok {
-            lost.push((order.id, order.expect, answer.map(|a| (a.0, a.1))));
+            lost.push((order.id, order.expect, answer.map(|a| a.body)));
         }
     }
     assert!(
@@ -703,11 +670,12 @@ pub async fn wait_ready_status(
     base: &str,
     want: u16,
     within: Duration,
-) -> Value {
+) -> Readiness {
+    let service = contract::ServiceClient::with_http(http.clone(), base);
     let deadline = Instant::now() + within;
     loop {
-        if let Some((status, body, _)) = get(http, format!("{base}/ready")).await
-            && status == want
+        if let Ok((status, body)) = service.readiness().await
+            && status.as_u16() == want
         {
             return body;
         }

@@ -3,49 +3,21 @@
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
-use serde::{Deserialize, Serialize};
+use contract::{ErrorBody, LoginRequest, LoginResponse, SignupRequest, UserProfile};
 use testbed_common::auth::BearerUser;
-use testbed_common::error::ErrorBody;
 use testbed_common::extract::{ApiJson, ApiPath, ClientAddr};
 use testbed_common::{ApiError, ApiResult};
-use utoipa::ToSchema;
 
 use super::{TAG, UserState};
 use crate::store;
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "kim_minji", "password": "s3cret-pass", "email": "minji@example.com"}))]
-pub struct SignupRequest {
-    /// 1–64 characters, unique; no surrounding spaces or control characters.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^\S(.*\S)?$")]
-    pub username: String,
-    /// 8–128 characters.
-    #[schema(min_length = 8, max_length = 128)]
-    pub password: String,
-    /// Optional contact address.
-    pub email: Option<String>,
-}
-
-/// A user's profile (never the password hash; the email only for its owner).
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": 1, "username": "kim_minji", "email": "minji@example.com", "created_at": "2026-11-28T01:00:00Z"}))]
-pub struct UserProfile {
-    pub id: i64,
-    pub username: String,
-    pub email: Option<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl UserProfile {
-    /// The profile as its owner sees it (email included).
-    fn owned(user: store::users::Model) -> Self {
-        Self {
-            id: user.id,
-            username: user.username,
-            email: user.email,
-            created_at: user.created_at,
-        }
+/// The profile as its owner sees it (email included).
+fn owned_profile(user: store::users::Model) -> UserProfile {
+    UserProfile {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        created_at: user.created_at,
     }
 }
 
@@ -70,15 +42,7 @@ pub async fn signup(
         .accounts
         .signup(&body.username, body.password, body.email.as_deref())
         .await?;
-    Ok((StatusCode::CREATED, Json(UserProfile::owned(user))))
-}
-
-/// Login credentials, as JSON or as the OAuth2 password form.
-#[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"username": "kim_minji", "password": "s3cret-pass"}))]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
+    Ok((StatusCode::CREATED, Json(owned_profile(user))))
 }
 
 /// Accepts `application/json` and `application/x-www-form-urlencoded` (OAuth2 password form,
@@ -110,16 +74,6 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
             Ok(Self(body))
         }
     }
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "bearer", "expires_in": 3600}))]
-pub struct LoginResponse {
-    pub access_token: String,
-    /// Always `bearer`.
-    pub token_type: String,
-    /// Seconds until the token expires.
-    pub expires_in: u64,
 }
 
 /// Log in and get a token.
@@ -177,7 +131,7 @@ pub async fn get_user(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserProfile>> {
     let visible = state.accounts.profile(viewer.user_id, id).await?;
-    let mut profile = UserProfile::owned(visible.user);
+    let mut profile = owned_profile(visible.user);
     if !visible.show_email {
         profile.email = None;
     }

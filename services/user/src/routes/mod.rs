@@ -4,18 +4,15 @@ mod accounts;
 mod validate;
 
 use axum::extract::FromRef;
+use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::auth::JwtKeys;
 use testbed_common::docs::SecurityAddon;
-use testbed_common::error::ErrorBody;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::Accounts;
-
-pub use accounts::{LoginResponse, SignupRequest, UserProfile};
-pub use validate::ValidateResponse;
 
 /// State of the User Service handlers.
 #[derive(Clone)]

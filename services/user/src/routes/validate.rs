@@ -6,12 +6,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde::{Deserialize, Serialize};
+use contract::{ErrorBody, ValidateResponse};
+use serde::Deserialize;
 use testbed_common::auth::bearer_token;
-use testbed_common::error::ErrorBody;
 use testbed_common::extract::ApiQuery;
 use testbed_common::{ApiError, ApiResult};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::{TAG, UserState};
 
@@ -22,14 +22,6 @@ pub const MAX_VALIDATE_DELAY_MS: u64 = 60_000;
 pub struct ValidateQuery {
     /// Milliseconds to delay this call (0–60000), for fault injection.
     pub delay: Option<u64>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"valid": true, "user_id": 1, "username": "kim_minji"}))]
-pub struct ValidateResponse {
-    pub valid: bool,
-    pub user_id: i64,
-    pub username: String,
 }
 
 /// Validate a bearer token.

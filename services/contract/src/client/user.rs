@@ -1,0 +1,87 @@
+//! The User Service client.
+
+use std::ops::Deref;
+
+use reqwest::Method;
+
+use super::{ClientError, ServiceClient, with_request_id};
+use crate::user::{LoginRequest, LoginResponse, SignupRequest, UserProfile, ValidateResponse};
+
+/// Calls of the User Service.
+#[derive(Clone, Debug)]
+pub struct UserClient(ServiceClient);
+
+impl UserClient {
+    pub fn new(base: &str) -> Self {
+        Self(ServiceClient::new(base))
+    }
+
+    pub fn with_http(http: reqwest::Client, base: &str) -> Self {
+        Self(ServiceClient::with_http(http, base))
+    }
+
+    /// Sends `X-Admin-Token` on every call (see [`ServiceClient::with_admin_token`]).
+    pub fn with_admin_token(self, token: Option<String>) -> Self {
+        Self(self.0.with_admin_token(token))
+    }
+
+    /// `POST /signup`: a new account (409 `username_taken` when the name exists).
+    pub async fn signup(&self, request: &SignupRequest) -> Result<UserProfile, ClientError> {
+        self.post_json("/signup", request).await
+    }
+
+    /// `POST /login` (JSON): a bearer token.
+    pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        self.post_json("/login", request).await
+    }
+
+    /// Signs `username` up (an existing name is fine) and logs in; the access token.
+    pub async fn signup_and_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<String, ClientError> {
+        let signup = SignupRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+            email: None,
+        };
+        match self.signup(&signup).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("username_taken") => {}
+            Err(e) => return Err(e),
+        }
+        let login = LoginRequest {
+            username: signup.username,
+            password: signup.password,
+        };
+        Ok(self.login(&login).await?.access_token)
+    }
+
+    /// `POST /validate`: is `token` valid and its user existing? `request_id` is passed on
+    /// as `X-Request-Id`.
+    pub async fn validate(
+        &self,
+        token: &str,
+        request_id: Option<&str>,
+    ) -> Result<ValidateResponse, ClientError> {
+        let request = self.request(Method::POST, "/validate").bearer_auth(token);
+        self.body(with_request_id(request, request_id)).await
+    }
+
+    /// `GET /users/{id}` as the bearer of `token`.
+    pub async fn profile(&self, token: &str, id: i64) -> Result<UserProfile, ClientError> {
+        let request = self
+            .request(Method::GET, &format!("/users/{id}"))
+            .bearer_auth(token);
+        self.body(request).await
+    }
+}
+
+impl Deref for UserClient {
+    type Target = ServiceClient;
+
+    fn deref(&self) -> &ServiceClient {
+        &self.0
+    }
+}
