@@ -145,6 +145,9 @@ pub struct OrderStats {
     pub by_status: BTreeMap<String, u64>,
     #[serde(default)]
     pub paid_quantities: BTreeMap<String, i64>,
+    /// Settled orders whose stock is still to be given back.
+    #[serde(default)]
+    pub compensation_pending: u64,
 }
 
 /// The HTTP client of a run.

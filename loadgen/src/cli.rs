@@ -427,6 +427,17 @@ pub fn print_verdict(record: &RunRecord, dir: &Path) {
             );
         }
     }
+    for figure in &record.recovery {
+        println!(
+            "  recovery after {:<26} {:>5.1}–{:<5.1}s  errors {}  p95 {}  books {}",
+            figure.window.name(),
+            figure.window.start_s,
+            figure.window.end_s,
+            figure.errors.describe(),
+            figure.p95.describe(),
+            figure.books.describe()
+        );
+    }
     for a in &record.assertions {
         let word = if a.passed { "PASS" } else { "FAIL" };
         print!("  {word} {} (line {}): {}", a.title, a.line, a.actual);

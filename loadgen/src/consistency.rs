@@ -61,11 +61,31 @@ pub struct ConsistencyCheck {
     pub orders_by_status: BTreeMap<String, u64>,
     /// Why the check could not be completed, if it could not.
     pub error: Option<String>,
+    /// Orders whose stock restoration is still to be done (`compensation_pending`).
+    #[serde(default)]
+    pub compensations_outstanding: u64,
+    /// How long the check took (its reads), in milliseconds.
+    #[serde(default)]
+    pub took_ms: f64,
 }
 
 impl ConsistencyCheck {
     pub fn pending(&self) -> u64 {
         self.orders_by_status.get("PENDING").copied().unwrap_or(0)
+    }
+
+    /// The books balance: the check was read, no order is PENDING, no compensation is
+    /// outstanding and every menu's stock matches its paid orders (drift 0).
+    pub fn balanced(&self) -> bool {
+        self.error.is_none()
+            && self.pending() == 0
+            && self.compensations_outstanding == 0
+            && self.rows.iter().all(|row| row.drift == 0)
+    }
+
+    /// Seconds into the load phase when the check's reads were done.
+    pub fn done_secs(&self) -> f64 {
+        self.at_secs + self.took_ms / 1000.0
     }
 }
 
@@ -86,16 +106,22 @@ pub fn reconcile(menus: &[(String, Inventory)], stats: &OrderStats) -> Vec<Consi
 
 /// Reads the figures of the scenario's menus and reconciles them.
 pub async fn check(api: &Api, menus: &[(String, i64)], at_secs: f64) -> ConsistencyCheck {
-    match gather(api, menus).await {
+    let started = std::time::Instant::now();
+    let gathered = gather(api, menus).await;
+    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match gathered {
         Ok((inventories, stats)) => ConsistencyCheck {
             at_secs,
             rows: reconcile(&inventories, &stats),
             orders_by_status: stats.by_status,
             error: None,
+            compensations_outstanding: stats.compensation_pending,
+            took_ms,
         },
         Err(e) => ConsistencyCheck {
             at_secs,
             error: Some(format!("{e:#}")),
+            took_ms,
             ..ConsistencyCheck::default()
         },
     }
@@ -123,6 +149,7 @@ mod tests {
         let stats = OrderStats {
             by_status: BTreeMap::from([("PAID".into(), 3), ("PENDING".into(), 0)]),
             paid_quantities: BTreeMap::from([("7".into(), 30), ("8".into(), 5)]),
+            compensation_pending: 0,
         };
         let exact = Inventory {
             menu_id: 7,
