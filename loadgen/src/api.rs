@@ -148,6 +148,13 @@ pub struct OrderStats {
     /// Settled orders whose stock is still to be given back.
     #[serde(default)]
     pub compensation_pending: u64,
+    /// Units per menu in PENDING orders.
+    #[serde(default)]
+    pub pending_quantities: BTreeMap<String, i64>,
+    /// How long ago the oldest PENDING order was created (absent: none is, or an older
+    /// Order Service that does not say).
+    #[serde(default)]
+    pub oldest_pending_age_ms: Option<i64>,
 }
 
 /// The HTTP client of a run.

@@ -627,6 +627,7 @@ mod tests {
                     sold: 30,
                     drift: 0,
                     identity_gap: 0,
+                    in_flight_units: 0,
                 }],
                 orders_by_status: BTreeMap::from([("PENDING".into(), 0)]),
                 ..ConsistencyCheck::default()

@@ -428,11 +428,10 @@ pub fn print_verdict(record: &RunRecord, dir: &Path) {
         }
     }
     for figure in &record.recovery {
+        let span = format!("{:.1}–{:.1}s", figure.window.start_s, figure.window.end_s);
         println!(
-            "  recovery after {:<26} {:>5.1}–{:<5.1}s  errors {}  p95 {}  books {}",
+            "  recovery after {:<26} {span:<11}  errors {}  p95 {}  books {}",
             figure.window.name(),
-            figure.window.start_s,
-            figure.window.end_s,
             figure.errors.describe(),
             figure.p95.describe(),
             figure.books.describe()

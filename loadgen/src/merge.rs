@@ -406,6 +406,7 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         error: (!check_errors.is_empty()).then(|| check_errors.join("; ")),
         compensations_outstanding: check.compensations_outstanding,
         took_ms: check.took_ms,
+        oldest_pending_age_ms: check.oldest_pending_age_ms,
     });
 
     let scenario = first.record.scenario.clone();

@@ -16,11 +16,16 @@
 //!   good earlier and went bad again, that is a relapse: counted, and the earlier time is
 //!   kept as `first_s`. Resolution: one second.
 //! - **Books** are judged on consistency checks whose reads began at or after the measuring
-//!   point; the figure is when the first balanced check finished. Under load a later check
-//!   may see orders in flight; that is not a relapse (anything a fault left behind — a stuck
-//!   PENDING order, an outstanding compensation — stays visible until it is repaired, so one
-//!   balanced check proves it was). Resolution: the checker's interval after a fault ends
-//!   (250 ms, see `run.rs`).
+//!   point; the figure is when the first check finished that found them balanced *as far as
+//!   the fault is concerned*: no compensation outstanding, no PENDING order created before
+//!   the measuring point, and each menu's stock short of its paid orders by no more than the
+//!   units its PENDING (newer, in-flight) orders may hold — drift 0 when none is in flight
+//!   ([`ConsistencyCheck::balanced_since`]). Orders placed after the fault may be in flight:
+//!   under steady load some always are, and waiting for a moment with none would measure
+//!   the load, not the recovery. A later check is not a relapse: whatever a fault leaves
+//!   behind (a stuck PENDING order, a compensation not done, stock not given back) stays
+//!   visible until it is repaired, so one such check proves it was. Resolution: the
+//!   checker's interval after a fault ends (250 ms, see `run.rs`).
 //! - A window whose figure never came is **not recovered**; one with nothing to judge (no
 //!   load after the fault, e.g. a fault that lasted until the load ended) is **not
 //!   measured**.
@@ -220,6 +225,13 @@ pub fn measuring_points(ended: &[FaultWindow], active: &[FaultWindow]) -> Vec<f6
         .collect()
 }
 
+/// Whether a check read at or after `from_s` found the books balanced since then.
+pub fn books_balanced_after(from_s: f64, checks: &[ConsistencyCheck]) -> bool {
+    checks
+        .iter()
+        .any(|c| c.at_secs >= from_s && c.balanced_since(from_s))
+}
+
 /// Every window, the active ones with no end yet.
 fn with_active(ended: &[FaultWindow], active: &[FaultWindow]) -> Vec<FaultWindow> {
     ended
@@ -332,17 +344,24 @@ impl Watch<'_> {
         let checks = self.observed.checks.iter().filter(|c| {
             c.at_secs >= self.from_s && self.until_s.is_none_or(|until| c.at_secs < until)
         });
+        // Checks may overlap (a slow one does not hold the next back): the earliest to finish
+        // balanced counts.
+        let mut first_balanced: Option<f64> = None;
         let mut last_done: Option<f64> = None;
         for check in checks {
-            if check.balanced() {
-                let after_s = (check.done_secs() - self.from_s).max(0.0);
-                return Recovery::Recovered {
-                    after_s,
-                    first_s: after_s,
-                    relapses: 0,
-                };
+            let done = check.done_secs();
+            if check.balanced_since(self.from_s) {
+                first_balanced = Some(first_balanced.map_or(done, |first| first.min(done)));
             }
-            last_done = Some(last_done.map_or(check.done_secs(), |l| l.max(check.done_secs())));
+            last_done = Some(last_done.map_or(done, |last| last.max(done)));
+        }
+        if let Some(done) = first_balanced {
+            let after_s = (done - self.from_s).max(0.0);
+            return Recovery::Recovered {
+                after_s,
+                first_s: after_s,
+                relapses: 0,
+            };
         }
         match last_done {
             Some(last) => self.not_yet(last),
@@ -400,6 +419,7 @@ mod tests {
             error: None,
             compensations_outstanding: compensations,
             took_ms: 20.0,
+            oldest_pending_age_ms: None,
         }
     }
 
@@ -570,5 +590,34 @@ mod tests {
         assert_eq!(figures.len(), 1);
         assert_eq!(measuring_points(&ended, &[]), vec![2.0]);
         assert_eq!(figures[0].errors.seconds(), Some(0.0));
+    }
+
+    #[test]
+    fn books_recover_under_load_once_only_orders_placed_after_the_fault_are_in_flight() {
+        let points = timeline(&[0, 0, 0, 0, 0, 0], &[50, 50, 50, 50, 50, 50]);
+        let in_flight = |at_secs: f64, oldest_age_ms: f64, drift: i64| ConsistencyCheck {
+            oldest_pending_age_ms: Some(oldest_age_ms),
+            rows: vec![ConsistencyRow {
+                key: "a".into(),
+                drift,
+                in_flight_units: 2,
+                ..ConsistencyRow::default()
+            }],
+            ..check(at_secs, 2, 0, drift)
+        };
+        let checks = [
+            // An order from 1.5 s (during the fault) is still PENDING.
+            in_flight(3.0, 1500.0, -2),
+            // Both in flight now were placed after 3.25 s: balanced for a fault that ended at 3.
+            in_flight(3.5, 250.0, -2),
+            check(4.0, 0, 0, 0),
+        ];
+        let figure = &measure(
+            &[window("inventory_delay", 1.0, 3.0)],
+            &finished(&points, &checks),
+            RecoveryBounds::default(),
+        )[0];
+        let books = figure.books.seconds().expect("balanced at 3.5");
+        assert!((books - 0.52).abs() < 1e-9, "{books}");
     }
 }

@@ -408,7 +408,10 @@ impl Shared {
             timeline,
             faults: lock(&self.faults).clone(),
             markers: lock(&self.markers).clone(),
-            consistency: lock(&self.consistency).last().cloned(),
+            consistency: lock(&self.consistency)
+                .iter()
+                .max_by(|a, b| a.at_secs.total_cmp(&b.at_secs))
+                .cloned(),
             tally: self
                 .workload
                 .get()
@@ -670,7 +673,9 @@ async fn execute(
     let tally = workload.tally.snapshot();
     let iterations = shared.iterations.stats();
     let (fault_windows, _) = shared.fault_windows();
-    let consistency_history = lock(&shared.consistency).clone();
+    let mut consistency_history = lock(&shared.consistency).clone();
+    // Checks overlap, so they finish out of order.
+    consistency_history.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
     let recovery = recovery::measure(
         &fault_windows,
         &Observed {
@@ -819,28 +824,41 @@ async fn poll_faults(shared: Arc<Shared>, workload: Arc<Workload>) {
 pub const RECOVERY_CHECK_EVERY: Duration = Duration::from_millis(250);
 /// The checker runs that often for at most this long after a window's end.
 const RECOVERY_WATCH_SECS: f64 = 30.0;
+/// Checks running at once, at most: a fault that slows the services slows the checks too
+/// (a 2 s delay makes each take 2 s), and the one due when the fault ends must not wait
+/// for them.
+const CHECKS_IN_FLIGHT: usize = 3;
 
 /// Runs the consistency checker every `every` during the load; right when a fault step is
 /// applied, and every [`RECOVERY_CHECK_EVERY`] from a window's measuring point (see
-/// [`crate::recovery`]) until a check finds the books balanced.
+/// [`crate::recovery`]) until a check finds the books balanced. Each check runs in a task
+/// of its own, so a slow one does not hold the next back.
 async fn poll_consistency(
     shared: Arc<Shared>,
     workload: Arc<Workload>,
     menus: Vec<(String, i64)>,
     every: Duration,
 ) {
-    let mut balanced_at = f64::NEG_INFINITY;
+    let menus = Arc::new(menus);
+    let mut checks = tokio::task::JoinSet::new();
     loop {
-        let check = consistency::check(&workload.api, &menus, shared.elapsed_secs()).await;
-        if check.balanced() {
-            balanced_at = balanced_at.max(check.at_secs);
+        while checks.try_join_next().is_some() {}
+        if checks.len() < CHECKS_IN_FLIGHT {
+            let (shared, workload, menus) = (shared.clone(), workload.clone(), menus.clone());
+            checks.spawn(async move {
+                let check = consistency::check(&workload.api, &menus, shared.elapsed_secs()).await;
+                lock(&shared.consistency).push(check);
+            });
         }
-        lock(&shared.consistency).push(check);
         let now = shared.elapsed_secs();
         let (ended, active) = shared.fault_windows();
-        let watching = recovery::measuring_points(&ended, &active)
-            .into_iter()
-            .any(|from| from > balanced_at && now - from < RECOVERY_WATCH_SECS);
+        let watching = {
+            let checks = lock(&shared.consistency);
+            recovery::measuring_points(&ended, &active)
+                .into_iter()
+                .filter(|from| now - from < RECOVERY_WATCH_SECS)
+                .any(|from| !recovery::books_balanced_after(from, &checks))
+        };
         let pause = if watching {
             RECOVERY_CHECK_EVERY.min(every)
         } else {

@@ -147,6 +147,7 @@ pub fn snapshot() -> Snapshot {
         sold,
         drift: stock - (initial - sold),
         identity_gap: stock - (initial - reserved + restored),
+        in_flight_units: 0,
     };
     let consistency = ConsistencyCheck {
         at_secs: 11.0,
@@ -163,6 +164,7 @@ pub fn snapshot() -> Snapshot {
         error: None,
         compensations_outstanding: 0,
         took_ms: 9.0,
+        oldest_pending_age_ms: None,
     };
     let window = |kind: &str, target: &str, start_s, end_s| FaultWindow {
         kind: kind.into(),

@@ -84,6 +84,7 @@ pub fn fixed_run() -> RunRecord {
         sold: 700,
         drift: 0,
         identity_gap: 0,
+        in_flight_units: 0,
     };
     let final_check = ConsistencyCheck {
         at_secs: 10.4,
@@ -97,6 +98,7 @@ pub fn fixed_run() -> RunRecord {
         error: None,
         compensations_outstanding: 0,
         took_ms: 12.0,
+        oldest_pending_age_ms: None,
     };
     let during = ConsistencyCheck {
         at_secs: 4.0,

@@ -222,6 +222,47 @@ async fn inventory_delay_never_oversells() {
 }
 
 #[tokio::test]
+async fn stats_show_the_units_and_age_of_orders_in_flight() {
+    let stack = start(Backend::Postgres).await;
+    let token = stack.new_user().await;
+    let menu = stack.create_menu(10, 1_000).await;
+    let idle = stack.stats().await;
+    assert_eq!(idle["oldest_pending_age_ms"], serde_json::Value::Null, "{idle}");
+    assert_eq!(idle["pending_quantities"], json!({}), "{idle}");
+    // The reservation waits 600 ms while the order is PENDING.
+    stack
+        .chaos(
+            &stack.restaurant,
+            "inventory_delay",
+            json!({"delay_ms": 600}),
+        )
+        .await;
+    let watch = async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = stack.stats().await;
+            if stats["by_status"]["PENDING"] == 1 {
+                return stats;
+            }
+            assert!(Instant::now() < deadline, "never saw it PENDING: {stats}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (placed, in_flight) = tokio::join!(stack.order(&token, &[(menu, 3)]), watch);
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+    assert_eq!(in_flight["pending_quantities"][menu.to_string()], 3, "{in_flight}");
+    let age = in_flight["oldest_pending_age_ms"]
+        .as_i64()
+        .expect("an age while an order is PENDING");
+    assert!((0..10_000).contains(&age), "{in_flight}");
+    stack.chaos_off(&stack.restaurant).await;
+    let settled = stack.settle(Duration::from_secs(10)).await;
+    assert_eq!(settled["oldest_pending_age_ms"], serde_json::Value::Null);
+    assert_eq!(settled["pending_quantities"], json!({}));
+    assert_eq!(settled["paid_quantities"][menu.to_string()], 3);
+}
+
+#[tokio::test]
 async fn a_failed_line_gives_back_the_lines_before_it() {
     let stack = start(Backend::Postgres).await;
     let token = stack.new_user().await;

@@ -150,7 +150,7 @@ pub async fn cancel_order(
 
 /// Counts for audits.
 #[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"by_status": {"PENDING": 0, "PAID": 70, "FAILED": 30, "CANCELLED": 5}, "compensation_pending": 0, "paid_quantities": {"1": 140}}))]
+#[schema(example = json!({"by_status": {"PENDING": 1, "PAID": 70, "FAILED": 30, "CANCELLED": 5}, "compensation_pending": 0, "paid_quantities": {"1": 140}, "pending_quantities": {"1": 2}, "oldest_pending_age_ms": 35}))]
 pub struct OrderStatsView {
     /// Orders per status.
     pub by_status: BTreeMap<String, i64>,
@@ -158,25 +158,39 @@ pub struct OrderStatsView {
     pub compensation_pending: i64,
     /// Units per menu id in PAID orders.
     pub paid_quantities: BTreeMap<String, i64>,
+    /// Units per menu id in PENDING orders (stock they may hold while in flight).
+    #[serde(default)]
+    pub pending_quantities: BTreeMap<String, i64>,
+    /// How long ago the oldest PENDING order was created, in ms; absent when none is.
+    #[serde(default)]
+    pub oldest_pending_age_ms: Option<i64>,
 }
 
 /// Order counts for stock reconciliation.
 #[utoipa::path(get, path = "/orders/stats", tag = TAG,
     description = "Orders by status and units per menu in PAID orders, so stock can be reconciled \
-                   across services: for every menu, stock = initial − Σ PAID quantities.",
+                   across services: for every menu, stock = initial − Σ PAID quantities. Also the \
+                   units in PENDING orders and the age of the oldest one, so an audit under load \
+                   can tell orders in flight from orders left behind.",
     responses(
         (status = 200, description = "counts", body = OrderStatsView),
         (status = 503, description = "the database is unavailable", body = ErrorBody),
     ))]
 pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<OrderStatsView>> {
     let stats = store::stats(&state.kit.db.conn).await?;
+    let by_menu = |quantities: BTreeMap<i64, i64>| {
+        quantities
+            .into_iter()
+            .map(|(menu, quantity)| (menu.to_string(), quantity))
+            .collect()
+    };
     Ok(Json(OrderStatsView {
         by_status: stats.by_status,
         compensation_pending: stats.compensation_pending,
-        paid_quantities: stats
-            .paid_quantities
-            .into_iter()
-            .map(|(menu, quantity)| (menu.to_string(), quantity))
-            .collect(),
+        paid_quantities: by_menu(stats.paid_quantities),
+        pending_quantities: by_menu(stats.pending_quantities),
+        oldest_pending_age_ms: stats
+            .oldest_pending
+            .map(|created| (chrono::Utc::now() - created).num_milliseconds().max(0)),
     }))
 }
