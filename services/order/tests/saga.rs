@@ -248,7 +248,8 @@ async fn stats_show_the_units_and_age_of_orders_in_flight() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let (placed, in_flight) = tokio::join!(stack.order(&token, &[(menu, 3)]), watch);
+    let line = [(menu, 3)];
+    let (placed, in_flight) = tokio::join!(stack.order(&token, &line), watch);
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
     assert_eq!(in_flight["pending_quantities"][menu.to_string()], 3, "{in_flight}");
     let age = in_flight["oldest_pending_age_ms"]
