@@ -234,9 +234,7 @@ fn evaluate_recovered_within(
         };
         let name = format!(
             "{} ({:.1}–{:.1}s)",
-            figure.window.label,
-            figure.window.start_s,
-            figure.window.end_s
+            figure.window.label, figure.window.start_s, figure.window.end_s
         );
         for (what, recovery) in measures {
             match recovery.seconds() {
@@ -260,7 +258,13 @@ fn evaluate_recovered_within(
         (Some((_, text)), n) => format!("{n} late or missing; slowest measured: {text}"),
         (None, n) => format!("{n} not recovered"),
     };
-    verdict(assertion, misses.is_empty(), expected, actual, misses.join("; "))
+    verdict(
+        assertion,
+        misses.is_empty(),
+        expected,
+        actual,
+        misses.join("; "),
+    )
 }
 
 fn evaluate_one(assertion: &Assertion, evidence: &Evidence) -> AssertionResult {
@@ -834,11 +838,17 @@ mod tests {
         let books = evaluate_one(&rule(RecoveryMeasure::Books, None), &evidence);
         assert!(!books.passed, "{books:?}");
         assert!(
-            books.detail.contains("order: delay (2.0–5.0s): books after 3.25s, 1.25s over"),
+            books
+                .detail
+                .contains("order: delay (2.0–5.0s): books after 3.25s, 1.25s over"),
             "{}",
             books.detail
         );
-        assert!(books.actual.contains("slowest measured: books 3.25s"), "{}", books.actual);
+        assert!(
+            books.actual.contains("slowest measured: books 3.25s"),
+            "{}",
+            books.actual
+        );
         let only_payment = evaluate_one(
             &rule(RecoveryMeasure::Books, Some("payment_fail")),
             &evidence,
@@ -851,7 +861,9 @@ mod tests {
         let errors = evaluate_one(&rule(RecoveryMeasure::All, Some("delay")), &evidence);
         assert!(!errors.passed);
         assert!(
-            errors.detail.contains("errors not recovered (watched 9.0s)"),
+            errors
+                .detail
+                .contains("errors not recovered (watched 9.0s)"),
             "{}",
             errors.detail
         );

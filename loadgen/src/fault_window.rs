@@ -94,7 +94,11 @@ pub fn switch_windows(
             window
         })
         .collect();
-    closed.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.end_s.total_cmp(&b.end_s)));
+    closed.sort_by(|a, b| {
+        a.start_s
+            .total_cmp(&b.start_s)
+            .then(a.end_s.total_cmp(&b.end_s))
+    });
     (closed, still_on)
 }
 
@@ -108,7 +112,11 @@ pub fn planned_windows(steps: &[FaultStep], run_secs: f64) -> Vec<FaultWindow> {
     timed.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (mut windows, still_on) = switch_windows(&timed, run_secs);
     windows.extend(still_on);
-    windows.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.end_s.total_cmp(&b.end_s)));
+    windows.sort_by(|a, b| {
+        a.start_s
+            .total_cmp(&b.start_s)
+            .then(a.end_s.total_cmp(&b.end_s))
+    });
     windows
 }
 
@@ -175,13 +183,24 @@ mod tests {
         let applied = [
             (
                 1.0,
-                step(1, Service::Restaurant, Fault::InventoryDelay { delay_ms: 100 }),
+                step(
+                    1,
+                    Service::Restaurant,
+                    Fault::InventoryDelay { delay_ms: 100 },
+                ),
             ),
             (
                 4.5,
-                step(4, Service::Restaurant, Fault::InventoryDelay { delay_ms: 0 }),
+                step(
+                    4,
+                    Service::Restaurant,
+                    Fault::InventoryDelay { delay_ms: 0 },
+                ),
             ),
-            (6.0, step(6, Service::Order, Fault::PaymentFail { percent: 10 })),
+            (
+                6.0,
+                step(6, Service::Order, Fault::PaymentFail { percent: 10 }),
+            ),
         ];
         let (closed, open) = switch_windows(&applied, 8.0);
         assert_eq!(closed.len(), 1);
@@ -189,8 +208,7 @@ mod tests {
         assert_eq!(open.len(), 1);
         assert_eq!((open[0].start_s, open[0].end_s), (6.0, 8.0));
         // A clear with nothing on closes nothing.
-        let (closed, open) =
-            switch_windows(&[(2.0, step(2, Service::User, Fault::Clear))], 3.0);
+        let (closed, open) = switch_windows(&[(2.0, step(2, Service::User, Fault::Clear))], 3.0);
         assert!(closed.is_empty() && open.is_empty());
     }
 }

@@ -782,8 +782,20 @@ tolerance = 0.10
 
     #[test]
     fn recovery_figures_are_carried_onto_the_merged_timeline_and_judged_again() {
-        let a = saved_run("a", 1_700_000_000_000, &repeat("POST /orders", 2_000, 5, 0), 5, 0);
-        let mut b = saved_run("b", 1_700_000_003_000, &repeat("POST /orders", 2_000, 5, 0), 5, 0);
+        let a = saved_run(
+            "a",
+            1_700_000_000_000,
+            &repeat("POST /orders", 2_000, 5, 0),
+            5,
+            0,
+        );
+        let mut b = saved_run(
+            "b",
+            1_700_000_003_000,
+            &repeat("POST /orders", 2_000, 5, 0),
+            5,
+            0,
+        );
         // B's books took 3 s to balance after its fault.
         b.record.recovery[0].books = crate::recovery::Recovery::Recovered {
             after_s: 3.0,
@@ -822,7 +834,9 @@ tolerance = 0.10
         assert_eq!(judged.line, 99);
         assert!(!judged.passed, "run 2's books were late: {judged:?}");
         assert!(
-            judged.detail.contains("[run 2] order: payment fail 30% (3.0–13.0s): books after 3.00s"),
+            judged
+                .detail
+                .contains("[run 2] order: payment fail 30% (3.0–13.0s): books after 3.00s"),
             "{judged:?}"
         );
     }

@@ -1,8 +1,9 @@
 //! Recovery time after each fault window: how long after the fault ended the error rate was
 //! back under the scenario's threshold, p95 back under its bound, and the books balanced
-//! (nothing PENDING, no compensation outstanding, drift 0). Pure functions over the run's
-//! per-second timeline and consistency checks, so the run, the dashboard, the reports and
-//! `loadgen merge` all measure the same way.
+//! (nothing PENDING that the fault left behind, no compensation outstanding, drift 0 but for
+//! orders in flight). Pure functions over the run's per-second timeline and consistency
+//! checks, so the run, the dashboard, the reports and `loadgen merge` all measure the same
+//! way.
 //!
 //! How each figure is read (documented in `scenarios/README.md`):
 //! - **Measured from** the window's end, or — when other faults were still on at that moment
@@ -423,10 +424,7 @@ mod tests {
         }
     }
 
-    fn finished<'a>(
-        timeline: &'a [SecondPoint],
-        checks: &'a [ConsistencyCheck],
-    ) -> Observed<'a> {
+    fn finished<'a>(timeline: &'a [SecondPoint], checks: &'a [ConsistencyCheck]) -> Observed<'a> {
         Observed {
             timeline,
             checks,
@@ -459,8 +457,16 @@ mod tests {
         let figure = &figures[0];
         assert_eq!(figure.from_s, 5.0);
         assert_eq!(figure.until_s, None);
-        assert_eq!(figure.errors.seconds(), Some(1.0), "second 6 is the first good one");
-        assert_eq!(figure.p95.seconds(), Some(2.0), "p95 under 1 s from second 7");
+        assert_eq!(
+            figure.errors.seconds(),
+            Some(1.0),
+            "second 6 is the first good one"
+        );
+        assert_eq!(
+            figure.p95.seconds(),
+            Some(2.0),
+            "p95 under 1 s from second 7"
+        );
         // The first balanced check began at 5.75 and took 20 ms; in-flight orders later do
         // not undo it.
         let books = figure.books.seconds().expect("books balanced");
@@ -472,7 +478,11 @@ mod tests {
     #[test]
     fn a_window_that_never_recovers_says_so_and_for_how_long_it_was_watched() {
         let points = timeline(&[0, 50, 50, 50, 50], &[50, 2000, 2000, 2000, 2000]);
-        let checks = [check(2.0, 4, 0, -4), check(4.0, 4, 0, -4), check(9.5, 1, 0, 0)];
+        let checks = [
+            check(2.0, 4, 0, -4),
+            check(4.0, 4, 0, -4),
+            check(9.5, 1, 0, 0),
+        ];
         let figure = &measure(
             &[window("delay", 1.0, 2.0)],
             &finished(&points, &checks),
@@ -491,7 +501,11 @@ mod tests {
             now_s: 4.6,
             ..finished(&points, &checks)
         };
-        let figure = &measure(&[window("delay", 1.0, 2.0)], &live, RecoveryBounds::default())[0];
+        let figure = &measure(
+            &[window("delay", 1.0, 2.0)],
+            &live,
+            RecoveryBounds::default(),
+        )[0];
         match figure.errors {
             Recovery::Recovering { for_s } => assert!((for_s - 2.6).abs() < 1e-9, "{for_s}"),
             ref other => panic!("{other:?}"),
@@ -538,8 +552,16 @@ mod tests {
             &[9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0],
             &[50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50],
         );
-        let checks = [check(5.5, 1, 0, -1), check(8.5, 0, 0, 0), check(9.25, 0, 0, 0)];
-        let figures = measure(&windows, &finished(&points, &checks), RecoveryBounds::default());
+        let checks = [
+            check(5.5, 1, 0, -1),
+            check(8.5, 0, 0, 0),
+            check(9.25, 0, 0, 0),
+        ];
+        let figures = measure(
+            &windows,
+            &finished(&points, &checks),
+            RecoveryBounds::default(),
+        );
         assert_eq!(figures[0].until_s, Some(8.0));
         assert_eq!(figures[0].errors, Recovery::NotRecovered { watched_s: 3.0 });
         assert!(matches!(figures[0].books, Recovery::NotRecovered { .. }));

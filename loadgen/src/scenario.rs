@@ -1503,7 +1503,10 @@ max = "800ms"
     #[test]
     fn recovered_within_refuses_bad_spans_measures_and_faults_with_the_line() {
         let bad = |extra: &str| error_of(&format!("{GOOD}{RECOVERED}{extra}"));
-        let err = error_of(&format!("{GOOD}{}", RECOVERED.replace("within = \"2s\"\n", "")));
+        let err = error_of(&format!(
+            "{GOOD}{}",
+            RECOVERED.replace("within = \"2s\"\n", "")
+        ));
         assert!(err.message.contains("needs `within`"), "{err}");
         assert_eq!(err.line, 37);
         for within in ["0s", "-1s", "2 fortnights", "11m"] {
@@ -1519,7 +1522,8 @@ max = "800ms"
         );
         let err = bad("fault = \"kill\"\n");
         assert!(
-            err.message.contains("no fault of this scenario is \"kill\"")
+            err.message
+                .contains("no fault of this scenario is \"kill\"")
                 && err.message.contains("order, payment_fail"),
             "{err}"
         );
@@ -1531,7 +1535,10 @@ max = "800ms"
             "",
         );
         let err = error_of(&format!("{without_faults}{RECOVERED}"));
-        assert!(err.message.contains("needs a fault to recover from"), "{err}");
+        assert!(
+            err.message.contains("needs a fault to recover from"),
+            "{err}"
+        );
         let err = bad("within_ms = 5\n");
         assert!(err.message.contains("within_ms"), "{err}");
     }

@@ -188,7 +188,10 @@ fn the_fault_panel_shows_faults_on_and_the_recovery_of_ended_ones() {
     // Books not balanced yet: recovering, yellow, with the time since the fault ended.
     snapshot.recovery[0].books = crate::recovery::Recovery::Recovering { for_s: 4.4 };
     let buffer = draw(160, 44, Some(&snapshot), &ViewState::default());
-    let (x, row) = expect_at(&buffer, "… error restaurant recovering 4.4s · books … err 1.00s");
+    let (x, row) = expect_at(
+        &buffer,
+        "… error restaurant recovering 4.4s · books … err 1.00s",
+    );
     assert_eq!(buffer[(x, row)].fg, Color::Yellow);
 
     // The run is over and they never did: red.
@@ -200,7 +203,10 @@ fn the_fault_panel_shows_faults_on_and_the_recovery_of_ended_ones() {
     // No figure yet: an overlapping fault is still on.
     snapshot.recovery.clear();
     let buffer = draw(160, 44, Some(&snapshot), &ViewState::default());
-    expect_at(&buffer, "◌ error restaurant ended · waiting for overlapping faults");
+    expect_at(
+        &buffer,
+        "◌ error restaurant ended · waiting for overlapping faults",
+    );
 }
 
 #[test]

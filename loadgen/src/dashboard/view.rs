@@ -289,7 +289,9 @@ fn fault_window_lines(snapshot: &Snapshot) -> Vec<Line<'static>> {
     if snapshot.active_faults.is_empty() && snapshot.ended_faults.is_empty() {
         return lines;
     }
-    lines.push(Line::from("faults · recovery (books, errors, p95)".dark_gray()));
+    lines.push(Line::from(
+        "faults · recovery (books, errors, p95)".dark_gray(),
+    ));
     for window in &snapshot.active_faults {
         lines.push(Line::from(vec![
             Span::styled(

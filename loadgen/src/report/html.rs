@@ -77,7 +77,10 @@ fn recovery_cell(recovery: &Recovery) -> String {
         Recovery::NotMeasured { .. } => "l muted",
         Recovery::Recovering { .. } | Recovery::NotRecovered { .. } => "l bad",
     };
-    format!("<td class=\"{class}\">{}</td>", escape(&recovery.describe()))
+    format!(
+        "<td class=\"{class}\">{}</td>",
+        escape(&recovery.describe())
+    )
 }
 
 /// Recovery after each fault window, and how it was measured.
@@ -122,9 +125,10 @@ fn recovery_table(page: &mut String, record: &RunRecord) {
         "<p class=\"muted\">Time after the fault ended (or, when other faults were still on then, \
 after the last of them ended: \"measured from\") until: the error rate of each second stayed \
 at or under {:.1}%, the p95 of each second stayed under {}, and a consistency check found the \
-books balanced (nothing PENDING, no compensation outstanding, drift 0). Errors and p95 have a \
-resolution of one second and count the recovery that held (a relapse moves it later and is \
-named); books are checked every {} ms after a fault ends.{cost}</p>",
+books balanced: no compensation outstanding, no order PENDING since before the fault ended, and \
+drift 0 (or no more than the stock orders placed since, still in flight, may hold). Errors and \
+p95 have a resolution of one second and count the recovery that held (a relapse moves it later \
+and is named); books are checked every {} ms after a fault ends.{cost}</p>",
         bounds.max_error_rate * 100.0,
         format_micros(bounds.max_p95_ms * 1000.0),
         crate::run::RECOVERY_CHECK_EVERY.as_millis(),
@@ -635,7 +639,10 @@ mod tests {
         let html = render_html(&record);
         // One window, shaded on the throughput and the latency-over-time charts.
         assert_eq!(html.matches("class=\"fault-window\"").count(), 2);
-        assert!(html.contains("<title>payment_fail order</title>"), "band label");
+        assert!(
+            html.contains("<title>payment_fail order</title>"),
+            "band label"
+        );
         let table = html
             .split("id=\"recovery\"")
             .nth(1)
@@ -647,9 +654,15 @@ mod tests {
             table.contains("not measured: no requests after the fault ended"),
             "{table}"
         );
-        assert!(table.contains("<td class=\"l\">0.41s</td>"), "books: {table}");
+        assert!(
+            table.contains("<td class=\"l\">0.41s</td>"),
+            "books: {table}"
+        );
         assert!(html.contains("at or under 5.0%"), "the threshold is named");
-        assert!(html.contains("checks took 12.0 ms at the median"), "check cost");
+        assert!(
+            html.contains("checks took 12.0 ms at the median"),
+            "check cost"
+        );
         let mut unrecovered = fixed_run();
         unrecovered.recovery[0].books = Recovery::NotRecovered { watched_s: 5.2 };
         assert!(

@@ -302,9 +302,15 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert!(svg.contains("class=\"marker\""));
         assert_eq!(svg.matches("class=\"fault-window\"").count(), 1);
-        assert!(svg.contains("payment_fail &lt;order&gt;"), "band label escaped");
+        assert!(
+            svg.contains("payment_fail &lt;order&gt;"),
+            "band label escaped"
+        );
         // The band spans x 0.5..1.5 of 0..2 on a 620-wide plot starting at 70.
-        assert!(svg.contains("<rect x=\"225.0\" y=\"30\" width=\"310.0\""), "{svg}");
+        assert!(
+            svg.contains("<rect x=\"225.0\" y=\"30\" width=\"310.0\""),
+            "{svg}"
+        );
         assert!(svg.contains(">1000<"), "log ticks reach 1000: {svg}");
         assert_eq!(nice_ceiling(730.0), 1000.0);
         assert_eq!(nice_ceiling(120.0), 200.0);

@@ -227,7 +227,11 @@ async fn stats_show_the_units_and_age_of_orders_in_flight() {
     let token = stack.new_user().await;
     let menu = stack.create_menu(10, 1_000).await;
     let idle = stack.stats().await;
-    assert_eq!(idle["oldest_pending_age_ms"], serde_json::Value::Null, "{idle}");
+    assert_eq!(
+        idle["oldest_pending_age_ms"],
+        serde_json::Value::Null,
+        "{idle}"
+    );
     assert_eq!(idle["pending_quantities"], json!({}), "{idle}");
     // The reservation waits 600 ms while the order is PENDING.
     stack
@@ -251,7 +255,11 @@ async fn stats_show_the_units_and_age_of_orders_in_flight() {
     let line = [(menu, 3)];
     let (placed, in_flight) = tokio::join!(stack.order(&token, &line), watch);
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
-    assert_eq!(in_flight["pending_quantities"][menu.to_string()], 3, "{in_flight}");
+    assert_eq!(
+        in_flight["pending_quantities"][menu.to_string()],
+        3,
+        "{in_flight}"
+    );
     let age = in_flight["oldest_pending_age_ms"]
         .as_i64()
         .expect("an age while an order is PENDING");
