@@ -181,7 +181,7 @@ fn the_fault_panel_shows_faults_on_and_the_recovery_of_ended_ones() {
     expect_at(&buffer, "● ON payment_fail order since +10.0s");
     let (x, row) = expect_at(
         &buffer,
-        "✓ error restaurant recovered · books 0.41s err 1.00s p95 0.00s",
+        "✓ error restaurant recovered · books 0.41s err 1.0s p95 0.0s",
     );
     assert_eq!(buffer[(x, row)].fg, Color::Green, "recovered is green");
 
@@ -190,7 +190,7 @@ fn the_fault_panel_shows_faults_on_and_the_recovery_of_ended_ones() {
     let buffer = draw(160, 44, Some(&snapshot), &ViewState::default());
     let (x, row) = expect_at(
         &buffer,
-        "… error restaurant recovering 4.4s · books … err 1.00s",
+        "… error restaurant recovering 4.4s · books … err 1.0s",
     );
     assert_eq!(buffer[(x, row)].fg, Color::Yellow);
 

@@ -222,10 +222,11 @@ fn bottom_panel_height(snapshot: &Snapshot) -> u16 {
     (fault_lines.max(menu_lines) as u16 + 2).clamp(6, 14)
 }
 
-/// A measure's figure in a few characters: `0.41s`, `…` (not yet), `✗` (never), `–`.
-fn figure_text(recovery: &Recovery) -> String {
+/// A measure's figure in a few characters: `0.41s` (to `decimals`), `…` (not yet), `✗`
+/// (never), `–` (not measured).
+fn figure_text(recovery: &Recovery, decimals: usize) -> String {
     match recovery {
-        Recovery::Recovered { after_s, .. } => format!("{after_s:.2}s"),
+        Recovery::Recovered { after_s, .. } => format!("{after_s:.decimals$}s"),
         Recovery::Recovering { .. } => "…".into(),
         Recovery::NotRecovered { .. } => "✗".into(),
         Recovery::NotMeasured { .. } => "–".into(),
@@ -273,9 +274,10 @@ fn recovery_line(name: String, figure: Option<&RecoveryFigure>, now: f64) -> Lin
         Span::styled(
             format!(
                 " · books {} err {} p95 {}",
-                figure_text(&figure.books),
-                figure_text(&figure.errors),
-                figure_text(&figure.p95)
+                // Books are checked every 250 ms, errors and p95 per second.
+                figure_text(&figure.books, 2),
+                figure_text(&figure.errors, 1),
+                figure_text(&figure.p95, 1)
             ),
             style,
         ),
