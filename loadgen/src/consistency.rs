@@ -158,7 +158,7 @@ pub async fn check(api: &Api, menus: &[(String, i64)], at_secs: f64) -> Consiste
     match gathered {
         Ok((inventories, stats, after)) => ConsistencyCheck {
             at_secs,
-            rows: reconcile(&inventories, &stats, Some(&after)),
+            rows: reconcile(&inventories, &stats, after.as_ref()),
             orders_by_status: stats.by_status,
             error: None,
             compensations_outstanding: stats.compensation_pending,
@@ -177,15 +177,24 @@ pub async fn check(api: &Api, menus: &[(String, i64)], at_secs: f64) -> Consiste
 async fn gather(
     api: &Api,
     menus: &[(String, i64)],
-) -> anyhow::Result<(Vec<(String, Inventory)>, OrderStats, OrderStats)> {
+) -> anyhow::Result<(Vec<(String, Inventory)>, OrderStats, Option<OrderStats>)> {
     // Orders first: a sale counted here has already taken its stock. Orders again after the
-    // stock: what was in flight around the stock reads (see `in_flight_units`).
+    // stock when anything may have been in flight around the stock reads (see
+    // `in_flight_units`); a quiet system is read once.
     let stats = api.order_stats().await?;
     let mut inventories = Vec::with_capacity(menus.len());
     for (key, id) in menus {
         inventories.push((key.clone(), api.inventory(*id).await?));
     }
-    let after = api.order_stats().await?;
+    let quiet = stats.by_status.get("PENDING").copied().unwrap_or(0) == 0
+        && reconcile(&inventories, &stats, None)
+            .iter()
+            .all(|row| row.drift == 0);
+    let after = if quiet {
+        None
+    } else {
+        Some(api.order_stats().await?)
+    };
     Ok((inventories, stats, after))
 }
 
