@@ -329,7 +329,7 @@ impl Shared {
     }
 
     /// Records a fault step the run applied, and wakes the consistency checker.
-    fn applied(&self, step: &FaultStep, at_secs: f64) {
+    fn record_applied(&self, step: &FaultStep, at_secs: f64) {
         lock(&self.applied).push((at_secs, step.clone()));
         self.fault_applied.notify_one();
     }
@@ -597,7 +597,7 @@ async fn execute(
     let load_until = load_start + run_time;
     for step in &at_start {
         shared.mark(step.service, step.fault.to_string(), "scenario");
-        shared.applied(step, 0.0);
+        shared.record_applied(step, 0.0);
     }
 
     let helpers = vec![
@@ -787,7 +787,7 @@ async fn schedule_faults(shared: Arc<Shared>, workload: Arc<Workload>, mut steps
         }
         match workload.api.apply_fault(step.service, &step.fault).await {
             Ok(()) => {
-                shared.applied(&step, shared.elapsed_secs());
+                shared.record_applied(&step, shared.elapsed_secs());
                 shared.mark(step.service, step.fault.to_string(), "scenario");
                 if let Ok(state) = workload.api.fault_state(step.service).await {
                     lock(&shared.faults).insert(step.service, state);
