@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::consistency::ConsistencyCheck;
-use crate::duration::format_micros;
+use crate::duration::{format_duration, format_micros};
 use crate::recorder::{EndpointSnapshot, LatencySummary, Merged, SecondPoint};
-use crate::scenario::{Assertion, Rule};
+use crate::recovery::{Recovery, RecoveryFigure};
+use crate::scenario::{Assertion, RecoveryMeasure, Rule};
 use crate::workflow::TallySnapshot;
 
 /// Requests, errors and latency over one trailing window of the run.
@@ -29,6 +30,8 @@ pub struct Evidence {
     /// Open loop: iterations due on the schedule, and those not started because
     /// `max_in_flight` were running (both 0 in closed-loop mode).
     pub iterations: IterationStats,
+    /// Recovery after every fault window.
+    pub recovery: Vec<RecoveryFigure>,
 }
 
 /// Open-loop iterations: scheduled, dropped, and the most that ran at once.
@@ -188,6 +191,82 @@ fn evaluate_dropped(assertion: &Assertion, evidence: &Evidence, max_rate: f64) -
     )
 }
 
+/// `recovered_within`: every matching fault window's measures recovered in time.
+fn evaluate_recovered_within(
+    assertion: &Assertion,
+    evidence: &Evidence,
+    within: std::time::Duration,
+    measure: RecoveryMeasure,
+    fault: Option<&str>,
+) -> AssertionResult {
+    let bound = within.as_secs_f64();
+    let figures: Vec<&RecoveryFigure> = evidence
+        .recovery
+        .iter()
+        .filter(|f| fault.is_none_or(|filter| f.window.matches(filter)))
+        .collect();
+    let expected = format!(
+        "{} within {} of each fault's end",
+        measure.name(),
+        format_duration(within)
+    );
+    if figures.is_empty() {
+        return verdict(
+            assertion,
+            false,
+            expected,
+            "no fault window".into(),
+            "no fault window of the run matched, so nothing recovered".into(),
+        );
+    }
+    let mut misses = Vec::new();
+    let mut slowest: Option<(f64, String)> = None;
+    for figure in &figures {
+        let measures: Vec<(&str, &Recovery)> = match measure {
+            RecoveryMeasure::Books => vec![("books", &figure.books)],
+            RecoveryMeasure::Errors => vec![("errors", &figure.errors)],
+            RecoveryMeasure::P95 => vec![("p95", &figure.p95)],
+            RecoveryMeasure::All => vec![
+                ("errors", &figure.errors),
+                ("p95", &figure.p95),
+                ("books", &figure.books),
+            ],
+        };
+        let name = format!(
+            "{} ({:.1}–{:.1}s)",
+            figure.window.label, figure.window.start_s, figure.window.end_s
+        );
+        for (what, recovery) in measures {
+            match recovery.seconds() {
+                Some(after) if after <= bound => {}
+                Some(after) => misses.push(format!(
+                    "{name}: {what} after {}, {:.2}s over",
+                    recovery.describe(),
+                    after - bound
+                )),
+                None => misses.push(format!("{name}: {what} {}", recovery.describe())),
+            }
+            if let Some(after) = recovery.seconds()
+                && slowest.as_ref().is_none_or(|(worst, _)| after > *worst)
+            {
+                slowest = Some((after, format!("{what} {after:.2}s after {name}")));
+            }
+        }
+    }
+    let actual = match (&slowest, misses.len()) {
+        (Some((_, text)), 0) => format!("slowest: {text}"),
+        (Some((_, text)), n) => format!("{n} late or missing; slowest measured: {text}"),
+        (None, n) => format!("{n} not recovered"),
+    };
+    verdict(
+        assertion,
+        misses.is_empty(),
+        expected,
+        actual,
+        misses.join("; "),
+    )
+}
+
 fn evaluate_one(assertion: &Assertion, evidence: &Evidence) -> AssertionResult {
     let rows = evidence
         .final_check
@@ -196,6 +275,11 @@ fn evaluate_one(assertion: &Assertion, evidence: &Evidence) -> AssertionResult {
         .unwrap_or_default();
     match &assertion.rule {
         Rule::Dropped { max_rate } => evaluate_dropped(assertion, evidence, *max_rate),
+        Rule::RecoveredWithin {
+            within,
+            measure,
+            fault,
+        } => evaluate_recovered_within(assertion, evidence, *within, *measure, fault.as_deref()),
         Rule::NoDrift => {
             if let Some(missing) = no_check(assertion, evidence) {
                 return missing;
@@ -547,6 +631,7 @@ mod tests {
                     sold: 30,
                     drift: 0,
                     identity_gap: 0,
+                    in_flight_units: 0,
                 }],
                 orders_by_status: BTreeMap::from([("PENDING".into(), 0)]),
                 ..ConsistencyCheck::default()
@@ -559,6 +644,7 @@ mod tests {
             },
             windows: Vec::new(),
             iterations: IterationStats::default(),
+            recovery: Vec::new(),
         }
     }
 
@@ -699,5 +785,94 @@ mod tests {
         // Closed loop: nothing scheduled, nothing dropped.
         evidence.iterations = IterationStats::default();
         assert!(evaluate_one(&assertion(Rule::Dropped { max_rate: 0.0 }), &evidence).passed);
+    }
+
+    fn figure(kind: &str, books: Recovery, errors: Recovery) -> RecoveryFigure {
+        RecoveryFigure {
+            window: crate::fault_window::FaultWindow {
+                kind: kind.into(),
+                target: "order".into(),
+                label: format!("order: {kind}"),
+                start_s: 2.0,
+                end_s: 5.0,
+            },
+            from_s: 5.0,
+            until_s: None,
+            bounds: crate::recovery::RecoveryBounds::default(),
+            errors,
+            p95: Recovery::Recovered {
+                after_s: 0.0,
+                first_s: 0.0,
+                relapses: 0,
+            },
+            books,
+        }
+    }
+
+    fn recovered(after_s: f64) -> Recovery {
+        Recovery::Recovered {
+            after_s,
+            first_s: after_s,
+            relapses: 0,
+        }
+    }
+
+    #[test]
+    fn recovered_within_judges_each_matching_window_and_measure() {
+        let rule = |measure, fault: Option<&str>| {
+            assertion(Rule::RecoveredWithin {
+                within: Duration::from_secs(2),
+                measure,
+                fault: fault.map(str::to_string),
+            })
+        };
+        let mut evidence = evidence();
+        evidence.recovery = vec![
+            figure("payment_fail", recovered(0.4), recovered(0.0)),
+            figure(
+                "delay",
+                recovered(3.25),
+                Recovery::NotRecovered { watched_s: 9.0 },
+            ),
+        ];
+        let books = evaluate_one(&rule(RecoveryMeasure::Books, None), &evidence);
+        assert!(!books.passed, "{books:?}");
+        assert!(
+            books
+                .detail
+                .contains("order: delay (2.0–5.0s): books after 3.25s, 1.25s over"),
+            "{}",
+            books.detail
+        );
+        assert!(
+            books.actual.contains("slowest measured: books 3.25s"),
+            "{}",
+            books.actual
+        );
+        let only_payment = evaluate_one(
+            &rule(RecoveryMeasure::Books, Some("payment_fail")),
+            &evidence,
+        );
+        assert!(only_payment.passed, "{only_payment:?}");
+        assert_eq!(
+            only_payment.actual,
+            "slowest: books 0.40s after order: payment_fail (2.0–5.0s)"
+        );
+        let errors = evaluate_one(&rule(RecoveryMeasure::All, Some("delay")), &evidence);
+        assert!(!errors.passed);
+        assert!(
+            errors
+                .detail
+                .contains("errors not recovered (watched 9.0s)"),
+            "{}",
+            errors.detail
+        );
+        let none = evaluate_one(&rule(RecoveryMeasure::Books, Some("kill")), &evidence);
+        assert!(!none.passed && none.actual == "no fault window", "{none:?}");
+        evidence.recovery[1].errors = Recovery::NotMeasured {
+            reason: "no requests after the fault ended".into(),
+        };
+        let unmeasured = evaluate_one(&rule(RecoveryMeasure::Errors, Some("delay")), &evidence);
+        assert!(!unmeasured.passed, "an unmeasured figure is not a recovery");
     }
 }

@@ -427,6 +427,16 @@ pub fn print_verdict(record: &RunRecord, dir: &Path) {
             );
         }
     }
+    for figure in &record.recovery {
+        let span = format!("{:.1}–{:.1}s", figure.window.start_s, figure.window.end_s);
+        println!(
+            "  recovery after {:<26} {span:<11}  errors {}  p95 {}  books {}",
+            figure.window.name(),
+            figure.errors.describe(),
+            figure.p95.describe(),
+            figure.books.describe()
+        );
+    }
     for a in &record.assertions {
         let word = if a.passed { "PASS" } else { "FAIL" };
         print!("  {word} {} (line {}): {}", a.title, a.line, a.actual);

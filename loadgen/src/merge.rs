@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assertions::{self, Evidence, IterationStats};
 use crate::consistency::ConsistencyCheck;
+use crate::fault_window::FaultWindow;
 use crate::hlog::{self, RunHistograms};
 use crate::recorder::{EndpointData, Merged};
 use crate::report;
@@ -198,6 +199,15 @@ fn shifted_check(
     check
 }
 
+/// A fault window moved onto the merged timeline.
+fn shifted_window(window: &FaultWindow, offset: u64) -> FaultWindow {
+    FaultWindow {
+        start_s: window.start_s + offset as f64,
+        end_s: window.end_s + offset as f64,
+        ..window.clone()
+    }
+}
+
 fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     chrono::DateTime::parse_from_rfc3339(text).ok()
 }
@@ -271,6 +281,8 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         }
     };
     let mut tally = TallySnapshot::default();
+    let mut fault_windows = Vec::new();
+    let mut recovery = Vec::new();
     let mut markers = Vec::new();
     let mut history = Vec::new();
     let mut rows = Vec::new();
@@ -282,6 +294,28 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         let record = &run.record;
         let label = label(index);
         add_tally(&mut tally, &record.tally);
+        let name_run = |label: &str| {
+            if several {
+                format!("[run {}] {label}", index + 1)
+            } else {
+                label.to_string()
+            }
+        };
+        // Each run's recovery was measured on its own timeline and checks: carried over,
+        // moved onto the merged timeline.
+        for window in &record.fault_windows {
+            let mut window = shifted_window(window, *offset);
+            window.label = name_run(&window.label);
+            fault_windows.push(window);
+        }
+        for figure in &record.recovery {
+            let mut figure = figure.clone();
+            figure.window = shifted_window(&figure.window, *offset);
+            figure.window.label = name_run(&figure.window.label);
+            figure.from_s += *offset as f64;
+            figure.until_s = figure.until_s.map(|until| until + *offset as f64);
+            recovery.push(figure);
+        }
         for marker in &record.markers {
             let mut marker = marker.clone();
             marker.at_secs += *offset as f64;
@@ -361,6 +395,8 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
     }
     markers.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
     history.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
+    fault_windows.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    recovery.sort_by(|a, b| a.window.start_s.total_cmp(&b.window.start_s));
     // The check made last saw every run's orders: its Order Service totals are the
     // merged run's (they count all orders, not one run's).
     let final_check = last_check.map(|(at_secs, check)| ConsistencyCheck {
@@ -368,6 +404,9 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         rows,
         orders_by_status: check.orders_by_status.clone(),
         error: (!check_errors.is_empty()).then(|| check_errors.join("; ")),
+        compensations_outstanding: check.compensations_outstanding,
+        took_ms: check.took_ms,
+        oldest_pending_age_ms: check.oldest_pending_age_ms,
     });
 
     let scenario = first.record.scenario.clone();
@@ -389,6 +428,7 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         tally: tally.clone(),
         windows: windows.clone(),
         iterations,
+        recovery: recovery.clone(),
     };
     let results = assertions::evaluate(&assertions, &evidence);
     let passed = results.iter().all(|r| r.passed) && !results.is_empty();
@@ -477,6 +517,8 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         passed,
         notes,
         merged_from: sources,
+        fault_windows,
+        recovery,
         histograms: Some(Arc::new(RunHistograms::from_merged(&merged, earliest))),
     })
 }
@@ -621,6 +663,7 @@ tolerance = 0.10
             tally: record.tally.clone(),
             windows: Vec::new(),
             iterations: IterationStats::default(),
+            recovery: record.recovery.clone(),
         };
         let assertions = record.scenario.scaled_assertions(record.config.run_time);
         record.assertions = assertions::evaluate(&assertions, &evidence);
@@ -735,6 +778,67 @@ tolerance = 0.10
         assert_eq!(record.tally.paid, 11);
         assert_eq!(record.config.users, 4);
         assert_eq!(record.config.run_tag, "a+b");
+    }
+
+    #[test]
+    fn recovery_figures_are_carried_onto_the_merged_timeline_and_judged_again() {
+        let a = saved_run(
+            "a",
+            1_700_000_000_000,
+            &repeat("POST /orders", 2_000, 5, 0),
+            5,
+            0,
+        );
+        let mut b = saved_run(
+            "b",
+            1_700_000_003_000,
+            &repeat("POST /orders", 2_000, 5, 0),
+            5,
+            0,
+        );
+        // B's books took 3 s to balance after its fault.
+        b.record.recovery[0].books = crate::recovery::Recovery::Recovered {
+            after_s: 3.0,
+            first_s: 3.0,
+            relapses: 0,
+        };
+        let mut scenario = a.record.scenario.clone();
+        scenario.assertions.push(crate::scenario::Assertion {
+            line: 99,
+            rule: crate::scenario::Rule::RecoveredWithin {
+                within: Duration::from_secs(2),
+                measure: crate::scenario::RecoveryMeasure::Books,
+                fault: None,
+            },
+        });
+        let (mut a, mut b) = (a, b);
+        a.record.scenario = scenario.clone();
+        b.record.scenario = scenario;
+        let record = merge_runs(&[a, b]).expect("merges");
+        let windows: Vec<(String, f64, f64)> = record
+            .fault_windows
+            .iter()
+            .map(|w| (w.label.clone(), w.start_s, w.end_s))
+            .collect();
+        assert_eq!(
+            windows,
+            vec![
+                ("[run 1] order: payment fail 30%".to_string(), 0.0, 10.0),
+                ("[run 2] order: payment fail 30%".to_string(), 3.0, 13.0),
+            ]
+        );
+        assert_eq!(record.recovery.len(), 2);
+        assert_eq!(record.recovery[1].from_s, 13.0);
+        assert_eq!(record.recovery[1].window.start_s, 3.0);
+        let judged = record.assertions.last().expect("the recovery assertion");
+        assert_eq!(judged.line, 99);
+        assert!(!judged.passed, "run 2's books were late: {judged:?}");
+        assert!(
+            judged
+                .detail
+                .contains("[run 2] order: payment fail 30% (3.0–13.0s): books after 3.00s"),
+            "{judged:?}"
+        );
     }
 
     #[test]

@@ -22,9 +22,11 @@ use crate::api::{Api, Targets};
 use crate::assertions::{self, AssertionResult, Evidence, IterationStats, WindowStats};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
+use crate::fault_window::{self, FaultWindow};
 use crate::hlog::{self, RunHistograms, Seconds};
 use crate::merge::SourceRun;
 use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
+use crate::recovery::{self, Observed, RecoveryBounds, RecoveryFigure};
 use crate::scenario::{Fault, FaultStep, Scenario, Service};
 use crate::workflow::{TallySnapshot, VirtualUser, Workload};
 
@@ -152,6 +154,12 @@ pub struct RunRecord {
     /// For a record made by `loadgen merge`: the runs it combines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<SourceRun>,
+    /// The spans during which a fault was on (seconds into the load).
+    #[serde(default)]
+    pub fault_windows: Vec<FaultWindow>,
+    /// Recovery after each fault window (see [`crate::recovery`]).
+    #[serde(default)]
+    pub recovery: Vec<RecoveryFigure>,
     /// The raw histograms, written beside the report as `histograms.hlog` (not in run.json;
     /// `None` for a record read back from run.json).
     #[serde(skip)]
@@ -195,6 +203,15 @@ pub struct Snapshot {
     /// Open loop: iterations running now.
     #[serde(default)]
     pub in_flight: u64,
+    /// Faults on now (their `end_s` is now).
+    #[serde(default)]
+    pub active_faults: Vec<FaultWindow>,
+    /// Fault windows that have ended.
+    #[serde(default)]
+    pub ended_faults: Vec<FaultWindow>,
+    /// Recovery so far after the ended windows no active fault overlaps.
+    #[serde(default)]
+    pub recovery: Vec<RecoveryFigure>,
 }
 
 impl Snapshot {
@@ -224,6 +241,13 @@ struct Shared {
     stop_requested: AtomicBool,
     stop: Notify,
     iterations: IterationCounters,
+    /// Fault steps as applied, at seconds into the load.
+    applied: Mutex<Vec<(f64, FaultStep)>>,
+    /// A fault step was applied (wakes the consistency checker).
+    fault_applied: Notify,
+    /// When the teardown turned every fault off (seconds into the load).
+    teardown_at: OnceLock<f64>,
+    recovery_bounds: RecoveryBounds,
 }
 
 /// Open-loop iteration counters, shared by the scheduler, its iterations and snapshots.
@@ -305,6 +329,46 @@ impl Shared {
         }
     }
 
+    /// Records a fault step the run applied, and wakes the consistency checker.
+    fn record_applied(&self, step: &FaultStep, at_secs: f64) {
+        lock(&self.applied).push((at_secs, step.clone()));
+        self.fault_applied.notify_one();
+    }
+
+    /// The fault windows that have ended, and those still on (ending now). After the
+    /// teardown every window has ended.
+    fn fault_windows(&self) -> (Vec<FaultWindow>, Vec<FaultWindow>) {
+        let applied = lock(&self.applied).clone();
+        match self.teardown_at.get() {
+            Some(teardown) => {
+                let (mut ended, still_on) = fault_window::switch_windows(&applied, *teardown);
+                ended.extend(still_on);
+                ended.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+                (ended, Vec::new())
+            }
+            None => fault_window::switch_windows(&applied, self.elapsed_secs()),
+        }
+    }
+
+    /// Recovery so far after the windows that have ended.
+    fn live_recovery(
+        &self,
+        ended: &[FaultWindow],
+        active: &[FaultWindow],
+        timeline: &[SecondPoint],
+    ) -> Vec<RecoveryFigure> {
+        let now_s = self.elapsed_secs();
+        let checks = lock(&self.consistency);
+        let observed = Observed {
+            timeline,
+            checks: &checks,
+            whole_secs: (now_s.floor() as u64).min(self.run_time.as_secs()),
+            now_s,
+            finished: false,
+        };
+        recovery::measure_ended(ended, active, &observed, self.recovery_bounds)
+    }
+
     fn mark(&self, service: Service, description: String, origin: &str) {
         lock(&self.markers).push(FaultMarker {
             at_secs: self.elapsed_secs(),
@@ -327,6 +391,8 @@ impl Shared {
             .checked_sub(1)
             .and_then(|s| timeline.get(s))
             .map_or(0, |p| p.requests);
+        let (ended_faults, active_faults) = self.fault_windows();
+        let recovery = self.live_recovery(&ended_faults, &active_faults, &timeline);
         Snapshot {
             scenario: self.scenario.clone(),
             mode: self.mode.clone(),
@@ -343,7 +409,10 @@ impl Shared {
             timeline,
             faults: lock(&self.faults).clone(),
             markers: lock(&self.markers).clone(),
-            consistency: lock(&self.consistency).last().cloned(),
+            consistency: lock(&self.consistency)
+                .iter()
+                .max_by(|a, b| a.at_secs.total_cmp(&b.at_secs))
+                .cloned(),
             tally: self
                 .workload
                 .get()
@@ -351,6 +420,9 @@ impl Shared {
                 .unwrap_or_default(),
             iterations: self.iterations.stats(),
             in_flight: self.iterations.running.load(Ordering::Relaxed),
+            active_faults,
+            ended_faults,
+            recovery,
         }
     }
 }
@@ -423,6 +495,10 @@ pub fn start_run(options: RunOptions) -> RunHandle {
         stop_requested: AtomicBool::new(false),
         stop: Notify::new(),
         iterations: IterationCounters::default(),
+        applied: Mutex::new(Vec::new()),
+        fault_applied: Notify::new(),
+        teardown_at: OnceLock::new(),
+        recovery_bounds: RecoveryBounds::of(&scenario.assertions),
     });
     shared
         .iterations
@@ -522,6 +598,7 @@ async fn execute(
     let load_until = load_start + run_time;
     for step in &at_start {
         shared.mark(step.service, step.fault.to_string(), "scenario");
+        shared.record_applied(step, 0.0);
     }
 
     let helpers = vec![
@@ -567,6 +644,7 @@ async fn execute(
 
     // ----- teardown, settle, final check -----
     shared.set_phase(Phase::Settling);
+    let _ = shared.teardown_at.set(shared.elapsed_secs());
     for service in Service::ALL {
         match workload.api.apply_fault(service, &Fault::Clear).await {
             Ok(()) => shared.mark(service, "all faults off".into(), "teardown"),
@@ -576,16 +654,17 @@ async fn execute(
             lock(&shared.faults).insert(service, state);
         }
     }
+    // Until the books balance (or the settle time is up), every quarter second: each check
+    // is kept, so recovery after faults still on at the end is measured to that resolution.
     let settle_until = Instant::now() + scenario.load.settle;
     let final_check = loop {
         let check = consistency::check(&workload.api, &menus, shared.elapsed_secs()).await;
-        let settled = check.error.is_none() && check.pending() == 0;
-        if settled || Instant::now() >= settle_until {
+        lock(&shared.consistency).push(check.clone());
+        if check.balanced() || Instant::now() >= settle_until {
             break check;
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(RECOVERY_CHECK_EVERY).await;
     };
-    lock(&shared.consistency).push(final_check.clone());
 
     // ----- verdict -----
     let merged = recorder.merged();
@@ -594,12 +673,28 @@ async fn execute(
     let windows = assertions::trailing_windows(&assertions, &merged, &timeline, load_secs);
     let tally = workload.tally.snapshot();
     let iterations = shared.iterations.stats();
+    let (fault_windows, _) = shared.fault_windows();
+    let mut consistency_history = lock(&shared.consistency).clone();
+    // Checks overlap, so they finish out of order.
+    consistency_history.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
+    let recovery = recovery::measure(
+        &fault_windows,
+        &Observed {
+            timeline: &timeline,
+            checks: &consistency_history,
+            whole_secs: load_secs.floor() as u64,
+            now_s: shared.elapsed_secs(),
+            finished: true,
+        },
+        shared.recovery_bounds,
+    );
     let evidence = Evidence {
         endpoints: endpoints.clone(),
         final_check: Some(final_check.clone()),
         tally: tally.clone(),
         windows: windows.clone(),
         iterations,
+        recovery: recovery.clone(),
     };
     let results = assertions::evaluate(&assertions, &evidence);
     let passed = results.iter().all(|r| r.passed) && !results.is_empty();
@@ -646,7 +741,7 @@ async fn execute(
         endpoints,
         timeline,
         markers: lock(&shared.markers).clone(),
-        consistency_history: lock(&shared.consistency).clone(),
+        consistency_history,
         final_check: Some(final_check),
         tally,
         windows,
@@ -656,6 +751,8 @@ async fn execute(
         notes,
         load_started_at: Some(hlog::rfc3339(recorder.started_wall())),
         merged_from: Vec::new(),
+        fault_windows,
+        recovery,
         histograms: Some(Arc::new(RunHistograms::of_run(
             &merged,
             recorder.started_wall(),
@@ -691,6 +788,7 @@ async fn schedule_faults(shared: Arc<Shared>, workload: Arc<Workload>, mut steps
         }
         match workload.api.apply_fault(step.service, &step.fault).await {
             Ok(()) => {
+                shared.record_applied(&step, shared.elapsed_secs());
                 shared.mark(step.service, step.fault.to_string(), "scenario");
                 if let Ok(state) = workload.api.fault_state(step.service).await {
                     lock(&shared.faults).insert(step.service, state);
@@ -722,17 +820,55 @@ async fn poll_faults(shared: Arc<Shared>, workload: Arc<Workload>) {
     }
 }
 
-/// Runs the consistency checker every `every` during the load.
+/// How often the consistency checker runs after a fault window ends, until the books
+/// balance, so the time they take has sub-second resolution.
+pub const RECOVERY_CHECK_EVERY: Duration = Duration::from_millis(250);
+/// The checker runs that often for at most this long after a window's end.
+const RECOVERY_WATCH_SECS: f64 = 30.0;
+/// Checks running at once, at most: a fault that slows the services slows the checks too
+/// (a 2 s delay makes each take 2 s), and the one due when the fault ends must not wait
+/// for them.
+const CHECKS_IN_FLIGHT: usize = 3;
+
+/// Runs the consistency checker every `every` during the load; right when a fault step is
+/// applied, and every [`RECOVERY_CHECK_EVERY`] from a window's measuring point (see
+/// [`crate::recovery`]) until a check finds the books balanced. Each check runs in a task
+/// of its own, so a slow one does not hold the next back.
 async fn poll_consistency(
     shared: Arc<Shared>,
     workload: Arc<Workload>,
     menus: Vec<(String, i64)>,
     every: Duration,
 ) {
+    let menus = Arc::new(menus);
+    let mut checks = tokio::task::JoinSet::new();
     loop {
-        let check = consistency::check(&workload.api, &menus, shared.elapsed_secs()).await;
-        lock(&shared.consistency).push(check);
-        tokio::time::sleep(every).await;
+        while checks.try_join_next().is_some() {}
+        if checks.len() < CHECKS_IN_FLIGHT {
+            let (shared, workload, menus) = (shared.clone(), workload.clone(), menus.clone());
+            checks.spawn(async move {
+                let check = consistency::check(&workload.api, &menus, shared.elapsed_secs()).await;
+                lock(&shared.consistency).push(check);
+            });
+        }
+        let now = shared.elapsed_secs();
+        let (ended, active) = shared.fault_windows();
+        let watching = {
+            let checks = lock(&shared.consistency);
+            recovery::measuring_points(&ended, &active)
+                .into_iter()
+                .filter(|from| now - from < RECOVERY_WATCH_SECS)
+                .any(|from| !recovery::books_balanced_after(from, &checks))
+        };
+        let pause = if watching {
+            RECOVERY_CHECK_EVERY.min(every)
+        } else {
+            every
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shared.fault_applied.notified() => {}
+        }
     }
 }
 

@@ -326,6 +326,51 @@ pub enum Rule {
     /// Open loop: share of the scheduled iterations that could not start on time because
     /// `max_in_flight` were already running (k6's `dropped_iterations`).
     Dropped { max_rate: f64 },
+    /// After every fault window (or those `fault` names: a kind, a target or `kind:target`)
+    /// the measure recovered within `within` of the fault's end (see `recovery.rs`).
+    RecoveredWithin {
+        within: Duration,
+        measure: RecoveryMeasure,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fault: Option<String>,
+    },
+}
+
+/// Which recovery figure a `recovered_within` assertion judges.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryMeasure {
+    /// Nothing PENDING, no compensation outstanding, drift 0.
+    Books,
+    /// The error rate back under the threshold.
+    Errors,
+    /// p95 back under its bound.
+    P95,
+    /// All three.
+    All,
+}
+
+impl RecoveryMeasure {
+    const NAMES: &'static str = "books, errors, p95 or all";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RecoveryMeasure::Books => "books",
+            RecoveryMeasure::Errors => "errors",
+            RecoveryMeasure::P95 => "p95",
+            RecoveryMeasure::All => "all",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "books" => Some(RecoveryMeasure::Books),
+            "errors" => Some(RecoveryMeasure::Errors),
+            "p95" => Some(RecoveryMeasure::P95),
+            "all" => Some(RecoveryMeasure::All),
+            _ => None,
+        }
+    }
 }
 
 impl Rule {
@@ -366,6 +411,22 @@ impl Rule {
             ),
             Rule::Dropped { max_rate } => {
                 format!("dropped iterations ≤ {:.1}%", max_rate * 100.0)
+            }
+            Rule::RecoveredWithin {
+                within,
+                measure,
+                fault,
+            } => {
+                let what = match measure {
+                    RecoveryMeasure::Books => "books balanced",
+                    RecoveryMeasure::Errors => "errors back",
+                    RecoveryMeasure::P95 => "p95 back",
+                    RecoveryMeasure::All => "recovered (errors, p95, books)",
+                };
+                let after = fault
+                    .as_ref()
+                    .map_or("every fault".to_string(), |f| format!("{f} faults"));
+                format!("{what} within {} after {after}", format_duration(*within))
             }
         }
     }
@@ -598,6 +659,12 @@ struct RawAssertion {
     window: Option<String>,
     #[serde(default)]
     max_p95: Option<String>,
+    #[serde(default)]
+    within: Option<String>,
+    #[serde(default)]
+    measure: Option<String>,
+    #[serde(default)]
+    fault: Option<String>,
 }
 
 /// Turns byte offsets into line and column for messages.
@@ -872,6 +939,8 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
             rule,
         });
     }
+    let rules: Vec<Rule> = assertions.iter().map(|a| a.rule.clone()).collect();
+    check_recovery_filters(&at, &raw.assertions, &rules, &faults, load.run_time)?;
 
     Ok(Scenario {
         name,
@@ -1055,16 +1124,100 @@ fn check_rule(
         "dropped" => Rule::Dropped {
             max_rate: share(raw.max_rate.or(Some(0.0)), "max_rate")?,
         },
+        "recovered_within" => check_recovered_within(at, raw, span)?,
         other => {
             return Err(at.error(
                 span,
                 format!(
-                    "assertions: unknown kind \"{other}\"; expected one of: no_drift, no_oversell, none_pending, inventory_identity, client_agrees, failed_share, latency, error_rate, min_requests, cache_hit_faster, recovery, dropped"
+                    "assertions: unknown kind \"{other}\"; expected one of: no_drift, no_oversell, none_pending, inventory_identity, client_agrees, failed_share, latency, error_rate, min_requests, cache_hit_faster, recovery, dropped, recovered_within"
                 ),
             ));
         }
     };
     Ok(rule)
+}
+
+/// The longest `within` a `recovered_within` assertion may ask for.
+const LONGEST_RECOVERY: Duration = Duration::from_secs(600);
+
+fn check_recovered_within(
+    at: &Locator<'_>,
+    raw: &RawAssertion,
+    span: Range<usize>,
+) -> Result<Rule, ScenarioError> {
+    let text = raw.within.as_ref().ok_or_else(|| {
+        at.error(
+            span.clone(),
+            "assertions: \"recovered_within\" needs `within`, e.g. within = \"2s\"",
+        )
+    })?;
+    let within = at.duration(text, span.clone(), "assertions.within")?;
+    if within.is_zero() || within > LONGEST_RECOVERY {
+        return Err(at.error(
+            span,
+            format!(
+                "assertions.within: expected more than 0s and at most {}, got \"{text}\"",
+                format_duration(LONGEST_RECOVERY)
+            ),
+        ));
+    }
+    let measure = match raw.measure.as_deref() {
+        None => RecoveryMeasure::All,
+        Some(name) => RecoveryMeasure::parse(name).ok_or_else(|| {
+            at.error(
+                span.clone(),
+                format!(
+                    "assertions.measure: unknown measure \"{name}\"; expected {}",
+                    RecoveryMeasure::NAMES
+                ),
+            )
+        })?,
+    };
+    Ok(Rule::RecoveredWithin {
+        within,
+        measure,
+        fault: raw.fault.clone(),
+    })
+}
+
+/// A `recovered_within` assertion must judge at least one of the scenario's fault windows.
+fn check_recovery_filters(
+    at: &Locator<'_>,
+    raw: &[Spanned<RawAssertion>],
+    rules: &[Rule],
+    faults: &[FaultStep],
+    run_time: Duration,
+) -> Result<(), ScenarioError> {
+    let windows = crate::fault_window::planned_windows(faults, run_time.as_secs_f64());
+    for (spanned, rule) in raw.iter().zip(rules) {
+        let Rule::RecoveredWithin { fault, .. } = rule else {
+            continue;
+        };
+        if windows.is_empty() {
+            return Err(at.error(
+                spanned.span(),
+                "assertions: \"recovered_within\" needs a fault to recover from; this scenario has no [[faults]] that turn one on",
+            ));
+        }
+        if let Some(filter) = fault
+            && !windows.iter().any(|w| w.matches(filter))
+        {
+            let mut known: Vec<String> = windows
+                .iter()
+                .flat_map(|w| [w.kind.clone(), w.target.clone()])
+                .collect();
+            known.sort();
+            known.dedup();
+            return Err(at.error(
+                spanned.span(),
+                format!(
+                    "assertions.fault: no fault of this scenario is \"{filter}\"; expected a kind or target ({}) or kind:target",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads and checks a scenario file.
@@ -1305,6 +1458,89 @@ max = "800ms"
         let err = error_of(without);
         assert!(err.message.contains("no [[assertions]]"), "{err}");
         assert!(err.message.contains("neither pass nor fail"), "{err}");
+    }
+
+    const RECOVERED: &str = "\n[[assertions]]\nkind = \"recovered_within\"\nwithin = \"2s\"\n";
+
+    #[test]
+    fn recovered_within_parses_with_its_defaults_measure_and_fault_filter() {
+        let scenario = parse_scenario("tiny.toml", &format!("{GOOD}{RECOVERED}")).expect("parses");
+        let last = scenario.assertions.last().expect("an assertion");
+        assert_eq!(last.line, 37);
+        assert_eq!(
+            last.rule,
+            Rule::RecoveredWithin {
+                within: Duration::from_secs(2),
+                measure: RecoveryMeasure::All,
+                fault: None
+            }
+        );
+        assert_eq!(
+            last.rule.title(),
+            "recovered (errors, p95, books) within 2s after every fault"
+        );
+        for (fault, measure) in [
+            ("payment_fail", RecoveryMeasure::Books),
+            ("order", RecoveryMeasure::Errors),
+            ("payment_fail:order", RecoveryMeasure::P95),
+        ] {
+            let text = format!(
+                "{GOOD}{RECOVERED}measure = \"{}\"\nfault = \"{fault}\"\n",
+                measure.name()
+            );
+            let scenario = parse_scenario("tiny.toml", &text).expect("parses");
+            assert_eq!(
+                scenario.assertions.last().map(|a| a.rule.clone()),
+                Some(Rule::RecoveredWithin {
+                    within: Duration::from_secs(2),
+                    measure,
+                    fault: Some(fault.to_string())
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn recovered_within_refuses_bad_spans_measures_and_faults_with_the_line() {
+        let bad = |extra: &str| error_of(&format!("{GOOD}{RECOVERED}{extra}"));
+        let err = error_of(&format!(
+            "{GOOD}{}",
+            RECOVERED.replace("within = \"2s\"\n", "")
+        ));
+        assert!(err.message.contains("needs `within`"), "{err}");
+        assert_eq!(err.line, 37);
+        for within in ["0s", "-1s", "2 fortnights", "11m"] {
+            let err = error_of(&format!("{GOOD}{}", RECOVERED.replace("2s", within)));
+            assert!(err.message.contains("assertions.within"), "{within}: {err}");
+            assert_eq!(err.line, 37, "{err}");
+        }
+        let err = bad("measure = \"latency\"\n");
+        assert!(
+            err.message.contains("unknown measure \"latency\"")
+                && err.message.contains("books, errors, p95 or all"),
+            "{err}"
+        );
+        let err = bad("fault = \"kill\"\n");
+        assert!(
+            err.message
+                .contains("no fault of this scenario is \"kill\"")
+                && err.message.contains("order, payment_fail"),
+            "{err}"
+        );
+        assert_eq!(err.line, 37);
+        let err = bad("fault = \"delay:order\"\n");
+        assert!(err.message.contains("\"delay:order\""), "{err}");
+        let without_faults = GOOD.replace(
+            "[[faults]]\nat = \"5s\"\nservice = \"order\"\nfault = \"payment_fail\"\npercent = 30\n",
+            "",
+        );
+        let err = error_of(&format!("{without_faults}{RECOVERED}"));
+        assert!(
+            err.message.contains("needs a fault to recover from"),
+            "{err}"
+        );
+        let err = bad("within_ms = 5\n");
+        assert!(err.message.contains("within_ms"), "{err}");
     }
 
     #[test]

@@ -82,6 +82,21 @@ async fn every_scenario_passes_in_short_mode() {
         if !record.notes.is_empty() {
             failures.push(format!("{name}: notes {:?}", record.notes));
         }
+        // Every scenario with faults measures recovery after each of them.
+        if !record.scenario.faults.is_empty() && record.recovery.is_empty() {
+            failures.push(format!("{name}: faults but no recovery figures"));
+        }
+        for figure in &record.recovery {
+            println!(
+                "  {name}: recovery after {} {:.1}–{:.1}s: errors {}, p95 {}, books {}",
+                figure.window.name(),
+                figure.window.start_s,
+                figure.window.end_s,
+                figure.errors.describe(),
+                figure.p95.describe(),
+                figure.books.describe()
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&reports);
     assert!(
@@ -89,6 +104,94 @@ async fn every_scenario_passes_in_short_mode() {
         "failed assertions:\n{}",
         failures.join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_after_a_fault_is_measured_with_checks_every_quarter_second() {
+    let stack = start_stack().await;
+    let scenario = scenario::parse_scenario(
+        "recovery-probe.toml",
+        r#"
+name = "recovery-probe"
+description = "Inventory delay from 1 s to 3 s under a small load"
+
+[load]
+users = 4
+run_time = "6s"
+think_time = "20ms..50ms"
+consistency_every = "2s"
+settle = "5s"
+
+[[menus]]
+key = "rice"
+stock = 100000
+
+[[faults]]
+at = "1s"
+service = "restaurant"
+fault = "inventory_delay"
+delay_ms = 300
+
+[[faults]]
+at = "3s"
+service = "restaurant"
+fault = "clear"
+
+[[workflows]]
+kind = "order"
+menus = ["rice"]
+
+[[assertions]]
+kind = "recovered_within"
+within = "5s"
+measure = "books"
+"#,
+    )
+    .expect("the probe parses");
+    let handle = start_run(RunOptions {
+        scenario,
+        users: None,
+        run_time: None,
+        rate: None,
+        short: false,
+        targets: stack.targets.clone(),
+        admin_token: None,
+        seed: 1,
+        progress: false,
+        max_in_flight: None,
+    });
+    let record = handle.wait().await.expect("the run completes");
+    assert_eq!(record.fault_windows.len(), 1, "{:?}", record.fault_windows);
+    let window = &record.fault_windows[0];
+    assert_eq!(window.name(), "inventory_delay restaurant");
+    assert!(
+        (0.9..1.5).contains(&window.start_s) && (2.9..3.5).contains(&window.end_s),
+        "{window:?}"
+    );
+    let figure = &record.recovery[0];
+    assert_eq!(figure.from_s, window.end_s);
+    assert!(
+        figure.books.seconds().is_some(),
+        "books balanced: {:?}",
+        figure.books
+    );
+    // Every 2 s otherwise: after the window ends the checker runs every 250 ms until the
+    // books balance, so the second after the end holds several checks unless they balanced
+    // at once.
+    let after_end: Vec<f64> = record
+        .consistency_history
+        .iter()
+        .map(|c| c.at_secs)
+        .filter(|at| *at >= window.end_s && *at < window.end_s + 1.0)
+        .collect();
+    let balanced_at_once = figure.books.seconds().is_some_and(|s| s < 0.25);
+    assert!(
+        balanced_at_once || after_end.len() >= 2,
+        "checks in the second after the end: {after_end:?}"
+    );
+    assert!(record.passed, "{:#?}", record.assertions);
+    let summary = report::summary(&record);
+    assert_eq!(summary["recovery"][0]["books"]["state"], "recovered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

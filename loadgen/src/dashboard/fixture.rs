@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
+use crate::fault_window::FaultWindow;
 use crate::recorder::{EndpointSnapshot, LatencySummary};
+use crate::recovery::{Recovery, RecoveryBounds, RecoveryFigure};
 use crate::run::{FaultMarker, LoadMode, Phase, Snapshot};
 use crate::scenario::Service;
 use crate::workflow::TallySnapshot;
@@ -67,8 +69,9 @@ fn menus_latency() -> LatencySummary {
 
 /// A run 12 s into 30 s: `POST /orders` and `GET /menus` recorded, payment failing at 30 %
 /// on the order service since 10 s (a recent change), the user service delayed since the
-/// start (an old change), menu `bulgogi` consistent and menu `kimchi` missing two units with
-/// no order in flight.
+/// start (an old change), restaurant 500s from 4 s to 8 s (recovered: books balanced 0.41 s
+/// after), menu `bulgogi` consistent and menu `kimchi` missing two units with no order in
+/// flight.
 pub fn snapshot() -> Snapshot {
     let orders = EndpointSnapshot {
         endpoint: "POST /orders".into(),
@@ -142,6 +145,7 @@ pub fn snapshot() -> Snapshot {
         sold,
         drift: stock - (initial - sold),
         identity_gap: stock - (initial - reserved + restored),
+        in_flight_units: 0,
     };
     let consistency = ConsistencyCheck {
         at_secs: 11.0,
@@ -156,7 +160,32 @@ pub fn snapshot() -> Snapshot {
             ("PENDING".to_string(), 0),
         ]),
         error: None,
+        compensations_outstanding: 0,
+        took_ms: 9.0,
+        oldest_pending_age_ms: None,
     };
+    let window = |kind: &str, target: &str, start_s, end_s| FaultWindow {
+        kind: kind.into(),
+        target: target.into(),
+        label: format!("{target}: {kind}"),
+        start_s,
+        end_s,
+    };
+    let recovered = |after_s| Recovery::Recovered {
+        after_s,
+        first_s: after_s,
+        relapses: 0,
+    };
+    let restaurant_errors = window("error", "restaurant", 4.0, 8.0);
+    let recovery = vec![RecoveryFigure {
+        window: restaurant_errors.clone(),
+        from_s: 8.0,
+        until_s: Some(10.0),
+        bounds: RecoveryBounds::default(),
+        errors: recovered(1.0),
+        p95: recovered(0.0),
+        books: recovered(0.41),
+    }];
     Snapshot {
         scenario: "chaos-payment-fail".into(),
         mode: LoadMode::ClosedLoop {
@@ -179,5 +208,11 @@ pub fn snapshot() -> Snapshot {
         tally: TallySnapshot::default(),
         iterations: Default::default(),
         in_flight: 0,
+        active_faults: vec![
+            window("delay", "user", 0.0, 12.4),
+            window("payment_fail", "order", 10.0, 12.4),
+        ],
+        ended_faults: vec![restaurant_errors],
+        recovery,
     }
 }

@@ -173,6 +173,43 @@ fn status_codes_and_request_rate_of_the_selected_endpoint_are_shown() {
 }
 
 #[test]
+fn the_fault_panel_shows_faults_on_and_the_recovery_of_ended_ones() {
+    let mut snapshot = fixture::snapshot();
+    let buffer = draw(160, 44, Some(&snapshot), &ViewState::default());
+    let (on_x, on_row) = expect_at(&buffer, "● ON delay user since +0.0s");
+    assert_eq!(buffer[(on_x, on_row)].fg, Color::Red, "a fault on is red");
+    expect_at(&buffer, "● ON payment_fail order since +10.0s");
+    let (x, row) = expect_at(
+        &buffer,
+        "✓ error restaurant recovered · books 0.41s err 1.0s p95 0.0s",
+    );
+    assert_eq!(buffer[(x, row)].fg, Color::Green, "recovered is green");
+
+    // Books not balanced yet: recovering, yellow, with the time since the fault ended.
+    snapshot.recovery[0].books = crate::recovery::Recovery::Recovering { for_s: 4.4 };
+    let buffer = draw(160, 44, Some(&snapshot), &ViewState::default());
+    let (x, row) = expect_at(
+        &buffer,
+        "… error restaurant recovering 4.4s · books … err 1.0s",
+    );
+    assert_eq!(buffer[(x, row)].fg, Color::Yellow);
+
+    // The run is over and they never did: red.
+    snapshot.recovery[0].books = crate::recovery::Recovery::NotRecovered { watched_s: 20.0 };
+    let buffer = draw(160, 44, Some(&snapshot), &ViewState::default());
+    let (x, row) = expect_at(&buffer, "✗ error restaurant NOT RECOVERED · books ✗");
+    assert_eq!(buffer[(x, row)].fg, Color::Red);
+
+    // No figure yet: an overlapping fault is still on.
+    snapshot.recovery.clear();
+    let buffer = draw(160, 44, Some(&snapshot), &ViewState::default());
+    expect_at(
+        &buffer,
+        "◌ error restaurant ended · waiting for overlapping faults",
+    );
+}
+
+#[test]
 fn a_recent_fault_change_is_marked_on_its_service() {
     let snapshot = fixture::snapshot();
     let buffer = draw(140, 40, Some(&snapshot), &ViewState::default());

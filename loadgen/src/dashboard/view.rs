@@ -1,6 +1,7 @@
 //! What the dashboard draws and how it answers keys: the layout and every panel (run
 //! header, endpoint list, the selected endpoint's latency histogram, percentiles, requests/s
-//! sparkline and status codes, fault settings with change markers, inventory consistency),
+//! sparkline and status codes, fault settings with change markers, the faults on and the
+//! recovery after those that ended, inventory consistency),
 //! drawn from one [`Snapshot`] and the viewer's [`ViewState`]. No I/O here, so tests render
 //! it into ratatui's `TestBackend`.
 
@@ -18,6 +19,7 @@ use ratatui::widgets::{
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
 use crate::duration::format_micros;
 use crate::recorder::{EndpointSnapshot, LatencySummary, TRANSPORT_ERROR};
+use crate::recovery::{Recovery, RecoveryFigure};
 use crate::run::{LoadMode, Phase, Snapshot};
 use crate::scenario::{ENDPOINTS, Service};
 
@@ -210,12 +212,106 @@ fn render_full(frame: &mut Frame, area: Rect, snapshot: &Snapshot, state: &ViewS
     );
 }
 
-/// Height of the faults/consistency row: enough for the services, a few fault changes and
-/// every scenario menu.
+/// Height of the faults/consistency row: enough for the services, the fault windows, a few
+/// fault changes and every scenario menu.
 fn bottom_panel_height(snapshot: &Snapshot) -> u16 {
-    let fault_lines = Service::ALL.len() + 1 + snapshot.markers.len().min(4);
+    let windows = snapshot.active_faults.len() + snapshot.ended_faults.len();
+    let window_lines = if windows == 0 { 0 } else { 1 + windows.min(4) };
+    let fault_lines = Service::ALL.len() + window_lines + 1 + snapshot.markers.len().min(4);
     let menu_lines = snapshot.consistency.as_ref().map_or(1, |c| c.rows.len()) + 1;
-    (fault_lines.max(menu_lines) as u16 + 2).clamp(6, 12)
+    (fault_lines.max(menu_lines) as u16 + 2).clamp(6, 14)
+}
+
+/// A measure's figure in a few characters: `0.41s` (to `decimals`), `…` (not yet), `✗`
+/// (never), `–` (not measured).
+fn figure_text(recovery: &Recovery, decimals: usize) -> String {
+    match recovery {
+        Recovery::Recovered { after_s, .. } => format!("{after_s:.decimals$}s"),
+        Recovery::Recovering { .. } => "…".into(),
+        Recovery::NotRecovered { .. } => "✗".into(),
+        Recovery::NotMeasured { .. } => "–".into(),
+    }
+}
+
+/// One ended window: recovered (green), recovering (yellow), not recovered (red), or
+/// waiting for an overlapping fault to end; with the books, errors and p95 figures.
+fn recovery_line(name: String, figure: Option<&RecoveryFigure>, now: f64) -> Line<'static> {
+    let Some(figure) = figure else {
+        return Line::from(vec![
+            Span::styled("◌ ", Style::new().fg(Color::DarkGray)),
+            Span::from(name).bold(),
+            Span::styled(
+                " ended · waiting for overlapping faults",
+                Style::new().fg(Color::DarkGray),
+            ),
+        ]);
+    };
+    let measures = [&figure.books, &figure.errors, &figure.p95];
+    let (symbol, state, color) = if figure.recovered() {
+        ("✓", "recovered".to_string(), Color::Green)
+    } else if measures
+        .iter()
+        .any(|m| matches!(m, Recovery::NotRecovered { .. }))
+    {
+        ("✗", "NOT RECOVERED".to_string(), Color::Red)
+    } else if measures
+        .iter()
+        .any(|m| matches!(m, Recovery::Recovering { .. }))
+    {
+        (
+            "…",
+            format!("recovering {:.1}s", (now - figure.from_s).max(0.0)),
+            Color::Yellow,
+        )
+    } else {
+        ("✓", "recovered".to_string(), Color::Green)
+    };
+    let style = Style::new().fg(color);
+    Line::from(vec![
+        Span::styled(format!("{symbol} "), style.add_modifier(Modifier::BOLD)),
+        Span::from(name).bold(),
+        Span::styled(format!(" {state}"), style.add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!(
+                " · books {} err {} p95 {}",
+                // Books are checked every 250 ms, errors and p95 per second.
+                figure_text(&figure.books, 2),
+                figure_text(&figure.errors, 1),
+                figure_text(&figure.p95, 1)
+            ),
+            style,
+        ),
+    ])
+}
+
+/// The faults on now, then the ended windows newest first with their recovery.
+fn fault_window_lines(snapshot: &Snapshot) -> Vec<Line<'static>> {
+    let now = snapshot.elapsed.as_secs_f64();
+    let mut lines = Vec::new();
+    if snapshot.active_faults.is_empty() && snapshot.ended_faults.is_empty() {
+        return lines;
+    }
+    lines.push(Line::from(
+        "faults · recovery (books, errors, p95)".dark_gray(),
+    ));
+    for window in &snapshot.active_faults {
+        lines.push(Line::from(vec![
+            Span::styled(
+                "● ON ",
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+            Span::from(window.name()).bold(),
+            Span::styled(
+                format!(" since +{:.1}s", window.start_s),
+                Style::new().fg(Color::DarkGray),
+            ),
+        ]));
+    }
+    for window in snapshot.ended_faults.iter().rev() {
+        let figure = snapshot.recovery.iter().find(|f| &f.window == window);
+        lines.push(recovery_line(window.name(), figure, now));
+    }
+    lines
 }
 
 fn phase_label(snapshot: &Snapshot, state: &ViewState) -> Span<'static> {
@@ -623,6 +719,7 @@ fn render_faults(frame: &mut Frame, area: Rect, snapshot: &Snapshot) {
         }
         lines.push(Line::from(line));
     }
+    lines.extend(fault_window_lines(snapshot));
     if !snapshot.markers.is_empty() {
         lines.push(Line::from("changes (newest first)".dark_gray()));
         for marker in snapshot.markers.iter().rev() {
@@ -847,6 +944,12 @@ fn render_help(frame: &mut Frame, area: Rect) {
         "faults: ".bold(),
         Span::styled("⚑ setting", Style::new().fg(Color::Black).bg(Color::Yellow)),
         format!(" changed in the last {}s", RECENT_CHANGE.as_secs()).into(),
+    ]));
+    lines.push(Line::from(vec![
+        "recovery: ".bold(),
+        "time after a fault ended until ".into(),
+        "books".bold(),
+        " balance, errors and p95 are back".into(),
     ]));
     lines.push(Line::from(
         "latency: µs from send to end of body, HDR histogram, log₂ buckets",

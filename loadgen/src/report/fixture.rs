@@ -6,7 +6,9 @@ use std::time::Duration;
 use crate::api::Targets;
 use crate::assertions::AssertionResult;
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
+use crate::fault_window::FaultWindow;
 use crate::recorder::{EndpointSnapshot, LatencySummary, SecondPoint};
+use crate::recovery::{self, Observed, RecoveryBounds};
 use crate::run::{FaultMarker, LoadMode, RunConfig, RunRecord};
 use crate::scenario::{Fault, FaultStep, Service, parse_scenario};
 use crate::workflow::TallySnapshot;
@@ -62,7 +64,7 @@ pub fn fixed_run() -> RunRecord {
         rps: vec![50; 10],
         errors_per_second: vec![0; 10],
     };
-    let timeline = (0..10)
+    let timeline: Vec<SecondPoint> = (0..10)
         .map(|second| SecondPoint {
             second,
             requests: 150,
@@ -82,6 +84,7 @@ pub fn fixed_run() -> RunRecord {
         sold: 700,
         drift: 0,
         identity_gap: 0,
+        in_flight_units: 0,
     };
     let final_check = ConsistencyCheck {
         at_secs: 10.4,
@@ -93,6 +96,9 @@ pub fn fixed_run() -> RunRecord {
             ("CANCELLED".into(), 0),
         ]),
         error: None,
+        compensations_outstanding: 0,
+        took_ms: 12.0,
+        oldest_pending_age_ms: None,
     };
     let during = ConsistencyCheck {
         at_secs: 4.0,
@@ -104,6 +110,27 @@ pub fn fixed_run() -> RunRecord {
         }],
         ..final_check.clone()
     };
+    // Payment failing from the start until the teardown at 10 s; the final check, begun 0.4 s
+    // later and 12 ms long, found the books balanced.
+    let fault_windows = vec![FaultWindow {
+        kind: "payment_fail".into(),
+        target: "order".into(),
+        label: "order: payment fail 30%".into(),
+        start_s: 0.0,
+        end_s: 10.0,
+    }];
+    let consistency_history = vec![during, final_check.clone()];
+    let recovery = recovery::measure(
+        &fault_windows,
+        &Observed {
+            timeline: &timeline,
+            checks: &consistency_history,
+            whole_secs: 10,
+            now_s: 10.4,
+            finished: true,
+        },
+        RecoveryBounds::default(),
+    );
     RunRecord {
         format_version: 1,
         config: RunConfig {
@@ -152,7 +179,7 @@ pub fn fixed_run() -> RunRecord {
                 origin: "teardown".into(),
             },
         ],
-        consistency_history: vec![during, final_check.clone()],
+        consistency_history,
         final_check: Some(final_check),
         tally: TallySnapshot {
             order_attempts: 1000,
@@ -194,6 +221,8 @@ pub fn fixed_run() -> RunRecord {
         notes: Vec::new(),
         load_started_at: Some("2026-05-01T12:00:01.250+00:00".into()),
         merged_from: Vec::new(),
+        fault_windows,
+        recovery,
         histograms: None,
     }
 }

@@ -1,11 +1,13 @@
 //! The self-contained HTML report: verdict, assertions, latency percentile curves, cache
 //! hits against misses, throughput, errors and latency over time with the fault changes
-//! marked, the consistency table, what the clients saw, and the run's configuration.
+//! marked and the fault windows shaded, recovery after each fault, the consistency table,
+//! what the clients saw, and the run's configuration.
 
 use std::fmt::Write as _;
 
-use super::svg::{self, Chart, Marker, PALETTE, Series, escape};
+use super::svg::{self, Band, Chart, Marker, PALETTE, Series, escape};
 use crate::duration::{format_duration, format_micros};
+use crate::recovery::Recovery;
 use crate::run::RunRecord;
 
 pub(crate) const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;background:#fafafa}\
@@ -52,6 +54,85 @@ fn fault_markers(record: &RunRecord) -> Vec<Marker> {
             },
         })
         .collect()
+}
+
+/// The fault windows as shaded bands.
+fn fault_bands(record: &RunRecord) -> Vec<Band> {
+    record
+        .fault_windows
+        .iter()
+        .map(|w| Band {
+            from: w.start_s.max(0.0),
+            to: w.end_s,
+            label: w.name(),
+            color: "#d62728".into(),
+        })
+        .collect()
+}
+
+/// One recovery figure as a table cell: green when recovered, red when it never was.
+fn recovery_cell(recovery: &Recovery) -> String {
+    let class = match recovery {
+        Recovery::Recovered { .. } => "l",
+        Recovery::NotMeasured { .. } => "l muted",
+        Recovery::Recovering { .. } | Recovery::NotRecovered { .. } => "l bad",
+    };
+    format!(
+        "<td class=\"{class}\">{}</td>",
+        escape(&recovery.describe())
+    )
+}
+
+/// Recovery after each fault window, and how it was measured.
+fn recovery_table(page: &mut String, record: &RunRecord) {
+    if record.recovery.is_empty() {
+        return;
+    }
+    page.push_str("<h2>Recovery after each fault</h2><table id=\"recovery\"><tr><th class=\"l\">fault</th><th class=\"l\">window</th><th>measured from</th><th class=\"l\">errors back</th><th class=\"l\">p95 back</th><th class=\"l\">books balanced</th></tr>");
+    for figure in &record.recovery {
+        let w = &figure.window;
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{:.1}–{:.1}s</td><td>{:.1}s</td>{}{}{}</tr>",
+            escape(&w.label),
+            w.start_s,
+            w.end_s,
+            figure.from_s,
+            recovery_cell(&figure.errors),
+            recovery_cell(&figure.p95),
+            recovery_cell(&figure.books),
+        );
+    }
+    page.push_str("</table>");
+    let bounds = record.recovery[0].bounds;
+    let mut costs: Vec<f64> = record
+        .consistency_history
+        .iter()
+        .map(|c| c.took_ms)
+        .filter(|ms| *ms > 0.0)
+        .collect();
+    costs.sort_by(f64::total_cmp);
+    let cost = match costs.len() {
+        0 => String::new(),
+        n => format!(
+            " {n} consistency checks took {:.1} ms at the median, {:.1} ms at most.",
+            costs[n / 2],
+            costs[n - 1]
+        ),
+    };
+    let _ = write!(
+        page,
+        "<p class=\"muted\">Time after the fault ended (or, when other faults were still on then, \
+after the last of them ended: \"measured from\") until: the error rate of each second stayed \
+at or under {:.1}%, the p95 of each second stayed under {}, and a consistency check found the \
+books balanced: no compensation outstanding, no order PENDING since before the fault ended, and \
+drift 0 (or no more than the stock orders placed since, still in flight, may hold). Errors and \
+p95 have a resolution of one second and count the recovery that held (a relapse moves it later \
+and is named); books are checked every {} ms after a fault ends.{cost}</p>",
+        bounds.max_error_rate * 100.0,
+        format_micros(bounds.max_p95_ms * 1000.0),
+        crate::run::RECOVERY_CHECK_EVERY.as_millis(),
+    );
 }
 
 /// For a record made by `loadgen merge`: the runs, their own verdicts, and each endpoint's
@@ -259,6 +340,7 @@ pub fn render_html(record: &RunRecord) -> String {
         log_y: true,
         series: curves,
         markers: Vec::new(),
+        bands: Vec::new(),
         y_format: ms_label,
     }));
 
@@ -306,7 +388,8 @@ pub fn render_html(record: &RunRecord) -> String {
             .collect()
     };
     page.push_str(&svg::render(&Chart {
-        title: "Requests and errors per second (dashed lines: fault changes)".into(),
+        title: "Requests and errors per second (dashed lines: fault changes, shaded: faults on)"
+            .into(),
         y_label: "per second".into(),
         x_label: "seconds into the run".into(),
         x_ticks: Vec::new(),
@@ -324,6 +407,7 @@ pub fn render_html(record: &RunRecord) -> String {
             },
         ],
         markers: markers.clone(),
+        bands: fault_bands(record),
         y_format: count_label,
     }));
     page.push_str(&svg::render(&Chart {
@@ -350,6 +434,7 @@ pub fn render_html(record: &RunRecord) -> String {
             },
         ],
         markers,
+        bands: fault_bands(record),
         y_format: ms_label,
     }));
     if !record.markers.is_empty() {
@@ -366,6 +451,7 @@ pub fn render_html(record: &RunRecord) -> String {
         }
         page.push_str("</table>");
     }
+    recovery_table(&mut page, record);
 
     // Consistency.
     page.push_str("<h2>Inventory consistency</h2>");
@@ -545,5 +631,43 @@ mod tests {
         );
         assert!(html.contains("Coordinated omission is NOT corrected"));
         assert!(html.contains("<td class=\"bad\">-2</td>"), "drift in red");
+    }
+
+    #[test]
+    fn fault_windows_are_shaded_and_recovery_has_its_table() {
+        let record = fixed_run();
+        let html = render_html(&record);
+        // One window, shaded on the throughput and the latency-over-time charts.
+        assert_eq!(html.matches("class=\"fault-window\"").count(), 2);
+        assert!(
+            html.contains("<title>payment_fail order</title>"),
+            "band label"
+        );
+        let table = html
+            .split("id=\"recovery\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</table>").next())
+            .expect("a recovery table");
+        assert!(table.contains("order: payment fail 30%"), "{table}");
+        assert!(table.contains("0.0–10.0s"), "{table}");
+        assert!(
+            table.contains("not measured: no requests after the fault ended"),
+            "{table}"
+        );
+        assert!(
+            table.contains("<td class=\"l\">0.41s</td>"),
+            "books: {table}"
+        );
+        assert!(html.contains("at or under 5.0%"), "the threshold is named");
+        assert!(
+            html.contains("checks took 12.0 ms at the median"),
+            "check cost"
+        );
+        let mut unrecovered = fixed_run();
+        unrecovered.recovery[0].books = Recovery::NotRecovered { watched_s: 5.2 };
+        assert!(
+            render_html(&unrecovered)
+                .contains("<td class=\"l bad\">not recovered (watched 5.2s)</td>")
+        );
     }
 }

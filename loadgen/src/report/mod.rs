@@ -125,6 +125,8 @@ pub fn summary(record: &RunRecord) -> Value {
         "notes": record.notes,
         "load_started_at": record.load_started_at,
         "merged_from": record.merged_from,
+        "fault_windows": record.fault_windows,
+        "recovery": record.recovery,
     })
 }
 
@@ -227,6 +229,14 @@ mod tests {
         assert_eq!(summary["requests"], json!(1500));
         assert_eq!(summary["endpoints"][0]["latency_ms"]["p95"], json!(90.0));
         assert_eq!(summary["assertions"][2]["passed"], json!(false));
+        let figure = &summary["recovery"][0];
+        assert_eq!(figure["window"]["kind"], json!("payment_fail"));
+        assert_eq!(figure["from_s"], json!(10.0));
+        assert_eq!(figure["errors"]["state"], json!("not_measured"));
+        assert_eq!(figure["books"]["state"], json!("recovered"));
+        let books = figure["books"]["after_s"].as_f64().expect("a number");
+        assert!((books - 0.412).abs() < 1e-9, "{books}");
+        assert_eq!(summary["fault_windows"][0]["end_s"], json!(10.0));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Small inline-SVG line charts for the HTML report: axes with ticks, several series, an
-//! optional log scale, and labelled vertical markers (fault changes).
+//! optional log scale, labelled vertical markers (fault changes) and shaded bands (fault
+//! windows).
 
 use std::fmt::Write as _;
 
@@ -21,6 +22,15 @@ pub struct Marker {
     pub color: String,
 }
 
+/// A shaded span of x (a fault window), drawn behind the series.
+#[derive(Clone)]
+pub struct Band {
+    pub from: f64,
+    pub to: f64,
+    pub label: String,
+    pub color: String,
+}
+
 pub struct Chart {
     pub title: String,
     pub y_label: String,
@@ -30,6 +40,7 @@ pub struct Chart {
     pub log_y: bool,
     pub series: Vec<Series>,
     pub markers: Vec<Marker>,
+    pub bands: Vec<Band>,
     /// Formats a y value for tick labels.
     pub y_format: fn(f64) -> String,
 }
@@ -67,6 +78,9 @@ pub fn render(chart: &Chart) -> String {
     }
     for marker in &chart.markers {
         x_max = x_max.max(marker.x);
+    }
+    for band in &chart.bands {
+        x_max = x_max.max(band.to);
     }
     if x_min > x_max {
         x_min = 0.0;
@@ -116,6 +130,25 @@ pub fn render(chart: &Chart) -> String {
         escape(&chart.title),
         escape(&chart.title)
     );
+    // Fault windows, behind everything else; a band's label sits at its bottom.
+    for (index, band) in chart.bands.iter().enumerate() {
+        let (from, to) = (sx(band.from.max(x_min)), sx(band.to.min(x_max)));
+        if to < from {
+            continue;
+        }
+        let _ = write!(
+            svg,
+            "<rect x=\"{from:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{plot_h}\" fill=\"{}\" fill-opacity=\"0.12\" class=\"fault-window\"><title>{}</title></rect>\
+<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" fill=\"{}\">{}</text>",
+            (to - from).max(1.0),
+            band.color,
+            escape(&band.label),
+            from + 2.0,
+            TOP + plot_h - 4.0 - (index % 4) as f64 * 10.0,
+            band.color,
+            escape(&band.label)
+        );
+    }
     // Y grid and ticks.
     let y_ticks: Vec<f64> = if chart.log_y {
         let mut ticks = Vec::new();
@@ -256,12 +289,28 @@ mod tests {
                 label: "payment fail 30%".into(),
                 color: "#d62728".into(),
             }],
+            bands: vec![Band {
+                from: 0.5,
+                to: 1.5,
+                label: "payment_fail <order>".into(),
+                color: "#d62728".into(),
+            }],
             y_format: |v| format!("{v}"),
         });
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("a &lt;b&gt;"));
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert!(svg.contains("class=\"marker\""));
+        assert_eq!(svg.matches("class=\"fault-window\"").count(), 1);
+        assert!(
+            svg.contains("payment_fail &lt;order&gt;"),
+            "band label escaped"
+        );
+        // The band spans x 0.5..1.5 of 0..2 on a 620-wide plot starting at 70.
+        assert!(
+            svg.contains("<rect x=\"225.0\" y=\"30\" width=\"310.0\""),
+            "{svg}"
+        );
         assert!(svg.contains(">1000<"), "log ticks reach 1000: {svg}");
         assert_eq!(nice_ceiling(730.0), 1000.0);
         assert_eq!(nice_ceiling(120.0), 200.0);

@@ -144,7 +144,7 @@ pub struct FailedOrder {
 
 /// `GET /orders/stats`: counts for audits.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"by_status": {"PENDING": 0, "PAID": 70, "FAILED": 30, "CANCELLED": 5}, "compensation_pending": 0, "paid_quantities": {"1": 140}}))]
+#[schema(example = json!({"by_status": {"PENDING": 0, "PAID": 70, "FAILED": 30, "CANCELLED": 5}, "compensation_pending": 0, "paid_quantities": {"1": 140}, "pending_quantities": {"1": 2}, "oldest_pending_age_ms": 35}))]
 pub struct OrderStats {
     /// Orders per status (every status present, 0 when none).
     #[schema(value_type = BTreeMap<String, i64>)]
@@ -154,6 +154,14 @@ pub struct OrderStats {
     /// Units per menu id in PAID orders.
     #[schema(value_type = BTreeMap<String, i64>)]
     pub paid_quantities: BTreeMap<i64, i64>,
+    /// Units per menu id in PENDING orders (stock they may hold while in flight).
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub pending_quantities: BTreeMap<i64, i64>,
+    /// How long ago the oldest PENDING order was created, in ms; absent when none is (or an
+    /// older Order Service that does not say).
+    #[serde(default)]
+    pub oldest_pending_age_ms: Option<i64>,
 }
 
 impl OrderStats {
@@ -165,6 +173,11 @@ impl OrderStats {
     /// Units of `menu_id` in PAID orders.
     pub fn sold(&self, menu_id: i64) -> i64 {
         self.paid_quantities.get(&menu_id).copied().unwrap_or(0)
+    }
+
+    /// Units of `menu_id` in PENDING orders.
+    pub fn in_flight(&self, menu_id: i64) -> i64 {
+        self.pending_quantities.get(&menu_id).copied().unwrap_or(0)
     }
 
     /// Nothing PENDING and no compensation outstanding.

@@ -217,6 +217,46 @@ async fn inventory_delay_never_oversells() {
 }
 
 #[tokio::test]
+async fn stats_show_the_units_and_age_of_orders_in_flight() {
+    let stack = start(Backend::Postgres).await;
+    let token = stack.new_user().await;
+    let menu = stack.create_menu(10, 1_000).await;
+    let idle = stack.stats().await;
+    assert_eq!(idle.oldest_pending_age_ms, None, "{idle:?}");
+    assert!(idle.pending_quantities.is_empty(), "{idle:?}");
+    // The reservation waits 600 ms while the order is PENDING.
+    stack
+        .restaurants
+        .set_switch(INVENTORY_DELAY, 600)
+        .await
+        .expect("inventory_delay set");
+    let watch = async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = stack.stats().await;
+            if stats.count(OrderStatus::Pending) == 1 {
+                return stats;
+            }
+            assert!(Instant::now() < deadline, "never saw it PENDING: {stats:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let line = [(menu, 3)];
+    let (placed, in_flight) = tokio::join!(stack.order(&token, &line), watch);
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+    assert_eq!(in_flight.in_flight(menu), 3, "{in_flight:?}");
+    let age = in_flight
+        .oldest_pending_age_ms
+        .expect("an age while an order is PENDING");
+    assert!((0..10_000).contains(&age), "{in_flight:?}");
+    stack.restaurants.clear_faults().await.expect("faults off");
+    let settled = stack.settle(Duration::from_secs(10)).await;
+    assert_eq!(settled.oldest_pending_age_ms, None);
+    assert!(settled.pending_quantities.is_empty());
+    assert_eq!(settled.sold(menu), 3);
+}
+
+#[tokio::test]
 async fn a_failed_line_gives_back_the_lines_before_it() {
     let stack = start(Backend::Postgres).await;
     let token = stack.new_user().await;

@@ -147,7 +147,9 @@ pub async fn cancel_order(
 /// Order counts for stock reconciliation.
 #[utoipa::path(get, path = "/orders/stats", tag = TAG,
     description = "Orders by status and units per menu in PAID orders, so stock can be reconciled \
-                   across services: for every menu, stock = initial − Σ PAID quantities.",
+                   across services: for every menu, stock = initial − Σ PAID quantities. Also the \
+                   units in PENDING orders and the age of the oldest one, so an audit under load \
+                   can tell orders in flight from orders left behind.",
     responses(
         (status = 200, description = "counts", body = OrderStats),
         (status = 503, description = "the database is unavailable", body = ErrorBody),
@@ -158,5 +160,9 @@ pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<Orde
         by_status: stats.by_status,
         compensation_pending: stats.compensation_pending,
         paid_quantities: stats.paid_quantities,
+        pending_quantities: stats.pending_quantities,
+        oldest_pending_age_ms: stats
+            .oldest_pending
+            .map(|created| (chrono::Utc::now() - created).num_milliseconds().max(0)),
     }))
 }

@@ -218,12 +218,41 @@ pub async fn items(
     items_of(db, order_id).await
 }
 
-/// Counts for audits: orders by status, compensations pending, and units per menu in PAID
-/// orders.
+/// Counts for audits: orders by status, compensations pending, units per menu in PAID and
+/// in PENDING orders, and when the oldest PENDING order was created.
 pub struct Stats {
     pub by_status: BTreeMap<OrderStatus, i64>,
     pub compensation_pending: i64,
     pub paid_quantities: BTreeMap<i64, i64>,
+    /// Units per menu in orders still PENDING (in flight, or left by an interruption).
+    pub pending_quantities: BTreeMap<i64, i64>,
+    pub oldest_pending: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Units per menu in the orders of one status.
+async fn quantities(
+    db: &impl ConnectionTrait,
+    status: OrderStatus,
+) -> Result<BTreeMap<i64, i64>, sea_orm::DbErr> {
+    #[derive(FromQueryResult)]
+    struct MenuQuantity {
+        menu_id: i64,
+        quantity: i64,
+    }
+    let rows = order_items::Entity::find()
+        .select_only()
+        .column(order_items::Column::MenuId)
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(order_items.quantity), 0) AS BIGINT)"),
+            "quantity",
+        )
+        .inner_join(orders::Entity)
+        .filter(orders::Column::Status.eq(status.as_str()))
+        .group_by(order_items::Column::MenuId)
+        .into_model::<MenuQuantity>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|q| (q.menu_id, q.quantity)).collect())
 }
 
 pub async fn stats(db: &impl ConnectionTrait) -> Result<Stats, sea_orm::DbErr> {
@@ -232,11 +261,6 @@ pub async fn stats(db: &impl ConnectionTrait) -> Result<Stats, sea_orm::DbErr> {
         status: String,
         compensation_pending: bool,
         count: i64,
-    }
-    #[derive(FromQueryResult)]
-    struct MenuQuantity {
-        menu_id: i64,
-        quantity: i64,
     }
     let counts = orders::Entity::find()
         .select_only()
@@ -248,19 +272,15 @@ pub async fn stats(db: &impl ConnectionTrait) -> Result<Stats, sea_orm::DbErr> {
         .into_model::<StatusCount>()
         .all(db)
         .await?;
-    let quantities = order_items::Entity::find()
-        .select_only()
-        .column(order_items::Column::MenuId)
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(order_items.quantity), 0) AS BIGINT)"),
-            "quantity",
-        )
-        .inner_join(orders::Entity)
-        .filter(orders::Column::Status.eq(OrderStatus::Paid.as_str()))
-        .group_by(order_items::Column::MenuId)
-        .into_model::<MenuQuantity>()
-        .all(db)
-        .await?;
+    let paid_quantities = quantities(db, OrderStatus::Paid).await?;
+    let pending_quantities = quantities(db, OrderStatus::Pending).await?;
+    // The (status, created_at) index answers this one.
+    let oldest_pending = orders::Entity::find()
+        .filter(orders::Column::Status.eq(OrderStatus::Pending.as_str()))
+        .order_by_asc(orders::Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(|order| order.created_at);
     let mut by_status: BTreeMap<OrderStatus, i64> =
         OrderStatus::ALL.into_iter().map(|s| (s, 0)).collect();
     let mut compensation_pending = 0;
@@ -275,9 +295,8 @@ pub async fn stats(db: &impl ConnectionTrait) -> Result<Stats, sea_orm::DbErr> {
     Ok(Stats {
         by_status,
         compensation_pending,
-        paid_quantities: quantities
-            .into_iter()
-            .map(|q| (q.menu_id, q.quantity))
-            .collect(),
+        paid_quantities,
+        pending_quantities,
+        oldest_pending,
     })
 }
