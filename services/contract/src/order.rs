@@ -206,15 +206,17 @@ mod tests {
     #[test]
     fn stats_keep_string_keys_on_the_wire() {
         let wire = json!({"by_status": {"CANCELLED": 1, "FAILED": 2, "PAID": 3, "PENDING": 0},
-            "compensation_pending": 0, "paid_quantities": {"7": 30}});
+            "compensation_pending": 0, "paid_quantities": {"7": 30},
+            "pending_quantities": {"7": 2}, "oldest_pending_age_ms": 35});
         let stats: OrderStats = serde_json::from_value(wire.clone()).expect("parses");
         assert_eq!(stats.count(OrderStatus::Paid), 3);
         assert_eq!(stats.sold(7), 30);
+        assert_eq!(stats.in_flight(7), 2);
         assert!(stats.settled());
         assert_eq!(
-            serde_json::to_string(&stats).unwrap(),
-            serde_json::to_string(&wire).unwrap(),
-            "same keys in the same order"
+            serde_json::to_value(&stats).unwrap(),
+            wire,
+            "the same body back"
         );
     }
 }

@@ -78,14 +78,16 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
         "1 s after hanging up: {stats:?}"
     );
     assert_eq!(stats.compensation_pending, 0, "{stats:?}");
+    // Every saga ran to its end: PAID, or FAILED when a busy machine let a reservation
+    // outlast the upstream timeout; either way its stock is exact.
     assert_eq!(
-        stats.count(OrderStatus::Paid),
+        stats.count(OrderStatus::Paid) + stats.count(OrderStatus::Failed),
         CALLERS as i64,
         "every saga ran to its end: {stats:?}"
     );
     for &menu in &menus {
         stack.assert_zero_drift(menu).await;
-        assert_eq!(stack.stock(menu).await, STOCK - QUANTITY);
+        assert_eq!(stack.stock(menu).await, STOCK - stats.sold(menu));
     }
 
     // A retry with the same key answers the outcome, and creates nothing.
@@ -102,14 +104,15 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
             .expect("retry");
         assert_eq!(retry.status, StatusCode::OK, "replayed");
         let order = retry.body;
-        assert_eq!(order.status, OrderStatus::Paid, "{order:?}");
+        let settled = [OrderStatus::Paid, OrderStatus::Failed];
+        assert!(settled.contains(&order.status), "{order:?}");
         assert_eq!(order.items[0].menu_id, menus[i]);
         ids.push(order.id);
     }
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), CALLERS, "one order per caller");
-    assert_eq!(stack.stats().await.count(OrderStatus::Paid), CALLERS as i64);
+    assert_eq!(stack.stats().await, stats, "the retries created nothing");
 }
 
 #[tokio::test]
