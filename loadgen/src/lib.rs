@@ -14,6 +14,7 @@ pub mod compare;
 pub mod consistency;
 pub mod dashboard;
 pub mod duration;
+pub mod fault_window;
 pub mod hlog;
 pub mod merge;
 pub mod recorder;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assertions::{self, Evidence, IterationStats};
 use crate::consistency::ConsistencyCheck;
+use crate::fault_window::FaultWindow;
 use crate::hlog::{self, RunHistograms};
 use crate::recorder::{EndpointData, Merged};
 use crate::report;
@@ -272,6 +273,7 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
     };
     let mut tally = TallySnapshot::default();
     let mut markers = Vec::new();
+    let mut fault_windows = Vec::new();
     let mut history = Vec::new();
     let mut rows = Vec::new();
     let mut last_check: Option<(f64, &ConsistencyCheck)> = None;
@@ -289,6 +291,15 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
                 marker.description = format!("[run {}] {}", index + 1, marker.description);
             }
             markers.push(marker);
+        }
+        for window in &record.fault_windows {
+            let mut window = window.clone();
+            window.start_s += *offset as f64;
+            window.end_s += *offset as f64;
+            if several {
+                window.label = format!("[run {}] {}", index + 1, window.label);
+            }
+            fault_windows.push(window);
         }
         history.extend(
             record
@@ -360,6 +371,7 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         });
     }
     markers.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
+    fault_windows.sort_by(|a: &FaultWindow, b: &FaultWindow| a.start_s.total_cmp(&b.start_s));
     history.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
     // The check made last saw every run's orders: its Order Service totals are the
     // merged run's (they count all orders, not one run's).
@@ -468,6 +480,7 @@ pub fn merge_runs(runs: &[LoadedRun]) -> anyhow::Result<RunRecord> {
         endpoints,
         timeline,
         markers,
+        fault_windows,
         consistency_history: history,
         final_check,
         tally,

@@ -21,6 +21,7 @@ use crate::api::{Api, FaultState, Targets};
 use crate::assertions::{self, AssertionResult, Evidence, IterationStats, WindowStats};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
+use crate::fault_window::FaultWindow;
 use crate::hlog::{self, RunHistograms, Seconds};
 use crate::merge::SourceRun;
 use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
@@ -134,6 +135,10 @@ pub struct RunRecord {
     pub endpoints: Vec<EndpointSnapshot>,
     pub timeline: Vec<SecondPoint>,
     pub markers: Vec<FaultMarker>,
+    /// When each fault was on (switches from their step to their `clear` or the end of the
+    /// load; process, link and dependency faults for their `duration`).
+    #[serde(default)]
+    pub fault_windows: Vec<FaultWindow>,
     pub consistency_history: Vec<ConsistencyCheck>,
     pub final_check: Option<ConsistencyCheck>,
     pub tally: TallySnapshot,
@@ -645,6 +650,7 @@ async fn execute(
         endpoints,
         timeline,
         markers: lock(&shared.markers).clone(),
+        fault_windows: Vec::new(),
         consistency_history: lock(&shared.consistency).clone(),
         final_check: Some(final_check),
         tally,

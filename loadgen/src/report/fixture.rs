@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::api::Targets;
 use crate::assertions::AssertionResult;
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
+use crate::fault_window::FaultWindow;
 use crate::recorder::{EndpointSnapshot, LatencySummary, SecondPoint};
 use crate::run::{FaultMarker, LoadMode, RunConfig, RunRecord};
 use crate::scenario::{Fault, FaultStep, Service, parse_scenario};
@@ -152,6 +153,13 @@ pub fn fixed_run() -> RunRecord {
                 origin: "teardown".into(),
             },
         ],
+        fault_windows: vec![FaultWindow {
+            kind: "payment_fail".into(),
+            target: "order".into(),
+            label: "payment fail 30%".into(),
+            start_s: 0.0,
+            end_s: 10.0,
+        }],
         consistency_history: vec![during, final_check.clone()],
         final_check: Some(final_check),
         tally: TallySnapshot {
