@@ -19,9 +19,11 @@ use tokio::task::JoinHandle;
 
 use crate::api::{Api, FaultState, Targets};
 use crate::assertions::{self, AssertionResult, Evidence, IterationStats, WindowStats};
+use crate::chaos::{ChaosStep, ProcessAction};
+use crate::chaos_driver::{ChaosDriver, ChaosTargets};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
-use crate::fault_window::FaultWindow;
+use crate::fault_window::{FaultWindow, WindowBook};
 use crate::hlog::{self, RunHistograms, Seconds};
 use crate::merge::SourceRun;
 use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
@@ -44,6 +46,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Open loop: the most iterations running at once; overrides the scenario's.
     pub max_in_flight: Option<usize>,
+    /// The control API and fault proxy that process, link and dependency faults go
+    /// through (only called when the scenario has such faults).
+    pub chaos: ChaosTargets,
 }
 
 /// How load was generated, and so how latency is to be read.
@@ -118,6 +123,12 @@ pub struct RunConfig {
     /// Open loop: the cap on iterations running at once.
     #[serde(default)]
     pub max_in_flight: Option<usize>,
+    /// The process, link and dependency faults, at their (scaled) times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chaos: Vec<ChaosStep>,
+    /// Where they were driven (when the scenario had any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos_targets: Option<ChaosTargets>,
 }
 
 /// Everything a finished run produced; saved as `run.json`, rendered into the reports.
@@ -199,6 +210,9 @@ pub struct Snapshot {
     /// Open loop: iterations running now.
     #[serde(default)]
     pub in_flight: u64,
+    /// Every fault window so far; open ones end now.
+    #[serde(default)]
+    pub fault_windows: Vec<FaultWindow>,
 }
 
 impl Snapshot {
@@ -224,6 +238,9 @@ struct Shared {
     users_active: AtomicUsize,
     faults: Mutex<BTreeMap<Service, FaultState>>,
     markers: Mutex<Vec<FaultMarker>>,
+    windows: Mutex<WindowBook>,
+    /// Process, link and dependency faults set and not yet cleared, by scenario line.
+    chaos_active: Mutex<BTreeMap<usize, ChaosStep>>,
     consistency: Mutex<Vec<ConsistencyCheck>>,
     stop_requested: AtomicBool,
     stop: Notify,
@@ -355,6 +372,38 @@ impl Shared {
                 .unwrap_or_default(),
             iterations: self.iterations.stats(),
             in_flight: self.iterations.running.load(Ordering::Relaxed),
+            fault_windows: lock(&self.windows).all(elapsed.as_secs_f64()),
+        }
+    }
+
+    /// Keeps the fault window a switch step opens or closes.
+    fn switch_window(&self, step: &FaultStep, at_s: f64) {
+        let key = |kind: &str| format!("switch:{}:{kind}", step.service);
+        let mut book = lock(&self.windows);
+        let (kind, on) = match &step.fault {
+            Fault::Clear => {
+                let prefix = key("");
+                book.close_where(|open, _| open.starts_with(&prefix), at_s);
+                return;
+            }
+            Fault::Delay { delay_ms } => ("delay", *delay_ms > 0),
+            Fault::Error { enable, .. } => ("error", *enable),
+            Fault::PaymentFail { percent } => ("payment_fail", *percent > 0),
+            Fault::InventoryDelay { delay_ms } => ("inventory_delay", *delay_ms > 0),
+        };
+        if on {
+            book.open(
+                &key(kind),
+                FaultWindow {
+                    kind: kind.into(),
+                    target: step.service.to_string(),
+                    label: format!("{} on {}", step.fault, step.service),
+                    start_s: at_s,
+                    end_s: at_s,
+                },
+            );
+        } else {
+            book.close(&key(kind), at_s);
         }
     }
 }
@@ -423,6 +472,8 @@ pub fn start_run(options: RunOptions) -> RunHandle {
         users_active: AtomicUsize::new(0),
         faults: Mutex::new(BTreeMap::new()),
         markers: Mutex::new(Vec::new()),
+        windows: Mutex::new(WindowBook::default()),
+        chaos_active: Mutex::new(BTreeMap::new()),
         consistency: Mutex::new(Vec::new()),
         stop_requested: AtomicBool::new(false),
         stop: Notify::new(),
@@ -461,6 +512,17 @@ async fn execute(
         Arc::new(Recorder::with_shards(1)),
     )?;
     setup_api.wait_ready(Duration::from_secs(30)).await?;
+    let chaos_driver = if scenario.needs_chaos() {
+        let driver = ChaosDriver::new(options.chaos.clone(), options.admin_token.clone())?;
+        driver
+            .preflight(&scenario.chaos, &options.targets)
+            .await
+            .context("preflight")?;
+        notes.extend(driver.prepare(&scenario.chaos).await?);
+        Some(driver)
+    } else {
+        None
+    };
     for service in Service::ALL {
         setup_api
             .apply_fault(service, &Fault::Clear)
@@ -482,6 +544,7 @@ async fn execute(
         .filter_map(|m| menu_ids.get(&m.key).map(|id| (m.key.clone(), *id)))
         .collect();
     let faults = scenario.scaled_faults(run_time);
+    let chaos_steps = scenario.scaled_chaos(run_time);
     let assertions = scenario.scaled_assertions(run_time);
 
     // Faults due at the start are on before the first request.
@@ -526,9 +589,10 @@ async fn execute(
     let load_until = load_start + run_time;
     for step in &at_start {
         shared.mark(step.service, step.fault.to_string(), "scenario");
+        shared.switch_window(step, 0.0);
     }
 
-    let helpers = vec![
+    let mut helpers = vec![
         tokio::spawn(schedule_faults(shared.clone(), workload.clone(), later)),
         tokio::spawn(poll_faults(shared.clone(), workload.clone())),
         tokio::spawn(poll_consistency(
@@ -538,6 +602,13 @@ async fn execute(
             scenario.load.consistency_every,
         )),
     ];
+    if let Some(driver) = &chaos_driver {
+        helpers.push(tokio::spawn(schedule_chaos(
+            shared.clone(),
+            driver.clone(),
+            chaos_steps.clone(),
+        )));
+    }
     let progress = options
         .progress
         .then(|| tokio::spawn(print_progress(shared.clone())));
@@ -571,6 +642,10 @@ async fn execute(
 
     // ----- teardown, settle, final check -----
     shared.set_phase(Phase::Settling);
+    if let Some(driver) = &chaos_driver {
+        clear_chaos(&shared, driver, &mut notes).await;
+    }
+    lock(&shared.windows).close_where(|_, _| true, load_secs);
     for service in Service::ALL {
         match workload.api.apply_fault(service, &Fault::Clear).await {
             Ok(()) => shared.mark(service, "all faults off".into(), "teardown"),
@@ -640,6 +715,8 @@ async fn execute(
             run_tag,
             max_in_flight: (iterations.max_in_flight > 0)
                 .then_some(iterations.max_in_flight as usize),
+            chaos: chaos_steps,
+            chaos_targets: chaos_driver.as_ref().map(|d| d.targets().clone()),
         },
         scenario,
         started_at: started_at.to_rfc3339(),
@@ -650,7 +727,7 @@ async fn execute(
         endpoints,
         timeline,
         markers: lock(&shared.markers).clone(),
-        fault_windows: Vec::new(),
+        fault_windows: lock(&shared.windows).all(load_secs),
         consistency_history: lock(&shared.consistency).clone(),
         final_check: Some(final_check),
         tally,
@@ -697,6 +774,7 @@ async fn schedule_faults(shared: Arc<Shared>, workload: Arc<Workload>, mut steps
         match workload.api.apply_fault(step.service, &step.fault).await {
             Ok(()) => {
                 shared.mark(step.service, step.fault.to_string(), "scenario");
+                shared.switch_window(&step, shared.elapsed_secs());
                 if let Ok(state) = workload.api.fault_state(step.service).await {
                     lock(&shared.faults).insert(step.service, state);
                 }
@@ -706,6 +784,115 @@ async fn schedule_faults(shared: Arc<Shared>, workload: Arc<Workload>, mut steps
                 format!("FAILED to set {}: {e:#}", step.fault),
                 "scenario",
             ),
+        }
+    }
+}
+
+/// Sets each process, link and dependency fault at its time and clears it when its
+/// duration is over, each step on its own task (a service start can take seconds and must
+/// not hold up the next step). Aborting this task (the load is over) aborts the steps;
+/// teardown clears what they left set.
+async fn schedule_chaos(shared: Arc<Shared>, driver: ChaosDriver, steps: Vec<ChaosStep>) {
+    let Some(start) = shared.load_started.get().copied() else {
+        return;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for step in steps {
+        tasks.spawn(run_chaos_step(shared.clone(), driver.clone(), step, start));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One step: set at `at`, cleared after `duration` (a restart or resume is one action).
+async fn run_chaos_step(shared: Arc<Shared>, driver: ChaosDriver, step: ChaosStep, start: Instant) {
+    if shared.sleep_until(start + step.at).await {
+        return;
+    }
+    let service = step.fault.service();
+    let label = step.label();
+    let key = format!("chaos:{}", step.line);
+    // Known as set before the call, so teardown clears it even if the load ends mid-call.
+    lock(&shared.chaos_active).insert(step.line, step.clone());
+    let begun = shared.elapsed_secs();
+    if let Err(e) = driver.apply(&step).await {
+        lock(&shared.chaos_active).remove(&step.line);
+        shared.mark(service, format!("FAILED to set {label}: {e:#}"), "scenario");
+        return;
+    }
+    shared.mark(service, label.clone(), "scenario");
+    lock(&shared.windows).open(
+        &key,
+        FaultWindow {
+            kind: step.fault.kind().into(),
+            target: step.fault.target(),
+            label,
+            start_s: begun,
+            end_s: begun,
+        },
+    );
+    match step.fault.process() {
+        Some((ProcessAction::Restart, _)) => {
+            lock(&shared.chaos_active).remove(&step.line);
+            lock(&shared.windows).close(&key, shared.elapsed_secs());
+            return;
+        }
+        Some((ProcessAction::Resume, resumed)) => {
+            end_open_pause(&shared, &step, resumed, &key);
+            return;
+        }
+        _ => {}
+    }
+    let Some(end) = step.end() else {
+        return; // a pause ended by a later resume step
+    };
+    if shared.sleep_until(start + end).await {
+        return; // teardown clears it
+    }
+    let ended = shared.elapsed_secs();
+    match driver.clear(&step).await {
+        Ok(()) => {
+            lock(&shared.chaos_active).remove(&step.line);
+            shared.mark(service, format!("cleared: {}", step.fault), "scenario");
+        }
+        Err(e) => shared.mark(
+            service,
+            format!("FAILED to clear {}: {e:#}", step.fault),
+            "scenario",
+        ),
+    }
+    // The window ends when the clearing began: a killed service's start-up is recovery.
+    lock(&shared.windows).close(&key, ended);
+}
+
+/// A `resume` step ends the open-ended `pause` of its service (and its own instant window).
+fn end_open_pause(shared: &Shared, step: &ChaosStep, resumed: Service, key: &str) {
+    let now = shared.elapsed_secs();
+    lock(&shared.chaos_active).retain(|line, active| {
+        let open_pause = active.fault.process() == Some((ProcessAction::Pause, resumed))
+            && active.duration.is_none();
+        !open_pause && *line != step.line
+    });
+    let target = resumed.to_string();
+    lock(&shared.windows).close_where(
+        |open, window| open == key || (window.kind == "pause" && window.target == target),
+        now,
+    );
+}
+
+/// Teardown: clears every process, link and dependency fault still set (the load ended
+/// first, or a clear failed).
+async fn clear_chaos(shared: &Shared, driver: &ChaosDriver, notes: &mut Vec<String>) {
+    let active: Vec<ChaosStep> = std::mem::take(&mut *lock(&shared.chaos_active))
+        .into_values()
+        .collect();
+    for step in active {
+        match driver.clear(&step).await {
+            Ok(()) => shared.mark(
+                step.fault.service(),
+                format!("cleared: {}", step.fault),
+                "teardown",
+            ),
+            Err(e) => notes.push(format!("teardown: clearing {} failed: {e:#}", step.label())),
         }
     }
 }

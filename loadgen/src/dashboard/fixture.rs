@@ -181,5 +181,6 @@ pub fn snapshot() -> Snapshot {
         tally: TallySnapshot::default(),
         iterations: Default::default(),
         in_flight: 0,
+        fault_windows: Vec::new(),
     }
 }

@@ -17,6 +17,7 @@ use ratatui::widgets::{
 
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
 use crate::duration::format_micros;
+use crate::fault_window::FaultWindow;
 use crate::recorder::{EndpointSnapshot, LatencySummary, TRANSPORT_ERROR};
 use crate::run::{LoadMode, Phase, Snapshot};
 use crate::scenario::{ENDPOINTS, Service};
@@ -213,7 +214,8 @@ fn render_full(frame: &mut Frame, area: Rect, snapshot: &Snapshot, state: &ViewS
 /// Height of the faults/consistency row: enough for the services, a few fault changes and
 /// every scenario menu.
 fn bottom_panel_height(snapshot: &Snapshot) -> u16 {
-    let fault_lines = Service::ALL.len() + 1 + snapshot.markers.len().min(4);
+    let link_line = usize::from(!active_link_faults(snapshot).is_empty());
+    let fault_lines = Service::ALL.len() + 1 + link_line + snapshot.markers.len().min(4);
     let menu_lines = snapshot.consistency.as_ref().map_or(1, |c| c.rows.len()) + 1;
     (fault_lines.max(menu_lines) as u16 + 2).clamp(6, 12)
 }
@@ -573,12 +575,37 @@ fn render_rate(frame: &mut Frame, area: Rect, snapshot: &Snapshot, endpoint: &En
     );
 }
 
+/// Fault windows still open (they end "now" in a snapshot).
+fn active_windows(snapshot: &Snapshot) -> impl Iterator<Item = &FaultWindow> {
+    let now = snapshot.elapsed.as_secs_f64();
+    snapshot
+        .fault_windows
+        .iter()
+        .filter(move |w| w.end_s >= now - 1e-6)
+}
+
+/// Open link, partition and dependency faults: they act on links, not on one service.
+fn active_link_faults(snapshot: &Snapshot) -> Vec<&FaultWindow> {
+    active_windows(snapshot)
+        .filter(|w| matches!(w.kind.as_str(), "link" | "partition" | "dependency_down"))
+        .collect()
+}
+
 fn render_faults(frame: &mut Frame, area: Rect, snapshot: &Snapshot) {
     let now = snapshot.elapsed.as_secs_f64();
     let mut lines = Vec::new();
     for service in Service::ALL {
         let state = snapshot.faults.get(&service);
-        let description = state.map_or_else(|| "unknown yet".to_string(), |s| s.describe());
+        let mut description = state.map_or_else(|| "unknown yet".to_string(), |s| s.describe());
+        // A process fault (kill, pause, restart) on it comes first: it is what matters now.
+        if let Some(process) = active_windows(snapshot).find(|w| {
+            w.target == service.name() && matches!(w.kind.as_str(), "kill" | "pause" | "restart")
+        }) {
+            description = match description.as_str() {
+                "none" | "unknown yet" => process.label.to_uppercase(),
+                switches => format!("{} · {switches}", process.label.to_uppercase()),
+            };
+        }
         let description_style = match description.as_str() {
             "none" => Style::new().fg(Color::Green),
             "unknown yet" => Style::new().fg(Color::DarkGray),
@@ -622,6 +649,19 @@ fn render_faults(frame: &mut Frame, area: Rect, snapshot: &Snapshot) {
             (None, None) => line.push(Span::styled(description, description_style)),
         }
         lines.push(Line::from(line));
+    }
+    let links = active_link_faults(snapshot);
+    if !links.is_empty() {
+        let labels: Vec<&str> = links.iter().map(|w| w.label.as_str()).collect();
+        lines.push(Line::from(vec![
+            Span::styled("⚡", Style::new().fg(Color::Red)),
+            " ".into(),
+            Span::styled(format!("{:<11}", "links"), Style::new().bold()),
+            Span::styled(
+                labels.join(" · "),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        ]));
     }
     if !snapshot.markers.is_empty() {
         lines.push(Line::from("changes (newest first)".dark_gray()));
