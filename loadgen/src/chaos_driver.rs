@@ -351,12 +351,20 @@ impl ChaosDriver {
             .iter()
             .find(|p| p.service == "order")
             .context("the control API lists no order service")?;
-        // Directly, or through the proxy's loadgen->order link (with --fault-proxy).
+        // Directly, or through the proxy's loadgen->order link (with --fault-proxy; asked
+        // here when the scenario itself has no link fault).
         let target = port_of(services.direct(Service::Order));
         let supervised = port_of(&order.url);
+        let asked = match links {
+            Some(_) => None,
+            None => self.links().await.ok(),
+        };
         let through_proxy = links
+            .or(asked.as_ref())
             .and_then(|links| links.get("loadgen->order"))
-            .is_some_and(|front| port_of(&front.upstream) == supervised);
+            .is_some_and(|front| {
+                port_of(&front.listen) == target && port_of(&front.upstream) == supervised
+            });
         if supervised != target && !through_proxy {
             bail!(
                 "the control API at {} supervises an Order Service at {}, not the one this run \
