@@ -2,7 +2,8 @@
 # The six process, link and dependency fault scenarios (issue 13) in short mode against
 # `testbed up --processes --fault-proxy` on the real PostgreSQL + Redis: private databases
 # (chaosci_<random>_users|restaurants|orders, dropped at the end) and a private cache prefix,
-# an admin token, free ports. One line per scenario with its figures; exits 1 if any failed.
+# an admin token, free ports. One line per scenario with its figures, reports kept under
+# target/ci/chaos-scenarios/<scenario>/; exits 1 if any failed.
 # Thin glue: the scenarios, the preflight and the fault driving are loadgen's. Used by
 # scripts/test.sh.
 #
@@ -61,9 +62,11 @@ done
 curl -fsS --max-time 2 "$ORDER_URL/ready" >/dev/null || { cat "$work/launcher.log"; echo "FAIL: the stack is not ready" >&2; exit 1; }
 echo "stack: testbed up --processes --fault-proxy, databases ${prefix}*, control $CONTROL_API_URL, proxy $FAULT_PROXY_URL"
 
+reports="$root/target/ci/chaos-scenarios"
+rm -rf "$reports"
 failed=()
 for name in "${scenarios[@]}"; do
-  out="$work/reports/$name"
+  out="$reports/$name"
   started=$SECONDS
   set +e
   "$root/target/debug/loadgen" run "$name" --short --no-dashboard --out "$out" >"$work/$name.log" 2>&1
@@ -85,16 +88,36 @@ tally = run["tally"]
 final = run.get("final_check") or {}
 drift = sum(abs(r["drift"]) for r in final.get("rows", []))
 pending = final.get("orders_by_status", {}).get("PENDING", 0)
-windows = "; ".join(
-    f'{w["label"]} {w["start_s"]:.1f}-{w["end_s"]:.1f}s' for w in run.get("fault_windows", [])
-)
+# Units the clients were told were PAID (less what they cancelled) against the server's.
+client_sold = sum(tally.get("net_sold", {}).values())
+server_sold = sum(r["sold"] for r in final.get("rows", []))
+fault_windows = run.get("fault_windows", [])
+windows = "; ".join(f'{w["label"]} {w["start_s"]:.1f}-{w["end_s"]:.1f}s' for w in fault_windows)
 passed = run["passed"] and code == 0
 print(
     f'{"PASS" if passed else "FAIL"} {run["scenario"]["name"]}: {requests} requests, {errors} errors, '
-    f'orders paid {tally["paid"]} failed {tally["declined"] + tally["order_errors"]} '
-    f'unknown {tally["unknown_outcomes"]}, drift {drift}, PENDING {pending}, '
-    f'faults [{windows}], {wall}s'
+    f'orders paid {tally["paid"]}, failed/errored {tally["declined"] + tally["order_errors"]} '
+    f'(outcome unknown to the client {tally["unknown_outcomes"]}), drift {drift}, PENDING {pending}, '
+    f'units sold: clients saw {client_sold}, server counts {server_sold}, {wall}s'
 )
+# The load while a fault was on against the rest, per second of the timeline (all endpoints).
+chaos = [w for w in fault_windows if w["kind"] in
+         ("kill", "restart", "pause", "link", "partition", "dependency_down")]
+def during(second):
+    return any(w["start_s"] - 1 < second <= w["end_s"] for w in chaos)
+inside = [p for p in run["timeline"] if during(p["second"])]
+outside = [p for p in run["timeline"] if not during(p["second"]) and p["requests"]]
+def describe(points):
+    if not points:
+        return "-"
+    req = sum(p["requests"] for p in points)
+    err = sum(p["errors"] for p in points)
+    worst = max(p["p95"] for p in points) / 1000
+    return f"{req} req, {err} errors, worst p95 {worst:.0f} ms"
+recovery = next((a for a in run["assertions"] if a["title"].startswith("recovered")), None)
+print(f'    faults [{windows}]')
+print(f'    while faulted: {describe(inside)}; otherwise: {describe(outside)}'
+      + (f'; {recovery["title"]}: {recovery["actual"]}' if recovery else ''))
 for a in run["assertions"]:
     if not a["passed"]:
         print(f'    failed: {a["title"]}: {a["actual"]}; expected {a["expected"]} {a["detail"]}')
