@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// - `kind`: the scenario's fault kind: a switch (`delay`, `error`, `payment_fail`,
 ///   `inventory_delay`), a process fault (`kill`, `restart`, `pause`), `link` (a toxic),
-///   `partition` or `dependency_down`.
+///   `partition` or `dependency_down`. A `resume` step has no window of its own: it ends
+///   its service's `pause` window; a `restart` lasts as long as the restart took.
 /// - `target`: what it acts on: a service (`order`) for switches and process faults, a link
 ///   name (`order->restaurant`) for link toxics and partitions, `<service>->postgres|redis`
 ///   or `*->postgres|redis` (every service) for dependency outages.

@@ -820,6 +820,11 @@ async fn run_chaos_step(shared: Arc<Shared>, driver: ChaosDriver, step: ChaosSte
         return;
     }
     shared.mark(service, label.clone(), "scenario");
+    if let Some((ProcessAction::Resume, resumed)) = step.fault.process() {
+        // No window of its own: it ends the pause's.
+        end_open_pause(&shared, &step, resumed, begun);
+        return;
+    }
     lock(&shared.windows).open(
         &key,
         FaultWindow {
@@ -830,17 +835,11 @@ async fn run_chaos_step(shared: Arc<Shared>, driver: ChaosDriver, step: ChaosSte
             end_s: begun,
         },
     );
-    match step.fault.process() {
-        Some((ProcessAction::Restart, _)) => {
-            lock(&shared.chaos_active).remove(&step.line);
-            lock(&shared.windows).close(&key, shared.elapsed_secs());
-            return;
-        }
-        Some((ProcessAction::Resume, resumed)) => {
-            end_open_pause(&shared, &step, resumed, &key);
-            return;
-        }
-        _ => {}
+    if let Some((ProcessAction::Restart, _)) = step.fault.process() {
+        // One action: the window is the time the restart took.
+        lock(&shared.chaos_active).remove(&step.line);
+        lock(&shared.windows).close(&key, shared.elapsed_secs());
+        return;
     }
     let Some(end) = step.end() else {
         return; // a pause ended by a later resume step
@@ -864,9 +863,8 @@ async fn run_chaos_step(shared: Arc<Shared>, driver: ChaosDriver, step: ChaosSte
     lock(&shared.windows).close(&key, ended);
 }
 
-/// A `resume` step ends the open-ended `pause` of its service (and its own instant window).
-fn end_open_pause(shared: &Shared, step: &ChaosStep, resumed: Service, key: &str) {
-    let now = shared.elapsed_secs();
+/// A `resume` step ends the open-ended `pause` of its service, at `at_s`.
+fn end_open_pause(shared: &Shared, step: &ChaosStep, resumed: Service, at_s: f64) {
     lock(&shared.chaos_active).retain(|line, active| {
         let open_pause = active.fault.process() == Some((ProcessAction::Pause, resumed))
             && active.duration.is_none();
@@ -874,8 +872,8 @@ fn end_open_pause(shared: &Shared, step: &ChaosStep, resumed: Service, key: &str
     });
     let target = resumed.to_string();
     lock(&shared.windows).close_where(
-        |open, window| open == key || (window.kind == "pause" && window.target == target),
-        now,
+        |_, window| window.kind == "pause" && window.target == target,
+        at_s,
     );
 }
 

@@ -5,8 +5,9 @@
 //! - a partition and a latency toxic on the in-process stack's links, beside a switch: each
 //!   is on for its window, recorded in `fault_windows`, cleared afterwards, and the books
 //!   balance;
-//! - a kill and a pause through `testbed up --processes --fault-proxy`: the killed service is
-//!   started again, the paused one resumed, both windows recorded, the books balance.
+//! - a kill, pauses (one with a duration, one ended by a `resume` step) and a restart through
+//!   `testbed up --processes --fault-proxy`: the killed service is started again, the paused
+//!   ones resumed, every window recorded, the books balance.
 
 mod support;
 
@@ -344,7 +345,7 @@ impl Drop for Launcher {
 
 const PROCESS_FAULTS: &str = r#"
 name = "processes-under-load"
-description = "a kill and a pause"
+description = "a kill, two pauses and a restart"
 
 [load]
 users = 4
@@ -368,6 +369,21 @@ at = "5s"
 fault = "pause"
 service = "restaurant"
 duration = "1s"
+
+[[faults]]
+at = "3s"
+fault = "pause"
+service = "user"
+
+[[faults]]
+at = "3500ms"
+fault = "resume"
+service = "user"
+
+[[faults]]
+at = "7s"
+fault = "restart"
+service = "user"
 
 [[workflows]]
 kind = "order"
@@ -434,6 +450,17 @@ async fn process_faults_kill_and_pause_then_bring_the_service_back() {
     assert_passed(&record);
     assert_window(window(&record, "kill", "order"), 1.0, 1.5);
     assert_window(window(&record, "pause", "restaurant"), 5.0, 1.0);
+    assert_window(window(&record, "pause", "user"), 3.0, 0.5);
+    let restart = window(&record, "restart", "user");
+    assert!(
+        (7.0..7.6).contains(&restart.start_s) && restart.duration_s() < 5.0,
+        "{restart:?}"
+    );
+    assert_eq!(
+        record.fault_windows.len(),
+        4,
+        "no window for the resume step"
+    );
     let processes = driver.processes().await.expect("process list");
     for process in &processes {
         assert_eq!(process.state, "running", "{processes:?}");
@@ -454,4 +481,9 @@ async fn process_faults_kill_and_pause_then_bring_the_service_back() {
         restaurant.restarts, 0,
         "a pause is not a restart: {restaurant:?}"
     );
+    let user = processes
+        .iter()
+        .find(|p| p.service == "user")
+        .expect("user");
+    assert_eq!(user.restarts, 1, "restarted once: {user:?}");
 }
