@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# Food-delivery chaos testbed: one image holding all five binaries
-# (user-service, restaurant-service, order-service, testbed, loadgen) plus scenarios/.
+# Food-delivery chaos testbed: one image holding all six binaries
+# (user-service, restaurant-service, order-service, testbed, loadgen, faultproxy) plus scenarios/.
 # docker-compose.yml runs one service per container by overriding the command.
 #
 #   docker build -t food-testbed .
@@ -28,7 +28,7 @@ RUN cargo chef cook --release --workspace --locked --recipe-path recipe.json
 COPY . .
 RUN cargo build --release --workspace --locked \
  && mkdir -p /out \
- && for bin in user-service restaurant-service order-service testbed loadgen; do \
+ && for bin in user-service restaurant-service order-service testbed loadgen faultproxy; do \
         cp "target/release/$bin" /out/; \
     done
 

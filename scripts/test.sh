@@ -65,6 +65,9 @@ cargo build -p user-service -p restaurant-service -p order-service --bins
 say "a scenario run end to end: reports written, HTML rendered in headless Chromium"
 bash scripts/report-ci.sh
 
+say "the six process, link and dependency fault scenarios (short mode, testbed up --processes --fault-proxy, PostgreSQL + Redis)"
+bash scripts/chaos-scenarios.sh
+
 say "the live dashboard in a real pseudo-terminal (tmux): keys, q, terminal restored, report"
 bash scripts/dashboard-pty.sh
 

@@ -11,6 +11,8 @@
 #   2b. safe by default: every published port on loopback, no built-in JWT/service/admin
 #      secret (the same check must reject an unsafe copy: `8001:8001`, the old fallback
 #      secret), and the secrets-init command really writes random, owner-only secrets;
+#   2c. docker-compose.faults.yml on top: every link through the faultproxy container
+#      (deploy/faultproxy/links.json), its API on loopback only;
 #   4. the observability profile: `promtool check config` on deploy/observability/prometheus.yml,
 #      the Grafana dashboard JSON (panels, annotations, data source), every query through
 #      `promtool check rules`.
@@ -188,6 +190,52 @@ else
     else
         cat "$W/config.err" "$W/unsafe.out" 2>/dev/null
         fail "self-test: the safety check did not reject an unsafe compose file"
+    fi
+fi
+
+# ---- 2c. the fault-proxy overlay (docker-compose.faults.yml, issue 13) ----------------------
+# Every link of deploy/faultproxy/links.json exists, the services reach PostgreSQL, Redis and
+# each other only through it, loadgen goes through its loadgen-> links, and the combined file
+# is as safe as the plain one (its API published on loopback only).
+faults_file="$(dirname "$compose_file")/docker-compose.faults.yml"
+if [[ -f "$faults_file" && -n "$py" ]]; then
+    if "${compose[@]}" "${cf[@]}" -f "$faults_file" --profile loadgen config >"$W/faults.yml" 2>"$W/config.err" &&
+        safety "$W/faults.yml" &&
+        "$py" - "$W/faults.yml" "$(dirname "$compose_file")/deploy/faultproxy/links.json" <<'PY'
+import json, sys, yaml
+svcs = yaml.safe_load(open(sys.argv[1]))["services"]
+links = {l["name"]: l for l in json.load(open(sys.argv[2]))}
+problems = []
+def need(cond, msg):
+    if not cond:
+        problems.append(msg)
+names = ["loadgen->%s" % s for s in ("user", "restaurant", "order")] + ["order->user", "order->restaurant"]
+names += ["%s->%s" % (s, d) for d in ("postgres", "redis") for s in ("user", "restaurant", "order")]
+need(sorted(links) == sorted(names), "links.json should hold exactly %s" % names)
+def through(name):
+    port = links[name]["listen"].rsplit(":", 1)[1]
+    return "faultproxy:%s" % port
+need("faultproxy" in svcs and "faultproxy" in " ".join(svcs["faultproxy"].get("command", [])), "faultproxy service missing")
+for s in ("user", "restaurant", "order"):
+    env = svcs[s].get("environment") or {}
+    need(through("%s->postgres" % s) in str(env.get("DATABASE_URL")), "%s: DATABASE_URL not through %s->postgres" % (s, s))
+    need(through("%s->redis" % s) in str(env.get("REDIS_URL")), "%s: REDIS_URL not through %s->redis" % (s, s))
+    need((svcs[s].get("depends_on") or {}).get("faultproxy", {}).get("condition") == "service_healthy", "%s: must wait for faultproxy" % s)
+order = svcs["order"].get("environment") or {}
+need(through("order->user") in str(order.get("USER_SERVICE_URL")), "order: USER_SERVICE_URL not through order->user")
+need(through("order->restaurant") in str(order.get("RESTAURANT_SERVICE_URL")), "order: RESTAURANT_SERVICE_URL not through order->restaurant")
+lg = svcs["loadgen"].get("environment") or {}
+for s, var in (("user", "USER_URL"), ("restaurant", "RESTAURANT_URL"), ("order", "ORDER_URL")):
+    need(through("loadgen->%s" % s) in str(lg.get(var)), "loadgen: %s not through loadgen->%s" % (var, s))
+need(str(lg.get("FAULT_PROXY_URL")) == "http://faultproxy:8474", "loadgen: FAULT_PROXY_URL")
+for p in problems:
+    print("  - " + p)
+sys.exit(1 if problems else 0)
+PY
+    then pass "docker-compose.faults.yml: every link through the faultproxy container, API on loopback only"
+    else
+        cat "$W/config.err" 2>/dev/null
+        fail "docker-compose.faults.yml does not wire the services through the fault proxy (listed above)"
     fi
 fi
 

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::api::Targets;
+use crate::chaos_driver::{ChaosDriver, ChaosTargets};
 use crate::dashboard::Dashboard;
 use crate::duration::{format_duration, format_micros, parse_duration};
 use crate::merge;
@@ -150,6 +151,14 @@ pub struct RunArgs {
     /// else there: no dashboard, no progress lines.
     #[arg(long)]
     pub json: bool,
+    /// The launcher's control API, for process faults (kill, restart, pause, resume) of
+    /// `testbed up --processes`.
+    #[arg(long, env = "CONTROL_API_URL", default_value = "http://127.0.0.1:8000")]
+    pub control_url: String,
+    /// The fault proxy's Toxiproxy-compatible API, for link, partition and dependency
+    /// faults of `testbed up --fault-proxy`.
+    #[arg(long, env = "FAULT_PROXY_URL", default_value = "http://127.0.0.1:8474")]
+    pub fault_proxy_url: String,
     /// Sent as X-Admin-Token on fault switches and admin calls.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -162,6 +171,13 @@ impl RunArgs {
             restaurant: self.restaurant_url.clone(),
             order: self.order_url.clone(),
             gateway: self.gateway.clone(),
+        }
+    }
+
+    pub fn chaos_targets(&self) -> ChaosTargets {
+        ChaosTargets {
+            control_url: self.control_url.clone(),
+            proxy_url: self.fault_proxy_url.clone(),
         }
     }
 }
@@ -248,7 +264,7 @@ fn list_scenarios(json: bool) -> ExitCode {
                     "description": s.description,
                     "source": s.source,
                     "workflows": s.workflows.len(),
-                    "faults": s.faults.len(),
+                    "faults": s.faults.len() + s.chaos.len(),
                     "assertions": s.assertions.len(),
                 }),
                 Err(e) => json!({"name": name, "error": e}),
@@ -283,7 +299,7 @@ fn validate(name_or_path: &str) -> ExitCode {
                 s.source,
                 s.name,
                 s.workflows.len(),
-                s.faults.len(),
+                s.faults.len() + s.chaos.len(),
                 s.assertions.len()
             );
             ExitCode::SUCCESS
@@ -298,6 +314,13 @@ fn validate(name_or_path: &str) -> ExitCode {
 /// `loadgen run`: runs, prints the verdict, writes the reports.
 pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenario = scenario::resolve(&args.scenario)?;
+    if scenario.needs_chaos() {
+        // Before the dashboard and any load: can this stack give the scenario's faults?
+        ChaosDriver::new(args.chaos_targets(), args.admin_token.clone())?
+            .preflight(&scenario.chaos, &args.targets())
+            .await
+            .with_context(|| format!("{}: preflight", scenario.name))?;
+    }
     let mut json_out = if args.json {
         Some(stdout_for_json().context("keeping stdout for --json")?)
     } else {
@@ -330,6 +353,7 @@ pub async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         progress: dashboard.is_none() && !args.json,
         max_in_flight: args.max_in_flight.map(|n| n as usize),
+        chaos: args.chaos_targets(),
     };
     let handle = start_run(options);
     let record = match dashboard {

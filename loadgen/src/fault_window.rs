@@ -1,13 +1,24 @@
-//! Fault windows: the spans of a run during which a fault was on, as the report shades them
-//! and recovery is measured from their ends. For today's switch faults (delay, 500s,
-//! payment failure, inventory delay) a window runs from the step that turns a switch on for
-//! a service until the step that turns it off (its `clear`, a zero delay or percentage, or
-//! `enable = false`), or until the teardown at the end of the load.
+//! Fault windows: when each fault of a run was on, on the load timeline, as the report
+//! shades them and recovery is measured from their ends. A run records one [`FaultWindow`]
+//! per fault it applied in `run.json` (`RunRecord::fault_windows`).
+//!
+//! - Switch faults (delay, 500s, payment failure, inventory delay): a window runs from the
+//!   step that turns a switch on for a service until the step that turns it off (its
+//!   `clear`, a zero delay or percentage, or `enable = false`), or until the teardown at the
+//!   end of the load; a change while on extends the label ([`switch_windows`]).
+//! - Process, link and dependency faults: a window runs from the moment the fault is applied
+//!   to the moment its clearing begins, so a killed service's start-up counts as recovery; a
+//!   `restart` lasts as long as the restart took, a `resume` ends its service's `pause`
+//!   ([`WindowBook`], kept by the run as it goes).
+//!
+//! Kept plain (strings and seconds) so every consumer can use it without knowing how the
+//! fault was driven.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chaos::{ChaosStep, ProcessAction};
 use crate::scenario::{Fault, FaultStep, Service};
 
 /// One span during which a fault was on.
@@ -36,6 +47,11 @@ impl FaultWindow {
     /// `kind target` for tables and messages.
     pub fn name(&self) -> String {
         format!("{} {}", self.kind, self.target)
+    }
+
+    /// How long the fault was on, in seconds.
+    pub fn duration_s(&self) -> f64 {
+        (self.end_s - self.start_s).max(0.0)
     }
 }
 
@@ -103,8 +119,13 @@ pub fn switch_windows(
 }
 
 /// The windows a scenario plans, its steps taken at their (scaled) times and every fault
-/// still on ending with the load at `run_secs`.
-pub fn planned_windows(steps: &[FaultStep], run_secs: f64) -> Vec<FaultWindow> {
+/// still on ending with the load at `run_secs`: the switches' and the process, link and
+/// dependency faults' (a `resume` ends its service's pause; a `restart` is a moment).
+pub fn planned_windows(
+    steps: &[FaultStep],
+    chaos: &[ChaosStep],
+    run_secs: f64,
+) -> Vec<FaultWindow> {
     let mut timed: Vec<(f64, FaultStep)> = steps
         .iter()
         .map(|step| (step.at.as_secs_f64(), step.clone()))
@@ -112,12 +133,113 @@ pub fn planned_windows(steps: &[FaultStep], run_secs: f64) -> Vec<FaultWindow> {
     timed.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (mut windows, still_on) = switch_windows(&timed, run_secs);
     windows.extend(still_on);
+    windows.extend(planned_chaos_windows(chaos, run_secs));
     windows.sort_by(|a, b| {
         a.start_s
             .total_cmp(&b.start_s)
             .then(a.end_s.total_cmp(&b.end_s))
     });
     windows
+}
+
+/// The windows of a run as it goes: open ones (keyed by what closes them) and closed ones.
+#[derive(Debug, Default)]
+pub struct WindowBook {
+    open: Vec<(String, FaultWindow)>,
+    closed: Vec<FaultWindow>,
+}
+
+impl WindowBook {
+    /// Opens a window under `key`; one already open under the same key ends where this one
+    /// starts (a switch set again replaces its earlier setting).
+    pub fn open(&mut self, key: &str, window: FaultWindow) {
+        self.close(key, window.start_s);
+        self.open.push((key.to_string(), window));
+    }
+
+    /// Ends the window open under `key`, if any, at `at_s`.
+    pub fn close(&mut self, key: &str, at_s: f64) {
+        self.close_where(|open_key, _| open_key == key, at_s);
+    }
+
+    /// Ends every open window `matches` picks (by key and window) at `at_s`.
+    pub fn close_where(&mut self, matches: impl Fn(&str, &FaultWindow) -> bool, at_s: f64) {
+        let (ending, staying): (Vec<_>, Vec<_>) = std::mem::take(&mut self.open)
+            .into_iter()
+            .partition(|(key, window)| matches(key, window));
+        self.open = staying;
+        for (_, mut window) in ending {
+            window.end_s = at_s.max(window.start_s);
+            self.closed.push(window);
+        }
+    }
+
+    /// The windows so far, open ones ending `now_s`, in order of start.
+    pub fn all(&self, now_s: f64) -> Vec<FaultWindow> {
+        let mut windows = self.closed.clone();
+        windows.extend(self.open.iter().map(|(_, window)| FaultWindow {
+            end_s: now_s.max(window.start_s),
+            ..window.clone()
+        }));
+        windows.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        windows
+    }
+
+    /// The windows still open.
+    pub fn active(&self) -> Vec<FaultWindow> {
+        self.open.iter().map(|(_, window)| window.clone()).collect()
+    }
+
+    /// The windows that have ended, and the open ones ending `now_s`.
+    pub fn split(&self, now_s: f64) -> (Vec<FaultWindow>, Vec<FaultWindow>) {
+        let active = self
+            .open
+            .iter()
+            .map(|(_, window)| FaultWindow {
+                end_s: now_s.max(window.start_s),
+                ..window.clone()
+            })
+            .collect();
+        (self.closed.clone(), active)
+    }
+}
+
+/// The windows the process, link and dependency steps plan (see [`planned_windows`]).
+fn planned_chaos_windows(chaos: &[ChaosStep], run_secs: f64) -> Vec<FaultWindow> {
+    let mut book = WindowBook::default();
+    let mut steps: Vec<&ChaosStep> = chaos.iter().collect();
+    steps.sort_by_key(|step| step.at);
+    for step in steps {
+        let at = step.at.as_secs_f64();
+        let key = format!("chaos:{}", step.line);
+        if let Some((ProcessAction::Resume, service)) = step.fault.process() {
+            let target = service.to_string();
+            book.close_where(|_, w| w.kind == "pause" && w.target == target, at);
+            continue;
+        }
+        book.open(
+            &key,
+            FaultWindow {
+                kind: step.fault.kind().into(),
+                target: step.fault.target(),
+                label: step.label(),
+                start_s: at,
+                end_s: at,
+            },
+        );
+        match step.end() {
+            Some(end) => book.close(&key, end.as_secs_f64()),
+            None if step
+                .fault
+                .process()
+                .is_some_and(|(a, _)| a == ProcessAction::Restart) =>
+            {
+                book.close(&key, at)
+            }
+            None => {}
+        }
+    }
+    book.all(run_secs)
 }
 
 #[cfg(test)]
@@ -158,7 +280,7 @@ mod tests {
             step(45, Service::User, Fault::Clear),
             step(5, Service::Order, Fault::PaymentFail { percent: 30 }),
         ];
-        let windows = planned_windows(&steps, 60.0);
+        let windows = planned_windows(&steps, &[], 60.0);
         let summary: Vec<(String, f64, f64)> = windows
             .iter()
             .map(|w| (w.name(), w.start_s, w.end_s))
@@ -210,5 +332,43 @@ mod tests {
         // A clear with nothing on closes nothing.
         let (closed, open) = switch_windows(&[(2.0, step(2, Service::User, Fault::Clear))], 3.0);
         assert!(closed.is_empty() && open.is_empty());
+    }
+
+    fn window(kind: &str, start_s: f64) -> FaultWindow {
+        FaultWindow {
+            kind: kind.into(),
+            target: "order".into(),
+            label: kind.into(),
+            start_s,
+            end_s: start_s,
+        }
+    }
+
+    #[test]
+    fn a_window_ends_when_closed_replaced_or_at_the_end() {
+        let mut book = WindowBook::default();
+        book.open("switch:order:delay", window("delay", 1.0));
+        book.open("switch:order:delay", window("delay", 3.0));
+        book.open("chaos:12", window("kill", 4.0));
+        book.close("chaos:12", 6.5);
+        book.open("switch:user:error", window("error", 5.0));
+        assert_eq!(book.active().len(), 2);
+        let all = book.all(10.0);
+        let spans: Vec<(&str, f64, f64)> = all
+            .iter()
+            .map(|w| (w.kind.as_str(), w.start_s, w.end_s))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("delay", 1.0, 3.0),
+                ("delay", 3.0, 10.0),
+                ("kill", 4.0, 6.5),
+                ("error", 5.0, 10.0)
+            ]
+        );
+        book.close_where(|key, _| key.starts_with("switch:order:"), 8.0);
+        assert_eq!(book.active().len(), 1);
+        assert!((all[2].duration_s() - 2.5).abs() < 1e-9);
     }
 }

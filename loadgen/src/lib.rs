@@ -9,6 +9,8 @@
 
 pub mod api;
 pub mod assertions;
+pub mod chaos;
+pub mod chaos_driver;
 pub mod cli;
 pub mod compare;
 pub mod consistency;

@@ -20,9 +20,11 @@ use tokio::task::JoinHandle;
 
 use crate::api::{Api, Targets};
 use crate::assertions::{self, AssertionResult, Evidence, IterationStats, WindowStats};
+use crate::chaos::{ChaosStep, ProcessAction};
+use crate::chaos_driver::{ChaosDriver, ChaosTargets};
 use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
-use crate::fault_window::{self, FaultWindow};
+use crate::fault_window::{self, FaultWindow, WindowBook};
 use crate::hlog::{self, RunHistograms, Seconds};
 use crate::merge::SourceRun;
 use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
@@ -46,6 +48,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Open loop: the most iterations running at once; overrides the scenario's.
     pub max_in_flight: Option<usize>,
+    /// The control API and fault proxy that process, link and dependency faults go
+    /// through (only called when the scenario has such faults).
+    pub chaos: ChaosTargets,
 }
 
 /// How load was generated, and so how latency is to be read.
@@ -120,6 +125,12 @@ pub struct RunConfig {
     /// Open loop: the cap on iterations running at once.
     #[serde(default)]
     pub max_in_flight: Option<usize>,
+    /// The process, link and dependency faults, at their (scaled) times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chaos: Vec<ChaosStep>,
+    /// Where they were driven (when the scenario had any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos_targets: Option<ChaosTargets>,
 }
 
 /// Everything a finished run produced; saved as `run.json`, rendered into the reports.
@@ -154,7 +165,7 @@ pub struct RunRecord {
     /// For a record made by `loadgen merge`: the runs it combines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<SourceRun>,
-    /// The spans during which a fault was on (seconds into the load).
+    /// When each fault was on, in seconds into the load (see [`crate::fault_window`]).
     #[serde(default)]
     pub fault_windows: Vec<FaultWindow>,
     /// Recovery after each fault window (see [`crate::recovery`]).
@@ -237,6 +248,9 @@ struct Shared {
     users_active: AtomicUsize,
     faults: Mutex<BTreeMap<Service, ChaosSnapshot>>,
     markers: Mutex<Vec<FaultMarker>>,
+    windows: Mutex<WindowBook>,
+    /// Process, link and dependency faults set and not yet cleared, by scenario line.
+    chaos_active: Mutex<BTreeMap<usize, ChaosStep>>,
     consistency: Mutex<Vec<ConsistencyCheck>>,
     stop_requested: AtomicBool,
     stop: Notify,
@@ -339,15 +353,18 @@ impl Shared {
     /// teardown every window has ended.
     fn fault_windows(&self) -> (Vec<FaultWindow>, Vec<FaultWindow>) {
         let applied = lock(&self.applied).clone();
-        match self.teardown_at.get() {
-            Some(teardown) => {
-                let (mut ended, still_on) = fault_window::switch_windows(&applied, *teardown);
-                ended.extend(still_on);
-                ended.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-                (ended, Vec::new())
-            }
-            None => fault_window::switch_windows(&applied, self.elapsed_secs()),
+        let now_s = self.teardown_at.get().copied();
+        let (mut ended, mut active) =
+            fault_window::switch_windows(&applied, now_s.unwrap_or_else(|| self.elapsed_secs()));
+        let (chaos_ended, chaos_active) = lock(&self.windows).split(self.elapsed_secs());
+        ended.extend(chaos_ended);
+        active.extend(chaos_active);
+        if now_s.is_some() {
+            // After the teardown nothing is on any more.
+            ended.append(&mut active);
         }
+        ended.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        (ended, active)
     }
 
     /// Recovery so far after the windows that have ended.
@@ -491,6 +508,8 @@ pub fn start_run(options: RunOptions) -> RunHandle {
         users_active: AtomicUsize::new(0),
         faults: Mutex::new(BTreeMap::new()),
         markers: Mutex::new(Vec::new()),
+        windows: Mutex::new(WindowBook::default()),
+        chaos_active: Mutex::new(BTreeMap::new()),
         consistency: Mutex::new(Vec::new()),
         stop_requested: AtomicBool::new(false),
         stop: Notify::new(),
@@ -533,6 +552,17 @@ async fn execute(
         Arc::new(Recorder::with_shards(1)),
     )?;
     setup_api.wait_ready(Duration::from_secs(30)).await?;
+    let chaos_driver = if scenario.needs_chaos() {
+        let driver = ChaosDriver::new(options.chaos.clone(), options.admin_token.clone())?;
+        driver
+            .preflight(&scenario.chaos, &options.targets)
+            .await
+            .context("preflight")?;
+        notes.extend(driver.prepare(&scenario.chaos).await?);
+        Some(driver)
+    } else {
+        None
+    };
     for service in Service::ALL {
         setup_api
             .apply_fault(service, &Fault::Clear)
@@ -554,6 +584,7 @@ async fn execute(
         .filter_map(|m| menu_ids.get(&m.key).map(|id| (m.key.clone(), *id)))
         .collect();
     let faults = scenario.scaled_faults(run_time);
+    let chaos_steps = scenario.scaled_chaos(run_time);
     let assertions = scenario.scaled_assertions(run_time);
 
     // Faults due at the start are on before the first request.
@@ -601,7 +632,7 @@ async fn execute(
         shared.record_applied(step, 0.0);
     }
 
-    let helpers = vec![
+    let mut helpers = vec![
         tokio::spawn(schedule_faults(shared.clone(), workload.clone(), later)),
         tokio::spawn(poll_faults(shared.clone(), workload.clone())),
         tokio::spawn(poll_consistency(
@@ -611,6 +642,13 @@ async fn execute(
             scenario.load.consistency_every,
         )),
     ];
+    if let Some(driver) = &chaos_driver {
+        helpers.push(tokio::spawn(schedule_chaos(
+            shared.clone(),
+            driver.clone(),
+            chaos_steps.clone(),
+        )));
+    }
     let progress = options
         .progress
         .then(|| tokio::spawn(print_progress(shared.clone())));
@@ -645,6 +683,10 @@ async fn execute(
     // ----- teardown, settle, final check -----
     shared.set_phase(Phase::Settling);
     let _ = shared.teardown_at.set(shared.elapsed_secs());
+    if let Some(driver) = &chaos_driver {
+        clear_chaos(&shared, driver, &mut notes).await;
+    }
+    lock(&shared.windows).close_where(|_, _| true, load_secs);
     for service in Service::ALL {
         match workload.api.apply_fault(service, &Fault::Clear).await {
             Ok(()) => shared.mark(service, "all faults off".into(), "teardown"),
@@ -731,6 +773,8 @@ async fn execute(
             run_tag,
             max_in_flight: (iterations.max_in_flight > 0)
                 .then_some(iterations.max_in_flight as usize),
+            chaos: chaos_steps,
+            chaos_targets: chaos_driver.as_ref().map(|d| d.targets().clone()),
         },
         scenario,
         started_at: started_at.to_rfc3339(),
@@ -799,6 +843,115 @@ async fn schedule_faults(shared: Arc<Shared>, workload: Arc<Workload>, mut steps
                 format!("FAILED to set {}: {e:#}", step.fault),
                 "scenario",
             ),
+        }
+    }
+}
+
+/// Sets each process, link and dependency fault at its time and clears it when its
+/// duration is over, each step on its own task (a service start can take seconds and must
+/// not hold up the next step). Aborting this task (the load is over) aborts the steps;
+/// teardown clears what they left set.
+async fn schedule_chaos(shared: Arc<Shared>, driver: ChaosDriver, steps: Vec<ChaosStep>) {
+    let Some(start) = shared.load_started.get().copied() else {
+        return;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for step in steps {
+        tasks.spawn(run_chaos_step(shared.clone(), driver.clone(), step, start));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One step: set at `at`, cleared after `duration` (a restart or resume is one action).
+async fn run_chaos_step(shared: Arc<Shared>, driver: ChaosDriver, step: ChaosStep, start: Instant) {
+    if shared.sleep_until(start + step.at).await {
+        return;
+    }
+    let service = step.fault.service();
+    let label = step.label();
+    let key = format!("chaos:{}", step.line);
+    // Known as set before the call, so teardown clears it even if the load ends mid-call.
+    lock(&shared.chaos_active).insert(step.line, step.clone());
+    let begun = shared.elapsed_secs();
+    if let Err(e) = driver.apply(&step).await {
+        lock(&shared.chaos_active).remove(&step.line);
+        shared.mark(service, format!("FAILED to set {label}: {e:#}"), "scenario");
+        return;
+    }
+    shared.mark(service, label.clone(), "scenario");
+    // Wakes the consistency checker, as a switch step does.
+    shared.fault_applied.notify_one();
+    if let Some((ProcessAction::Resume, resumed)) = step.fault.process() {
+        // No window of its own: it ends the pause's.
+        end_open_pause(&shared, &step, resumed, begun);
+        return;
+    }
+    lock(&shared.windows).open(
+        &key,
+        FaultWindow {
+            kind: step.fault.kind().into(),
+            target: step.fault.target(),
+            label,
+            start_s: begun,
+            end_s: begun,
+        },
+    );
+    if let Some((ProcessAction::Restart, _)) = step.fault.process() {
+        // One action: the window is the time the restart took.
+        lock(&shared.chaos_active).remove(&step.line);
+        lock(&shared.windows).close(&key, shared.elapsed_secs());
+        return;
+    }
+    let Some(end) = step.end() else {
+        return; // a pause ended by a later resume step
+    };
+    if shared.sleep_until(start + end).await {
+        return; // teardown clears it
+    }
+    let ended = shared.elapsed_secs();
+    match driver.clear(&step).await {
+        Ok(()) => {
+            lock(&shared.chaos_active).remove(&step.line);
+            shared.mark(service, format!("cleared: {}", step.fault), "scenario");
+        }
+        Err(e) => shared.mark(
+            service,
+            format!("FAILED to clear {}: {e:#}", step.fault),
+            "scenario",
+        ),
+    }
+    // The window ends when the clearing began: a killed service's start-up is recovery.
+    lock(&shared.windows).close(&key, ended);
+}
+
+/// A `resume` step ends the open-ended `pause` of its service, at `at_s`.
+fn end_open_pause(shared: &Shared, step: &ChaosStep, resumed: Service, at_s: f64) {
+    lock(&shared.chaos_active).retain(|line, active| {
+        let open_pause = active.fault.process() == Some((ProcessAction::Pause, resumed))
+            && active.duration.is_none();
+        !open_pause && *line != step.line
+    });
+    let target = resumed.to_string();
+    lock(&shared.windows).close_where(
+        |_, window| window.kind == "pause" && window.target == target,
+        at_s,
+    );
+}
+
+/// Teardown: clears every process, link and dependency fault still set (the load ended
+/// first, or a clear failed).
+async fn clear_chaos(shared: &Shared, driver: &ChaosDriver, notes: &mut Vec<String>) {
+    let active: Vec<ChaosStep> = std::mem::take(&mut *lock(&shared.chaos_active))
+        .into_values()
+        .collect();
+    for step in active {
+        match driver.clear(&step).await {
+            Ok(()) => shared.mark(
+                step.fault.service(),
+                format!("cleared: {}", step.fault),
+                "teardown",
+            ),
+            Err(e) => notes.push(format!("teardown: clearing {} failed: {e:#}", step.label())),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! with file and line in every message, and finding the named scenarios shipped in
 //! `scenarios/`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::chaos::{self, ChaosStep, RawChaos};
 use crate::duration::{format_duration, parse_duration};
 
 /// Every endpoint the load generator times, as it names them in reports and assertions.
@@ -56,6 +57,29 @@ const BUILT_IN: &[(&str, &str)] = &[
         "full-chaos",
         include_str!("../../scenarios/full-chaos.toml"),
     ),
+    // Process, link and dependency faults: `testbed up --processes --fault-proxy` on
+    // PostgreSQL + Redis (scripts/chaos-scenarios.sh).
+    (
+        "order-crash",
+        include_str!("../../scenarios/order-crash.toml"),
+    ),
+    (
+        "restaurant-freeze",
+        include_str!("../../scenarios/restaurant-freeze.toml"),
+    ),
+    (
+        "redis-outage",
+        include_str!("../../scenarios/redis-outage.toml"),
+    ),
+    (
+        "db-brownout",
+        include_str!("../../scenarios/db-brownout.toml"),
+    ),
+    ("partition", include_str!("../../scenarios/partition.toml")),
+    (
+        "slow-network",
+        include_str!("../../scenarios/slow-network.toml"),
+    ),
 ];
 
 /// A problem in a scenario file, with where it is.
@@ -80,7 +104,14 @@ pub struct Scenario {
     pub source: String,
     pub load: Load,
     pub menus: Vec<MenuSetup>,
+    /// The fault switches (`[[faults]]` of kind delay, error, payment_fail,
+    /// inventory_delay, clear).
     pub faults: Vec<FaultStep>,
+    /// Process, link and dependency faults (`[[faults]]` of kind kill, restart, pause,
+    /// resume, link, partition, dependency_down); they need `testbed up --processes
+    /// --fault-proxy`.
+    #[serde(default)]
+    pub chaos: Vec<ChaosStep>,
     pub workflows: Vec<Workflow>,
     pub assertions: Vec<Assertion>,
     /// Thresholds for `loadgen compare` against a baseline run (`[compare]`).
@@ -459,6 +490,28 @@ impl Scenario {
             .collect()
     }
 
+    /// The process, link and dependency faults with their start times scaled like the
+    /// switches'; durations stay as written (a 2 s kill is a 2 s kill), and a fault that
+    /// would then outlast the run starts earlier so that it ends with it.
+    pub fn scaled_chaos(&self, run_time: Duration) -> Vec<ChaosStep> {
+        let ratio = run_time.as_secs_f64() / self.load.run_time.as_secs_f64().max(0.001);
+        self.chaos
+            .iter()
+            .map(|step| {
+                let mut at = Duration::from_secs_f64(step.at.as_secs_f64() * ratio);
+                if let Some(duration) = step.duration {
+                    at = at.min(run_time.saturating_sub(duration));
+                }
+                ChaosStep { at, ..step.clone() }
+            })
+            .collect()
+    }
+
+    /// Whether a run needs the launcher's control API or fault proxy.
+    pub fn needs_chaos(&self) -> bool {
+        !self.chaos.is_empty()
+    }
+
     /// The assertions with time windows scaled like the faults.
     pub fn scaled_assertions(&self, run_time: Duration) -> Vec<Assertion> {
         let ratio = run_time.as_secs_f64() / self.load.run_time.as_secs_f64().max(0.001);
@@ -602,8 +655,24 @@ fn default_price() -> i64 {
 struct RawFault {
     #[serde(default)]
     at: Option<String>,
-    service: String,
+    #[serde(default)]
+    service: Option<String>,
     fault: String,
+    // Process, link and dependency faults (crate::chaos).
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
+    #[serde(default)]
+    toxic: Option<String>,
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    toxicity: Option<f64>,
+    #[serde(default)]
+    attributes: Option<BTreeMap<String, i64>>,
+    #[serde(default)]
+    dependency: Option<String>,
     #[serde(default)]
     delay_ms: Option<u64>,
     #[serde(default)]
@@ -852,14 +921,19 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
     };
 
     let mut faults = Vec::new();
+    let mut chaos_steps = Vec::new();
+    let mut chaos_spans = Vec::new();
     for spanned in &raw.faults {
-        faults.push(check_fault(
-            &at,
-            spanned.get_ref(),
-            spanned.span(),
-            run_time,
-        )?);
+        match check_fault(&at, spanned.get_ref(), spanned.span(), run_time)? {
+            CheckedFault::Switch(step) => faults.push(step),
+            CheckedFault::Chaos(step) => {
+                chaos_steps.push(step);
+                chaos_spans.push(spanned.span());
+            }
+        }
     }
+    chaos::check_sequence(&chaos_steps, run_time)
+        .map_err(|(index, message)| at.error(chaos_spans[index].clone(), message))?;
 
     let workflows_span = raw.workflows.span();
     let raw_workflows = raw.workflows.into_inner();
@@ -940,7 +1014,13 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
         });
     }
     let rules: Vec<Rule> = assertions.iter().map(|a| a.rule.clone()).collect();
-    check_recovery_filters(&at, &raw.assertions, &rules, &faults, load.run_time)?;
+    check_recovery_filters(
+        &at,
+        &raw.assertions,
+        &rules,
+        (&faults, &chaos_steps),
+        load.run_time,
+    )?;
 
     Ok(Scenario {
         name,
@@ -950,10 +1030,17 @@ pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError>
         load,
         menus,
         faults,
+        chaos: chaos_steps,
         workflows,
         assertions,
         compare: check_compare(&at, &raw.compare)?,
     })
+}
+
+/// A `[[faults]]` table, checked: a switch or a process/link/dependency fault.
+enum CheckedFault {
+    Switch(FaultStep),
+    Chaos(ChaosStep),
 }
 
 fn check_fault(
@@ -961,7 +1048,7 @@ fn check_fault(
     raw: &RawFault,
     span: Range<usize>,
     run_time: Duration,
-) -> Result<FaultStep, ScenarioError> {
+) -> Result<CheckedFault, ScenarioError> {
     let when = match &raw.at {
         Some(text) => at.duration(text, span.clone(), "faults.at")?,
         None => Duration::ZERO,
@@ -976,7 +1063,85 @@ fn check_fault(
             ),
         ));
     }
-    let service = match raw.service.as_str() {
+    if chaos::KINDS.contains(&raw.fault.as_str()) {
+        return check_chaos(at, raw, span, when, run_time).map(CheckedFault::Chaos);
+    }
+    check_switch(at, raw, span, when).map(CheckedFault::Switch)
+}
+
+/// A process, link or dependency fault (crate::chaos checks the fields).
+fn check_chaos(
+    at: &Locator<'_>,
+    raw: &RawFault,
+    span: Range<usize>,
+    when: Duration,
+    run_time: Duration,
+) -> Result<ChaosStep, ScenarioError> {
+    let duration = match &raw.duration {
+        Some(text) => Some(at.duration(text, span.clone(), "faults.duration")?),
+        None => None,
+    };
+    let fields = RawChaos {
+        fault: &raw.fault,
+        service: raw.service.as_deref(),
+        duration,
+        link: raw.link.as_deref(),
+        toxic: raw.toxic.as_deref(),
+        stream: raw.stream.as_deref(),
+        toxicity: raw.toxicity,
+        attributes: raw.attributes.as_ref(),
+        dependency: raw.dependency.as_deref(),
+    };
+    let fault =
+        chaos::check(&fields, when, run_time).map_err(|message| at.error(span.clone(), message))?;
+    Ok(ChaosStep {
+        at: when,
+        duration,
+        fault,
+        line: at.line_of(&span),
+    })
+}
+
+/// One of the services' fault switches, as before issue 13.
+fn check_switch(
+    at: &Locator<'_>,
+    raw: &RawFault,
+    span: Range<usize>,
+    when: Duration,
+) -> Result<FaultStep, ScenarioError> {
+    let extra = [
+        ("duration", raw.duration.is_some()),
+        ("link", raw.link.is_some()),
+        ("toxic", raw.toxic.is_some()),
+        ("stream", raw.stream.is_some()),
+        ("toxicity", raw.toxicity.is_some()),
+        ("attributes", raw.attributes.is_some()),
+        ("dependency", raw.dependency.is_some()),
+    ];
+    if let Some((field, _)) = extra.iter().find(|(_, given)| *given) {
+        let hint = if *field == "duration" {
+            ": a switch stays on until a later `clear` step"
+        } else {
+            ""
+        };
+        return Err(at.error(
+            span,
+            format!(
+                "faults: the switch \"{}\" takes no `{field}`{hint}",
+                raw.fault
+            ),
+        ));
+    }
+    let Some(service) = raw.service.as_deref() else {
+        return Err(at.error(
+            span,
+            format!(
+                "faults: \"{}\" needs service = \"user\", \"restaurant\" or \"order\"",
+                raw.fault
+            ),
+        ));
+    };
+    let service = match service {
         "user" => Service::User,
         "restaurant" => Service::Restaurant,
         "order" => Service::Order,
@@ -1029,7 +1194,8 @@ fn check_fault(
             return Err(at.error(
                 span,
                 format!(
-                    "faults: unknown fault \"{other}\"; expected delay, error, payment_fail, inventory_delay or clear"
+                    "faults: unknown fault \"{other}\"; expected a switch (delay, error, payment_fail, inventory_delay, clear) or one of: {}",
+                    chaos::KINDS.join(", ")
                 ),
             ));
         }
@@ -1185,10 +1351,10 @@ fn check_recovery_filters(
     at: &Locator<'_>,
     raw: &[Spanned<RawAssertion>],
     rules: &[Rule],
-    faults: &[FaultStep],
+    (faults, chaos): (&[FaultStep], &[ChaosStep]),
     run_time: Duration,
 ) -> Result<(), ScenarioError> {
-    let windows = crate::fault_window::planned_windows(faults, run_time.as_secs_f64());
+    let windows = crate::fault_window::planned_windows(faults, chaos, run_time.as_secs_f64());
     for (spanned, rule) in raw.iter().zip(rules) {
         let Rule::RecoveredWithin { fault, .. } = rule else {
             continue;
@@ -1551,6 +1717,6 @@ max = "800ms"
             assert!(!scenario.assertions.is_empty(), "{name} has assertions");
             assert!(scenario.load.short_run_time <= Duration::from_secs(20));
         }
-        assert_eq!(BUILT_IN.len(), 7);
+        assert_eq!(BUILT_IN.len(), 13);
     }
 }

@@ -193,7 +193,7 @@ fn list_json_is_one_array_with_errors_marked() {
     let (code, stdout, _) = run(loadgen(&dir).args(["list", "--json"]));
     assert_eq!(code, Some(1));
     let items: Vec<Value> = serde_json::from_str(&stdout).expect("stdout is one JSON array");
-    assert_eq!(items.len(), 8, "7 built in + 1: {stdout}");
+    assert_eq!(items.len(), 14, "13 built in + 1: {stdout}");
     let chaos = items
         .iter()
         .find(|i| i["name"] == "full-chaos")

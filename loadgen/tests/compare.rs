@@ -59,6 +59,7 @@ async fn saved_run(stack: &Stack, text: &str, reports: &Path) -> PathBuf {
         seed: 1,
         progress: false,
         max_in_flight: None,
+        chaos: Default::default(),
     })
     .wait()
     .await

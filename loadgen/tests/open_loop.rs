@@ -57,6 +57,7 @@ async fn run(stack: &Stack, max_in_flight: Option<usize>) -> RunRecord {
         seed: 1,
         progress: false,
         max_in_flight,
+        chaos: Default::default(),
     })
     .wait()
     .await

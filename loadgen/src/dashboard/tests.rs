@@ -240,6 +240,50 @@ fn a_recent_fault_change_is_marked_on_its_service() {
 }
 
 #[test]
+fn process_and_link_faults_show_on_the_fault_panel_while_on() {
+    let mut snapshot = fixture::snapshot();
+    let now = snapshot.elapsed.as_secs_f64();
+    let window = |kind: &str, target: &str, label: &str, start_s: f64, end_s: f64| {
+        crate::fault_window::FaultWindow {
+            kind: kind.into(),
+            target: target.into(),
+            label: label.into(),
+            start_s,
+            end_s,
+        }
+    };
+    snapshot.active_faults = vec![
+        window(
+            "kill",
+            "restaurant",
+            "kill restaurant for 2s",
+            now - 1.0,
+            now,
+        ),
+        window(
+            "partition",
+            "order->restaurant",
+            "partition order->restaurant for 5s",
+            now - 2.0,
+            now,
+        ),
+    ];
+    // Over: not shown as on.
+    snapshot.ended_faults = vec![window(
+        "link",
+        "order->user",
+        "latency 100ms on order->user for 1s",
+        1.0,
+        2.0,
+    )];
+    let buffer = draw(140, 40, Some(&snapshot), &ViewState::default());
+    expect_at(&buffer, "restaurant KILL RESTAURANT FOR 2S");
+    let (x, y) = expect_at(&buffer, "● ON partition order->restaurant");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+    assert!(find(&buffer, "● ON link order->user").is_none());
+}
+
+#[test]
 fn drift_is_shown_in_red_with_the_difference() {
     let snapshot = fixture::snapshot();
     let buffer = draw(120, 40, Some(&snapshot), &ViewState::default());

@@ -18,6 +18,7 @@ use ratatui::widgets::{
 
 use crate::consistency::{ConsistencyCheck, ConsistencyRow};
 use crate::duration::format_micros;
+use crate::fault_window::FaultWindow;
 use crate::recorder::{EndpointSnapshot, LatencySummary, TRANSPORT_ERROR};
 use crate::recovery::{Recovery, RecoveryFigure};
 use crate::run::{LoadMode, Phase, Snapshot};
@@ -669,12 +670,26 @@ fn render_rate(frame: &mut Frame, area: Rect, snapshot: &Snapshot, endpoint: &En
     );
 }
 
+/// The faults on now.
+fn active_windows(snapshot: &Snapshot) -> impl Iterator<Item = &FaultWindow> {
+    snapshot.active_faults.iter()
+}
+
 fn render_faults(frame: &mut Frame, area: Rect, snapshot: &Snapshot) {
     let now = snapshot.elapsed.as_secs_f64();
     let mut lines = Vec::new();
     for service in Service::ALL {
         let state = snapshot.faults.get(&service);
-        let description = state.map_or_else(|| "unknown yet".to_string(), |s| s.describe());
+        let mut description = state.map_or_else(|| "unknown yet".to_string(), |s| s.describe());
+        // A process fault (kill, pause, restart) on it comes first: it is what matters now.
+        if let Some(process) = active_windows(snapshot).find(|w| {
+            w.target == service.name() && matches!(w.kind.as_str(), "kill" | "pause" | "restart")
+        }) {
+            description = match description.as_str() {
+                "none" | "unknown yet" => process.label.to_uppercase(),
+                switches => format!("{} · {switches}", process.label.to_uppercase()),
+            };
+        }
         let description_style = match description.as_str() {
             "none" => Style::new().fg(Color::Green),
             "unknown yet" => Style::new().fg(Color::DarkGray),

@@ -153,6 +153,8 @@ pub fn fixed_run() -> RunRecord {
             menu_ids: BTreeMap::from([("bibimbap".into(), 41)]),
             run_tag: "120000abcd".into(),
             max_in_flight: None,
+            chaos: Vec::new(),
+            chaos_targets: None,
         },
         measurement: LoadMode::ClosedLoop {
             engine: "goose 0.19".into(),
