@@ -41,13 +41,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# PENDING_TIMEOUT_SECS 2: a crash's interrupted orders are recovered at the restart.
+# The default PENDING_TIMEOUT_SECS (30 s): a crash's orders are recovered by liveness, not age.
 (cd "$work" && ADMIN_TOKEN="$admin" RUST_LOG=warn exec "$root/target/debug/testbed" up \
   --processes --fault-proxy \
   --user-port "${ports[0]}" --restaurant-port "${ports[1]}" --order-port "${ports[2]}" \
   --control-port "${ports[3]}" --fault-proxy-port "${ports[4]}" \
   --database-server "$server" --database-prefix "$prefix" \
-  --redis-url "$redis" --cache-prefix "$prefix" --pending-timeout-secs 2) \
+  --redis-url "$redis" --cache-prefix "$prefix") \
   >"$work/launcher.log" 2>&1 &
 launcher=$!
 export USER_URL="http://127.0.0.1:${ports[0]}" RESTAURANT_URL="http://127.0.0.1:${ports[1]}"
@@ -118,6 +118,13 @@ recovery = next((a for a in run["assertions"] if a["title"].startswith("recovere
 print(f'    faults [{windows}]')
 print(f'    while faulted: {describe(inside)}; otherwise: {describe(outside)}'
       + (f'; {recovery["title"]}: {recovery["actual"]}' if recovery else ''))
+def took(measure):
+    return {"recovered": lambda: f'{measure["after_s"]:.2f}s', "not_recovered": lambda: "NOT",
+            "recovering": lambda: "…"}.get(measure["state"], lambda: "-")()
+for figure in run.get("recovery", []):
+    w = figure["window"]
+    print(f'    recovery after {w["kind"]} {w["target"]} (ended {w["end_s"]:.1f}s): books '
+          f'{took(figure["books"])}, errors {took(figure["errors"])}, p95 {took(figure["p95"])}')
 for a in run["assertions"]:
     if not a["passed"]:
         print(f'    failed: {a["title"]}: {a["actual"]}; expected {a["expected"]} {a["detail"]}')

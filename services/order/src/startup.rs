@@ -17,6 +17,7 @@ use crate::clients::http_client;
 use crate::clients::restaurants::RestaurantsClient;
 use crate::clients::users::UsersClient;
 use crate::config::OrderConfig;
+use crate::domain::recovery::Process;
 use crate::domain::saga::Orders;
 use crate::routes::{self, ApiDoc, OrderState};
 use crate::store::migration::Migrator;
@@ -81,6 +82,15 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<OrderServer> {
         replay_wait: Duration::from_millis(config.upstream_timeout_ms) * 3,
     };
     let sagas = orders.sagas.clone();
+    // Registered before the first order and before the first recovery pass, which then
+    // finishes at once whatever a crashed predecessor left PENDING.
+    let me = Process::starting_now();
+    orders.beat(&me).await?;
+    tokio::spawn(
+        orders
+            .clone()
+            .liveness_loop(me, Duration::from_secs(config.pending_timeout_secs)),
+    );
     tokio::spawn(orders.clone().recovery_loop(
         Duration::from_secs(config.pending_timeout_secs),
         Duration::from_secs(config.recovery_interval_secs.max(1)),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use contract::{ReserveRequest, RestaurantClient, RestoreRequest};
 use testbed_common::service_auth::ServiceKeys;
 
@@ -20,8 +21,15 @@ pub struct Reserved {
     pub unit_price: i64,
 }
 
-/// Attempts of one restore before it is left to the recovery loop.
-const RESTORE_ATTEMPTS: u32 = 3;
+/// Retries of one restore (after the first attempt) before the saga leaves it to its
+/// background retries and the recovery loop: 100 ms, then 200 ms, with jitter so callers
+/// that failed together do not retry together.
+fn restore_backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_times(2)
+        .with_jitter()
+}
 
 impl RestaurantsClient {
     pub fn new(http: reqwest::Client, base: &str, keys: ServiceKeys) -> Self {
@@ -72,9 +80,7 @@ impl RestaurantsClient {
         order_id: i64,
         request_id: Option<&str>,
     ) -> Result<(), UpstreamError> {
-        let mut backoff = Duration::from_millis(100);
-        let mut attempt = 1;
-        loop {
+        let attempt = || async {
             let restore = RestoreRequest {
                 order_id,
                 quantity: None,
@@ -85,18 +91,18 @@ impl RestaurantsClient {
                 .await
                 .map_err(|e| upstream_error("restaurant", e));
             match restored {
-                Ok(_) => return Ok(()),
                 // A menu that no longer exists has nothing to give back.
-                Err(UpstreamError::Refused { status: 404, .. }) => return Ok(()),
-                Err(e @ UpstreamError::Refused { .. }) => return Err(e),
-                Err(e) if attempt >= RESTORE_ATTEMPTS => return Err(e),
-                Err(e) => {
-                    tracing::warn!(order_id, menu_id, attempt, error = %e, "restore failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                }
+                Ok(_) | Err(UpstreamError::Refused { status: 404, .. }) => Ok(()),
+                Err(e) => Err(e),
             }
-        }
+        };
+        attempt
+            .retry(restore_backoff())
+            // A refusal is an answer; only a timeout or an unreachable service is retried.
+            .when(|e| !matches!(e, UpstreamError::Refused { .. }))
+            .notify(|e, wait| {
+                tracing::warn!(order_id, menu_id, error = %e, ?wait, "restore failed; retrying");
+            })
+            .await
     }
 }

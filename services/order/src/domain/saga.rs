@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use backon::{ExponentialBuilder, Retryable};
 use testbed_common::ApiError;
 use testbed_common::cache::{Cache, CacheStatus};
 use testbed_common::chaos::Switch;
@@ -402,20 +403,28 @@ impl Orders {
         all
     }
 
-    /// Finishes a pending compensation in the background, with backoff; the recovery loop
-    /// is the backstop if this process stops.
+    /// Finishes a pending compensation in the background, with backoff (250 ms, then every
+    /// 500 ms, jittered, for about 30 s): short enough that the books balance within a
+    /// second of the Restaurant Service being reachable again (a partition's end). The recovery loop is
+    /// the backstop if this process stops.
     fn retry_compensation_later(&self, order_id: i64) {
         let orders = self.clone();
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(250))
+            .with_max_delay(Duration::from_millis(500))
+            .with_max_times(60)
+            .with_jitter();
         tokio::spawn(async move {
-            let mut wait = Duration::from_millis(500);
-            for _ in 0..6 {
-                tokio::time::sleep(wait).await;
+            let attempt = || async {
                 match orders.finish_compensation(order_id).await {
-                    Ok(true) => return,
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(order_id, error = %e, "compensation retry failed"),
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(anyhow::anyhow!("the restore is not confirmed yet")),
+                    Err(e) => Err(anyhow::anyhow!("{}", e.message)),
                 }
-                wait = (wait * 2).min(Duration::from_secs(10));
+            };
+            let outcome = attempt.retry(backoff).sleep(tokio::time::sleep).await;
+            if let Err(e) = outcome {
+                tracing::warn!(order_id, error = %e, "compensation retries gave up; the recovery loop will finish it");
             }
         });
     }

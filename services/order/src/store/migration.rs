@@ -8,7 +8,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(AddRequestFingerprint)]
+        vec![
+            Box::new(CreateTables),
+            Box::new(AddRequestFingerprint),
+            Box::new(AddInstances),
+        ]
     }
 }
 
@@ -197,6 +201,58 @@ impl MigrationTrait for AddRequestFingerprint {
                     .drop_column(Orders::RequestFingerprint)
                     .to_owned(),
             )
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum OrderServiceInstances {
+    Table,
+    Id,
+    StartedAt,
+    BeatAt,
+}
+
+/// Adds `order_service_instances`: which Order Service processes are alive (see
+/// `store::instances`), so recovery finishes a crashed process's orders at once.
+struct AddInstances;
+
+impl MigrationName for AddInstances {
+    fn name(&self) -> &str {
+        "m20261130_000002_add_order_service_instances"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddInstances {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let at = |column| {
+            ColumnDef::new(column)
+                .timestamp_with_time_zone()
+                .not_null()
+                .to_owned()
+        };
+        manager
+            .create_table(
+                Table::create()
+                    .table(OrderServiceInstances::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(OrderServiceInstances::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(at(OrderServiceInstances::StartedAt))
+                    .col(at(OrderServiceInstances::BeatAt))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(OrderServiceInstances::Table).to_owned())
             .await
     }
 }

@@ -2,6 +2,7 @@
 //! queries the saga runs. Status changes are conditional (`WHERE status = <expected>`), so
 //! two actors (a request and the recovery loop) can never both move one order.
 
+pub mod instances;
 pub mod migration;
 pub mod order_items;
 pub mod orders;
