@@ -105,10 +105,11 @@ impl Orders {
                 tracing::warn!(error = %e, "liveness beat failed; will retry");
                 continue;
             }
-            if beat % 2 == 1 && self.orphans_waiting(pending_timeout).await.unwrap_or(false) {
-                if let Err(e) = self.recover(pending_timeout).await {
-                    tracing::warn!(error = %e, "recovery of a dead process's orders failed");
-                }
+            if beat % 2 == 1
+                && self.orphans_waiting(pending_timeout).await.unwrap_or(false)
+                && let Err(e) = self.recover(pending_timeout).await
+            {
+                tracing::warn!(error = %e, "recovery of a dead process's orders failed");
             }
             if beat % 14_400 == 0 {
                 let _ = instances::forget_dead(&self.db.conn, Utc::now()).await;
