@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Takes the README screenshot of the live dashboard from a real run: the all-in-one launcher
-# on free ports, `loadgen run delay-injection --run-time 40s` in a 132x40 tmux pane, the pane
-# captured with its colours a few seconds after the faults are switched off (t = 23 s: the
-# histogram shows both the slow and the recovered requests, the fault panel its change
-# markers), turned into HTML (a few lines of Python read the SGR colours) and photographed by
-# headless Chromium. Then q ends the run. Needs tmux and chromium (Debian packages; installed
-# when missing and running as root).
+# Takes the README screenshot of the live dashboard from a real run: the launcher with each
+# service as its own process (`up --processes`) on free ports, `loadgen run
+# restaurant-freeze` in a 132x40 tmux pane, the pane captured with its colours while the
+# Restaurant Service is frozen (SIGSTOP from 12 s to 15 s; captured at t = 14 s: the fault
+# panel shows the pause on, the histogram the requests queued behind it), turned into HTML (a
+# few lines of Python read the SGR colours) and photographed by headless Chromium. Then q
+# ends the run. Needs tmux and chromium (Debian packages; installed when missing and running
+# as root). SHOT_SCENARIO and SHOT_AT (elapsed m:ss) pick another moment.
 # Usage: scripts/dashboard-screenshot.sh [out.png, default docs/dashboard.png]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,7 +22,9 @@ done
 cargo build -q -p testbed --bin testbed
 cargo build -q -p loadgen --bin loadgen
 socket="dashboard-screenshot-$$"
-source "$root/scripts/stack.sh"
+scenario=${SHOT_SCENARIO:-restaurant-freeze}
+at=${SHOT_AT:-0:14}
+STACK_PROCESSES=1 source "$root/scripts/stack.sh"
 work=$STACK_WORK
 launcher_pid=$stack_pid
 up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
@@ -30,12 +33,12 @@ stack_cleanup_hooks+=("tmux -L '$socket' kill-server 2>/dev/null || true")
 t() { tmux -L "$socket" "$@"; }
 t new-session -d -s shot -x 132 -y 40 "env -u TMUX PS1='$ ' bash --norc --noprofile"
 sleep 1
-t send-keys -t shot "cd '$work' && '$root/target/debug/loadgen' run delay-injection --run-time 40s --user-url http://127.0.0.1:$up --restaurant-url http://127.0.0.1:$rp --order-url http://127.0.0.1:$op" Enter
-for _ in $(seq 1 240); do
-  t capture-pane -p -t shot | grep -q 'elapsed 0:23' && break
+t send-keys -t shot "cd '$work' && '$root/target/debug/loadgen' run $scenario --user-url http://127.0.0.1:$up --restaurant-url http://127.0.0.1:$rp --order-url http://127.0.0.1:$op --control-url $CONTROL_API_URL" Enter
+for _ in $(seq 1 400); do
+  t capture-pane -p -t shot | grep -q "elapsed $at" && break
   sleep 0.25
 done
-t capture-pane -p -t shot | grep -q 'elapsed 0:23' || { echo "the dashboard never reached 0:23" >&2; t capture-pane -p -t shot; exit 1; }
+t capture-pane -p -t shot | grep -q "elapsed $at" || { echo "the dashboard never reached $at" >&2; t capture-pane -p -t shot; exit 1; }
 t capture-pane -e -p -t shot >"$work/dashboard.ansi"
 t send-keys -t shot q
 

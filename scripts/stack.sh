@@ -1,13 +1,21 @@
 # Sourced by the CI scripts: starts the all-in-one launcher (debug build, embedded storage,
 # a temporary directory, free ports) in the background and stops it on exit.
 # Sets USER_URL, RESTAURANT_URL, ORDER_URL, STACK_WORK, stack_ports and stack_pid.
+# STACK_PROCESSES=1: each service as its own process (`up --processes`), with the control
+# API on a free port in CONTROL_API_URL (process faults: kill, pause, …).
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cargo build -q -p testbed --bin testbed
 STACK_WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-stack_ports=("$(free_port)" "$(free_port)" "$(free_port)")
+stack_ports=("$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)")
+stack_extra=()
+if [ "${STACK_PROCESSES:-0}" = 1 ]; then
+  stack_extra=(--processes --control-port "${stack_ports[3]}")
+  export CONTROL_API_URL="http://127.0.0.1:${stack_ports[3]}"
+fi
 (cd "$STACK_WORK" && RUST_LOG=warn exec "$root/target/debug/testbed" up \
-  --user-port "${stack_ports[0]}" --restaurant-port "${stack_ports[1]}" --order-port "${stack_ports[2]}") \
+  --user-port "${stack_ports[0]}" --restaurant-port "${stack_ports[1]}" --order-port "${stack_ports[2]}" \
+  "${stack_extra[@]}") \
   >"$STACK_WORK/launcher.log" 2>&1 &
 stack_pid=$!
 # Callers add their own clean-up commands to stack_cleanup_hooks; they run first.
