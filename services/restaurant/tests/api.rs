@@ -198,6 +198,68 @@ async fn idempotency_embedded() {
     idempotency(Backend::Embedded).await;
 }
 
+/// The reservation's less common answers (on PostgreSQL these run through the one-call
+/// function's slower branches): a replay when the stock has run out, a replay or a refusal
+/// that must give back what the first statement took, an unknown menu, and reservations
+/// racing their own compensation, which must never keep stock.
+async fn reservation_edges(backend: Backend) {
+    let app = spawn(backend).await;
+    let (status, _) = app.reserve(987_654, 1, Some(1)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let menu = app.create_menu(3).await;
+    let (status, first) = app.reserve(menu, 3, Some(9)).await;
+    assert_eq!((status, first["stock"].clone()), (StatusCode::OK, json!(0)));
+    let (status, again) = app.reserve(menu, 3, Some(9)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["quantity"], 3);
+    let (status, none_left) = app.reserve(menu, 1, Some(10)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(none_left["error"], "insufficient_stock");
+    assert_eq!(none_left["available"], 0);
+    assert_eq!(app.restore(menu, 9).await.1["restored"], 3);
+    // Stock is there again: a replay must still take nothing.
+    let (status, replay) = app.reserve(menu, 3, Some(9)).await;
+    assert_eq!((status, replay["replayed"].clone()), (StatusCode::OK, json!(true)));
+    assert_eq!(replay["stock"], 3);
+    assert_eq!(app.restore(menu, 11).await.1["restored"], 0);
+    let (status, late) = app.reserve(menu, 1, Some(11)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(late["error"], "order_compensated");
+    let audit = app.audit(menu).await;
+    assert_eq!((audit["stock"].clone(), audit["drift"].clone()), (json!(3), json!(0)));
+
+    // Each order's reservation and compensation at once: whichever wins, nothing is kept.
+    let racing = app.create_menu(1_000).await;
+    let races = (100..140).map(|order| {
+        let app = &app;
+        async move {
+            let (reserved, restored) =
+                tokio::join!(app.reserve(racing, 2, Some(order)), app.restore(racing, order));
+            // Reserved first and then given back, or compensated first and then refused.
+            let outcome = (reserved.0, restored.1["restored"].as_i64());
+            assert!(
+                outcome == (StatusCode::OK, Some(2)) || outcome == (StatusCode::CONFLICT, Some(0)),
+                "order {order}: {reserved:?} {restored:?}"
+            );
+        }
+    });
+    futures::future::join_all(races).await;
+    let audit = app.audit(racing).await;
+    assert_eq!(audit["stock"], 1_000, "{audit}");
+    assert_eq!(audit["drift"], 0);
+}
+
+#[tokio::test]
+async fn reservation_edges_postgres() {
+    reservation_edges(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn reservation_edges_embedded() {
+    reservation_edges(Backend::Embedded).await;
+}
+
 async fn delay_holds_the_row_lock(backend: Backend) {
     let app = spawn(backend).await;
     let hot = app.create_menu(10).await;

@@ -32,6 +32,7 @@ impl Orders {
                         total: Some(0),
                         failure_reason: Some(FailureReason::Recovered.code()),
                         compensation_pending: !restored,
+                        prices: &[],
                     },
                 )
                 .await?
