@@ -23,6 +23,7 @@ The whole run is bounded (--max-seconds, default 540 s).
 import argparse
 import concurrent.futures
 import datetime
+import gzip
 import json
 import math
 import os
@@ -39,7 +40,8 @@ import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release")
+# BENCH_BIN_DIR: binaries to measure instead of this tree's release build (e.g. an older build).
+BIN = os.environ.get("BENCH_BIN_DIR") or os.path.join(ROOT, "target", "release")
 OUT_DIR = os.path.join(ROOT, "reports", "bench")
 PG_SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -141,6 +143,19 @@ def cpu_delta(before, after):
     return {k: round(after.get(k, 0) - before.get(k, 0), 3) for k in after}
 
 
+class CpuMeter:
+    """Samples `cpu_seconds` with the bench's PostgreSQL backends found anew at each sample
+    (pools grow and pgbench connects during a run); a backend first seen at a later sample
+    started after the earlier one, so all its CPU falls between them."""
+
+    def __init__(self, procs, prefix):
+        self.procs, self.prefix, self.seen = procs, prefix, set()
+
+    def sample(self):
+        self.seen |= set(pg_backends(self.prefix)) if self.prefix else set()
+        return cpu_seconds(self.procs, self.seen)
+
+
 def psql(sql, server=PG_SERVER, db="postgres"):
     """Runs one statement with psql against `server`; returns the rows (tab-separated)."""
     url = f"{server}/{db}"
@@ -157,18 +172,18 @@ def pg_backends(prefix, server=PG_SERVER):
     return [int(r[0]) for r in rows]
 
 
-def run_sampled(cmd, duration, procs=None, env=None, pg_pids=()):
-    """Runs a load command; with `procs`, also the CPU each process used from 1 s after the
-    start to 1 s before the end (sampled while the load runs, so short-lived processes —
-    PostgreSQL backends, the load tool — are counted)."""
+def run_sampled(cmd, duration, meter=None, env=None):
+    """Runs a load command; with a `CpuMeter`, also the CPU each process used from 1 s after
+    the start to 1 s before the end, scaled to the whole run (sampled while the load runs, so
+    short-lived processes — PostgreSQL backends, the load tool — are counted)."""
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, **(env or {})})
     cpu = None
-    if procs is not None and duration > 2:
+    if meter is not None and duration > 2:
         time.sleep(1)
-        before = cpu_seconds(procs, pg_pids)
+        before = meter.sample()
         time.sleep(duration - 2)
-        cpu = {k: round(v / (duration - 2) * duration, 2) for k, v in cpu_delta(before, cpu_seconds(procs, pg_pids)).items()}
+        cpu = {k: round(v / (duration - 2) * duration, 2) for k, v in cpu_delta(before, meter.sample()).items()}
     out, err = child.communicate(timeout=duration + 60)
     return out + err, cpu
 
@@ -204,7 +219,7 @@ def parse_ms(text, label):
     return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 3)
 
 
-def wrk(url, connections, duration, script=None, env=None, procs=None, pg_pids=(), timeout_s=10, limited=False):
+def wrk(url, connections, duration, script=None, env=None, meter=None, timeout_s=10, limited=False):
     """One wrk run; `limited`: the script stops after BENCH_LIMIT answers (`duration` is
     then only the upper bound)."""
     threads = max(1, min(2, connections))
@@ -214,7 +229,7 @@ def wrk(url, connections, duration, script=None, env=None, procs=None, pg_pids=(
     env = {**(env or {}), "BENCH_THREADS": str(threads)}
     if limited:
         return parse_wrk(run_until_threads_stop(cmd + [url], env, duration))
-    text, cpu = run_sampled(cmd + [url], duration, procs, env, pg_pids)
+    text, cpu = run_sampled(cmd + [url], duration, meter, env)
     return parse_wrk(text, cpu)
 
 
@@ -368,8 +383,8 @@ class OrderBench:
         if limit:
             env["BENCH_LIMIT"] = str(limit)
         return wrk(f"{self.urls['order']}/orders", connections, duration, os.path.join(ROOT, "bench", "order.lua"),
-                   env=env, procs=self.procs if cpu else None,
-                   pg_pids=pg_backends(self.prefix) if cpu else (), timeout_s=timeout_s, limited=bool(limit))
+                   env=env, meter=CpuMeter(self.procs, self.prefix) if cpu else None, timeout_s=timeout_s,
+                   limited=bool(limit))
 
     def verified_run(self, connections, duration, cpu=False):
         """A wrk run on a fresh hot menu whose count of 201s is checked against the services'
@@ -407,14 +422,14 @@ def cpu_per_order(bench, count, connections):
     menu = bench.new_menu()
     bench.wrk_orders(menu, connections, 30, limit=200)  # warm: pools at size, caches filled
     paid0, _ = bench.settled_books(menu)
-    pids = pg_backends(bench.prefix)
-    before = cpu_seconds(bench.procs, pids)
+    meter = CpuMeter(bench.procs, bench.prefix)
+    before = meter.sample()
     started = time.perf_counter()
     run = bench.wrk_orders(menu, connections, 120, limit=count)
-    paid1, _ = bench.settled_books(menu)
+    time.sleep(0.3)  # the sagas of requests wrk abandoned end; then sample before reading the books
     elapsed = time.perf_counter() - started
-    pids_after = set(pg_backends(bench.prefix))
-    after = cpu_seconds(bench.procs, pids_after | set(pids))
+    after = meter.sample()
+    paid1, _ = bench.settled_books(menu)
     used = cpu_delta(before, after)
     orders = paid1 - paid0
     counted = sum(used[k] for k in ("user", "restaurant", "order", "postgres"))
@@ -437,10 +452,12 @@ def flame_graph(bench, count, connections, label):
         return None, "perf or inferno not installed (apt-get install linux-perf; cargo install inferno)"
     menu = bench.new_menu()
     bench.wrk_orders(menu, connections, 30, limit=200)
-    pids = [p.pid for p in bench.procs.values()] + pg_backends(bench.prefix)
+    names = {p.pid: f"{name}-service" for name, p in bench.procs.items()}
+    for pid, db in psql(f"SELECT pid, datname FROM pg_stat_activity WHERE datname LIKE '{bench.prefix}%'"):
+        names[int(pid)] = f"postgres ({db.removeprefix(bench.prefix)} database)"
     data = os.path.join(bench.tmp, f"perf-{label}.data")
     perf = subprocess.Popen(["perf", "record", "-q", "-F", "249", "--call-graph", "dwarf,16384", "-o", data,
-                             "-p", ",".join(map(str, pids))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "-p", ",".join(map(str, names))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     bench.wrk_orders(menu, connections, 120, limit=count)
     perf.send_signal(signal.SIGINT)
@@ -448,14 +465,25 @@ def flame_graph(bench, count, connections, label):
     flame_dir = os.path.join(OUT_DIR, "flame")
     os.makedirs(flame_dir, exist_ok=True)
     svg = os.path.join(flame_dir, f"{label}-orders.svg")
-    script = subprocess.Popen(["perf", "script", "-i", data], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    folded = subprocess.run(["inferno-collapse-perf", "--all"], stdin=script.stdout, capture_output=True, timeout=300)
+    script = subprocess.Popen(["perf", "script", "-F", "+pid", "-i", data], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    collapsed = subprocess.run(["inferno-collapse-perf", "--all", "--pid"], stdin=script.stdout, capture_output=True,
+                               timeout=300, text=True)
     script.wait(timeout=300)
+    # The root frame is `<thread name>-<pid>`: name it after the service or database instead.
+    folded = []
+    for line in collapsed.stdout.splitlines():
+        root, separator, rest = line.partition(";")
+        pid = root.rsplit("-", 1)[-1]
+        if separator and pid.isdigit() and int(pid) in names:
+            line = f"{names[int(pid)]};{rest}"
+        folded.append(line)
+    folded = "\n".join(folded).encode() + b"\n"
     title = f"POST /orders, {count} orders at {connections} connections: services + their PostgreSQL backends ({label})"
     with open(svg, "wb") as out:
-        subprocess.run(["inferno-flamegraph", "--title", title], input=folded.stdout, stdout=out, timeout=120, check=True)
-    with open(svg.removesuffix(".svg") + ".folded", "wb") as out:
-        out.write(folded.stdout)
+        subprocess.run(["inferno-flamegraph", "--title", title], input=folded, stdout=out, timeout=120, check=True)
+    # The stacks beside the picture (gzip), for inferno-diff-folded between two runs.
+    with gzip.open(svg.removesuffix(".svg") + ".folded.gz", "wb") as out:
+        out.write(folded)
     return os.path.relpath(svg, ROOT), None
 
 
@@ -533,16 +561,16 @@ def statements_per_order(tmp, count=200, concurrency=8):
                                                                "phone": "010-1234-5678"}, token=bench.token)
         for _ in range(2 * concurrency):
             place()
-        time.sleep(1.2)  # PostgreSQL flushes its per-backend counters at most once a second
         psql("SELECT pg_stat_statements_reset()", server)
-        commits0 = dict(psql(f"SELECT datname, xact_commit FROM pg_stat_database WHERE datname LIKE '{prefix}%'", server))
+        xid0 = int(psql("SELECT pg_current_xact_id()::text::bigint", server)[0][0])
         log_start = os.path.getsize(log)
         with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
             answers = list(pool.map(lambda _: place()[0], range(count)))
-        time.sleep(1.2)
-        commits1 = dict(psql(f"SELECT datname, xact_commit FROM pg_stat_database WHERE datname LIKE '{prefix}%'", server))
-        rows = psql("SELECT d.datname, s.calls, regexp_replace(s.query, '\\s+', ' ', 'g') FROM pg_stat_statements s "
+        # Only writing transactions take a transaction id; the two reads of it take one each.
+        writes = int(psql("SELECT pg_current_xact_id()::text::bigint", server)[0][0]) - xid0 - 1
+        rows = psql("SELECT d.datname, s.calls, s.toplevel, regexp_replace(s.query, '\\s+', ' ', 'g') FROM pg_stat_statements s "
                     f"JOIN pg_database d ON d.oid = s.dbid WHERE d.datname LIKE '{prefix}%' ORDER BY d.datname, s.calls DESC", server)
+        time.sleep(0.2)
         with open(log, errors="replace") as f:
             f.seek(log_start)
             logged = [line for line in f if line.startswith(prefix)]
@@ -551,25 +579,30 @@ def statements_per_order(tmp, count=200, concurrency=8):
             stop_services(procs, prefix, server)
         stop()
     paid = answers.count(201)
+    if not paid:
+        return {"skipped": f"no order was PAID on the private cluster: {sorted(set(answers))}"}
     per_db = {}
     for db in ("users", "restaurants", "orders"):
         name = prefix + db
-        statements = [(int(calls), query) for d, calls, query in rows if d == name]
+        mine = [(int(calls), toplevel == "t", query) for d, calls, toplevel, query in rows if d == name]
         lines = [line for line in logged if line.startswith(name + "\t")]
         per_db[db] = {
-            "statements": round(sum(c for c, _ in statements) / paid, 2),
-            "transactions": round((int(commits1.get(name, 0)) - int(commits0.get(name, 0))) / paid, 2),
+            "statements": round(sum(c for c, top, _ in mine if top) / paid, 2),
+            "nested_statements": round(sum(c for c, top, _ in mine if not top) / paid, 2),
             "executed_prepared_named": round(sum("execute sqlx_s_" in l for l in lines) / paid, 2),
             "executed_unnamed": round(sum("execute <unnamed>" in l for l in lines) / paid, 2),
             "simple_queries": round(sum("LOG:  statement:" in l for l in lines) / paid, 2),
-            "by_statement": [{"per_order": round(c / paid, 2), "sql": q[:160]} for c, q in statements if c >= paid / 10],
+            "by_statement": [{"per_order": round(c / paid, 2), "toplevel": top, "sql": q[:200]}
+                             for c, top, q in mine if c >= paid / 10],
         }
     return {
         "orders": count,
         "paid": paid,
         "per_order": per_db,
         "total_statements": round(sum(v["statements"] for v in per_db.values()), 2),
-        "total_transactions": round(sum(v["transactions"] for v in per_db.values()), 2),
+        "write_transactions": round(writes / paid, 2),
+        "note": "statements: sent by the services (BEGIN and COMMIT included); nested: run inside them "
+                "(foreign-key checks, a function's own statements); write transactions: transaction ids taken",
     }
 
 
@@ -659,7 +692,7 @@ def render_markdown(r):
         lines.append(f"| 2b. CPU per order (3 services + their PostgreSQL backends), {c['orders']} orders at {c['connections']} connections | **{c['cpu_ms_per_order']} ms** | ≤ 1.2 ms | {yes(c['cpu_ms_per_order'] <= 1.2)} |")
     s = r.get("statements")
     if s and "per_order" in s:
-        lines.append(f"| 0. SQL statements / transactions per order (private PostgreSQL, {s['paid']} orders) | {s['total_statements']} / {s['total_transactions']} | – | – |")
+        lines.append(f"| 0. SQL statements sent / write transactions per order (private PostgreSQL, {s['paid']} orders) | {s['total_statements']} / {s['write_transactions']} | – | – |")
     sweep = r.get("sweep")
     if sweep:
         worst = max((st["p99_ms"] or 0) for st in sweep)
@@ -700,14 +733,15 @@ def render_details(r):
     s = r.get("statements")
     if s and "per_order" in s:
         lines += ["", "SQL per order, counted on a private PostgreSQL (pg_stat_statements, `log_statement=all`):", "",
-                  "| database | statements | transactions | prepared (cached, named) | parsed each time (unnamed) | simple queries |",
+                  "| database | statements sent | nested (FK checks, function body) | prepared once, reused (named) | parsed each time (unnamed) | simple queries (BEGIN/COMMIT) |",
                   "|---|---|---|---|---|---|"]
         for db, v in s["per_order"].items():
-            lines.append(f"| {db} | {v['statements']} | {v['transactions']} | {v['executed_prepared_named']} | {v['executed_unnamed']} | {v['simple_queries']} |")
-        lines += ["", "| database | per order | statement |", "|---|---|---|"]
+            lines.append(f"| {db} | {v['statements']} | {v['nested_statements']} | {v['executed_prepared_named']} | {v['executed_unnamed']} | {v['simple_queries']} |")
+        lines += ["", f"Write transactions per order: {s['write_transactions']}.", "",
+                  "| database | per order | sent or nested | statement |", "|---|---|---|---|"]
         for db, v in s["per_order"].items():
             for st in v["by_statement"]:
-                lines.append(f"| {db} | {st['per_order']} | `{st['sql'].replace('|', '/')}` |")
+                lines.append(f"| {db} | {st['per_order']} | {'sent' if st['toplevel'] else 'nested'} | `{st['sql'].replace('|', '/')}` |")
     elif s:
         lines += ["", f"Statement count skipped: {s['skipped']}"]
     sweep = r.get("sweep")
@@ -773,6 +807,8 @@ def main():
                 print(json.dumps(results["statements"], indent=2))
                 return 0
         urls, procs = start_services(prefix, tmp)
+        time.sleep(1)
+        results["rss_idle_mib"] = {n: round(rss_kib(p.pid) / 1024, 1) for n, p in procs.items()}
         bench = OrderBench(urls, procs, prefix, tmp)
         if args.only == "cpu":
             results["cpu_per_order"] = cpu_per_order(bench, args.cpu_orders, c)
@@ -802,8 +838,6 @@ def measure_all(args, results, urls, procs, bench, tmp):
     """Every figure, in order; returns the self-checks that failed."""
     d, c = args.duration, args.connections
     failures = []
-    time.sleep(1)
-    results["rss_idle_mib"] = {n: round(rss_kib(p.pid) / 1024, 1) for n, p in procs.items()}
 
     # 1. cached read vs health on the same service.
     http("GET", f"{urls['restaurant']}/menus/1")
@@ -822,7 +856,7 @@ def measure_all(args, results, urls, procs, bench, tmp):
     if PGBENCH:
         text, pg_cpu = run_sampled([PGBENCH, "-n", "-h", "127.0.0.1", "-U", "postgres", "-c", str(c), "-j", "2",
                                     "-T", str(d), "-D", f"menu={pg_menu}", "-f", os.path.join(ROOT, "bench", "reserve.sql"),
-                                    f"{bench.prefix}restaurants"], d, procs,
+                                    f"{bench.prefix}restaurants"], d, CpuMeter(procs, bench.prefix),
                                    # the services skip TLS on loopback; so does pgbench
                                    env={"PGSSLMODE": "disable"})
         m = re.search(r"tps = ([\d.]+)", text)
