@@ -99,7 +99,9 @@ async fn connect_postgres_pool(url: &str, pool_size: u32) -> anyhow::Result<Data
         })
         .connect_with(options)
         .await?;
-    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+        pool,
+    ))
 }
 
 async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {

@@ -50,7 +50,15 @@ async fn brief_flow(backend: Backend) {
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.cache.as_deref(), Some("MISS"));
     // The answer was built from what was written, not read back: the stored order agrees.
-    for key in ["id", "status", "items", "total", "address", "phone", "failure_reason"] {
+    for key in [
+        "id",
+        "status",
+        "items",
+        "total",
+        "address",
+        "phone",
+        "failure_reason",
+    ] {
         assert_eq!(first.body[key], order[key], "{key}");
     }
     let second = stack.get_order(&token, id).await;
@@ -241,7 +249,13 @@ async fn a_failed_line_gives_back_the_lines_before_it() {
     // price of the line that was reserved (and given back) and none for the refused line.
     let stored = stack.get_order(&token, id).await.body;
     let answered = &response.body["order"];
-    for key in ["status", "items", "total", "failure_reason", "compensation_pending"] {
+    for key in [
+        "status",
+        "items",
+        "total",
+        "failure_reason",
+        "compensation_pending",
+    ] {
         assert_eq!(stored[key], answered[key], "{key}");
     }
     assert_eq!(stored["items"][0]["unit_price"], 1_000);

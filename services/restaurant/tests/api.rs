@@ -220,22 +220,30 @@ async fn reservation_edges(backend: Backend) {
     assert_eq!(app.restore(menu, 9).await.1["restored"], 3);
     // Stock is there again: a replay must still take nothing.
     let (status, replay) = app.reserve(menu, 3, Some(9)).await;
-    assert_eq!((status, replay["replayed"].clone()), (StatusCode::OK, json!(true)));
+    assert_eq!(
+        (status, replay["replayed"].clone()),
+        (StatusCode::OK, json!(true))
+    );
     assert_eq!(replay["stock"], 3);
     assert_eq!(app.restore(menu, 11).await.1["restored"], 0);
     let (status, late) = app.reserve(menu, 1, Some(11)).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(late["error"], "order_compensated");
     let audit = app.audit(menu).await;
-    assert_eq!((audit["stock"].clone(), audit["drift"].clone()), (json!(3), json!(0)));
+    assert_eq!(
+        (audit["stock"].clone(), audit["drift"].clone()),
+        (json!(3), json!(0))
+    );
 
     // Each order's reservation and compensation at once: whichever wins, nothing is kept.
     let racing = app.create_menu(1_000).await;
     let races = (100..140).map(|order| {
         let app = &app;
         async move {
-            let (reserved, restored) =
-                tokio::join!(app.reserve(racing, 2, Some(order)), app.restore(racing, order));
+            let (reserved, restored) = tokio::join!(
+                app.reserve(racing, 2, Some(order)),
+                app.restore(racing, order)
+            );
             // Reserved first and then given back, or compensated first and then refused.
             let outcome = (reserved.0, restored.1["restored"].as_i64());
             assert!(

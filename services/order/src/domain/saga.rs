@@ -274,8 +274,7 @@ impl Orders {
         keyed: bool,
         request_id: Option<&str>,
     ) -> Result<OrderView, ApiError> {
-        let (total, reserved, failure) =
-            self.reserve_lines(order.id, &mut items, request_id).await;
+        let (total, reserved, failure) = self.reserve_lines(order.id, &mut items, request_id).await;
         if failure.is_none() && self.crash_after_reserve {
             tracing::error!(
                 order_id = order.id,

@@ -78,7 +78,9 @@ pub async fn insert_pending(
             .iter()
             .find(|(menu, _)| *menu == menu_id)
             .map(|(_, quantity)| *quantity)
-            .ok_or_else(|| sea_orm::DbErr::Custom(format!("line for menu {menu_id} not asked for")))?;
+            .ok_or_else(|| {
+                sea_orm::DbErr::Custom(format!("line for menu {menu_id} not asked for"))
+            })?;
         items.push(order_items::Model {
             id: item_id,
             order_id,

@@ -74,8 +74,7 @@ pub async fn insert_pending(
             row.try_get::<i64>("", "menu_id")?,
         ));
     }
-    let order_id = order_id
-        .ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
+    let order_id = order_id.ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
     Ok((order_id, items))
 }
 

@@ -97,13 +97,22 @@ pub async fn order_entries(
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReserveOutcome {
     /// Stock taken now; `stock` is what is left.
-    Reserved { price: i64, stock: i64 },
+    Reserved {
+        price: i64,
+        stock: i64,
+    },
     /// This order had reserved this menu before (`quantity`); nothing moved.
-    Replayed { quantity: i64, price: i64, stock: i64 },
+    Replayed {
+        quantity: i64,
+        price: i64,
+        stock: i64,
+    },
     /// This order was compensated already: a late reservation must not take stock.
     Compensated,
     /// Not enough stock; nothing moved.
-    Insufficient { stock: i64 },
+    Insufficient {
+        stock: i64,
+    },
     NotFound,
 }
 
