@@ -267,7 +267,7 @@ def loadgen_run(scenario, urls, tmp, duration):
         return json.load(f)
 
 
-def start_services(prefix, tmp, server=PG_SERVER, extra_env=None):
+def start_services(prefix, tmp, server=PG_SERVER, extra_env=None, bin_dir=None):
     ports = {"user": free_port(), "restaurant": free_port(), "order": free_port()}
     urls = {k: f"http://127.0.0.1:{v}" for k, v in ports.items()}
     dbs = {"user": "users", "restaurant": "restaurants", "order": "orders"}
@@ -288,7 +288,7 @@ def start_services(prefix, tmp, server=PG_SERVER, extra_env=None):
             "LOGIN_ATTEMPTS_PER_MINUTE": "100000",
             **(extra_env or {}),
         }
-        procs[name] = subprocess.Popen([os.path.join(BIN, f"{name}-service")], env=env, cwd=tmp,
+        procs[name] = subprocess.Popen([os.path.join(bin_dir or BIN, f"{name}-service")], env=env, cwd=tmp,
                                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"{prefix}{name}.log"), "w"))
         wait_ready(urls[name])
     return urls, procs
@@ -542,7 +542,7 @@ def private_postgres(tmp):
     return server, stop, log
 
 
-def statements_per_order(tmp, count=200, concurrency=8):
+def statements_per_order(tmp, count=200, concurrency=8, bin_dir=None):
     """Places `count` orders (8 at a time) on a private PostgreSQL and counts, per order and
     per service database: statements executed (pg_stat_statements, BEGIN/COMMIT included),
     transactions committed, and how the executions were sent (named = a statement sqlx
@@ -554,7 +554,7 @@ def statements_per_order(tmp, count=200, concurrency=8):
     prefix = f"bench_{uuid.uuid4().hex[:8]}_"
     procs = {}
     try:
-        urls, procs = start_services(prefix, tmp, server, {"RECOVERY_INTERVAL_SECS": "3600"})
+        urls, procs = start_services(prefix, tmp, server, {"RECOVERY_INTERVAL_SECS": "3600"}, bin_dir)
         bench = OrderBench(urls, procs, prefix, tmp)
         menu = bench.new_menu()
         place = lambda: http("POST", f"{urls['order']}/orders", {"items": [{"menu_id": menu, "quantity": 1}], "address": "Seoul",
@@ -604,6 +604,29 @@ def statements_per_order(tmp, count=200, concurrency=8):
         "note": "statements: sent by the services (BEGIN and COMMIT included); nested: run inside them "
                 "(foreign-key checks, a function's own statements); write transactions: transaction ids taken",
     }
+
+
+def baseline_figures(args, tmp, pg_tps):
+    """The order figures of older service binaries (`--baseline-bin`), measured in the same
+    run on the same machine, so a before/after comparison is not skewed by a busier hour."""
+    out = {"bin_dir": args.baseline_bin, "statements": statements_per_order(tmp, bin_dir=args.baseline_bin)}
+    prefix = f"bench_{uuid.uuid4().hex[:8]}_"
+    procs = {}
+    try:
+        urls, procs = start_services(prefix, tmp, bin_dir=args.baseline_bin)
+        bench = OrderBench(urls, procs, prefix, tmp)
+        orders, check = bench.verified_run(args.connections, args.duration)
+        out["orders"] = orders
+        out["check"] = check
+        out["ratio_vs_pgbench"] = round(orders["rps"] / pg_tps, 3) if pg_tps else None
+        out["cpu_per_order"] = cpu_per_order(bench, args.cpu_orders, args.connections)
+        if args.flame:
+            path, why = flame_graph(bench, args.cpu_orders, args.connections, "before")
+            out["flame_graph"] = path or f"(not drawn: {why})"
+    finally:
+        if procs:
+            stop_services(procs, prefix)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -751,6 +774,7 @@ def render_details(r):
                   "| clients | orders/s | p50 ms | p99 ms | answers | problems |", "|---|---|---|---|---|---|"]
         for st in sweep:
             lines.append(f"| {st['clients']} | {st['rps']:.0f} | {st['p50_ms']} | {st['p99_ms']} | {st['statuses']} | {'; '.join(st['problems']) or 'none'} |")
+    lines += render_baseline(r)
     flames = r.get("flame_graphs") or {}
     if flames:
         lines += ["", "Flame graphs (perf, the three services and their PostgreSQL backends only):", ""]
@@ -758,6 +782,31 @@ def render_details(r):
             lines.append(f"- {label}: [{path}]({os.path.relpath(os.path.join(ROOT, path), OUT_DIR) if not path.startswith('(') else ''})")
     if r.get("failures"):
         lines += ["", "## Self-checks that failed", ""] + [f"- {f}" for f in r["failures"]]
+    return lines
+
+
+def render_baseline(r):
+    """Before (the `--baseline-bin` services) and after (this tree), from this one run."""
+    b = r.get("baseline")
+    if not b:
+        return []
+    r2, s, c = r["ratio2_orders_vs_pgbench"], r.get("statements") or {}, r.get("cpu_per_order") or {}
+    bs, bc = b.get("statements") or {}, b.get("cpu_per_order") or {}
+    rows = [
+        ("SQL statements sent per order", bs.get("total_statements"), s.get("total_statements")),
+        ("write transactions (commits) per order", bs.get("write_transactions"), s.get("write_transactions")),
+        (f"`POST /orders` at {r['settings']['connections']} connections, orders/s", round(b["orders"]["rps"]), round(r2["orders"]["rps"])),
+        ("÷ pgbench reservation tx (same pgbench figure)", b.get("ratio_vs_pgbench"), r2.get("ratio")),
+        ("CPU per order, ms (3 services + their PostgreSQL backends)", bc.get("cpu_ms_per_order"), c.get("cpu_ms_per_order")),
+    ]
+    for name in ("user", "restaurant", "order", "postgres"):
+        rows.append((f"… of which {name}", (bc.get("cpu_ms_per_order_by_process") or {}).get(name),
+                     (c.get("cpu_ms_per_order_by_process") or {}).get(name)))
+    lines = ["", f"Before → after, measured in this run (before: the services in `{b['bin_dir']}`):", "",
+             "| figure | before | after |", "|---|---|---|"]
+    lines += [f"| {name} | {before} | {after} |" for name, before, after in rows]
+    if b.get("flame_graph"):
+        lines += ["", f"- before: [{b['flame_graph']}]({os.path.relpath(os.path.join(ROOT, b['flame_graph']), OUT_DIR) if not b['flame_graph'].startswith('(') else ''})"]
     return lines
 
 
@@ -773,6 +822,7 @@ def main():
     parser.add_argument("--flame", metavar="LABEL", help="also draw reports/bench/flame/LABEL-orders.svg")
     parser.add_argument("--no-flame", action="store_true", help="no flame graph (bench/run.sh draws one by default)")
     parser.add_argument("--only", choices=["cpu", "statements"], help="measure only this (with --flame: and the graph)")
+    parser.add_argument("--baseline-bin", metavar="DIR", help="also measure the order figures of the services in DIR (before/after)")
     parser.add_argument("--max-seconds", type=int, default=540, help="stop the run (and fail) past this")
     args = parser.parse_args()
     if args.no_flame:
@@ -893,6 +943,9 @@ def measure_all(args, results, urls, procs, bench, tmp):
         "p50_ms": post["latency_ms"]["p50"], "p99_ms": post["latency_ms"]["p99"], "passed": flow["passed"]}
 
     results["embedded_startup_s"] = round(embedded_startup(tmp), 3)
+    if args.baseline_bin:
+        results["baseline"] = baseline_figures(args, tmp, results["ratio2_orders_vs_pgbench"]["pgbench_tps"])
+        failures += [f"baseline figure 2: {p}" for p in results["baseline"]["check"]["problems"]]
     return failures
 
 
