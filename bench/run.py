@@ -447,7 +447,8 @@ def cpu_per_order(bench, count, connections):
 
 def flame_graph(bench, count, connections, label):
     """A flame graph of `count` orders: perf samples the three services and their PostgreSQL
-    backends (nothing else on the machine), inferno draws it. Returns the SVG path or why not."""
+    backends (nothing else on the machine), inferno draws it. Returns the SVG path and the
+    samples' breakdown (`flame_breakdown`), or None and why not."""
     if not (shutil.which("perf") and shutil.which("inferno-collapse-perf") and shutil.which("inferno-flamegraph")):
         return None, "perf or inferno not installed (apt-get install linux-perf; cargo install inferno)"
     menu = bench.new_menu()
@@ -484,7 +485,41 @@ def flame_graph(bench, count, connections, label):
     # The stacks beside the picture (gzip), for inferno-diff-folded between two runs.
     with gzip.open(svg.removesuffix(".svg") + ".folded.gz", "wb") as out:
         out.write(folded)
-    return os.path.relpath(svg, ROOT), None
+    return os.path.relpath(svg, ROOT), flame_breakdown(folded)
+
+
+# Where a sample's CPU went: the first category (in this order) one of its frames matches.
+FLAME_CATEGORIES = [
+    ("pool pings (sqlx)", ("::ping", "return_to_pool")),
+    ("lock manager (relation locks, row-lock waits)", ("XactLockTableWait", "LockAcquire", "LockRelease")),
+    ("commit (WAL write + flush)", ("CommitTransaction",)),
+    ("SQL execution", ("PortalRun", "exec_bind_message", "exec_execute_message", "exec_parse_message")),
+    ("DB protocol & socket I/O", ("pq_getbyte", "secure_read", "secure_write", "pq_flush", "WaitEventSetWait", "ReadCommand")),
+    ("DB client (sea-orm, sqlx)", ("sqlx_", "sea_orm")),
+    ("HTTP (hyper, reqwest)", ("hyper", "reqwest", "h2::")),
+    ("Redis client", ("redis::",)),
+    ("JWT", ("jsonwebtoken",)),
+    ("JSON", ("serde_json",)),
+]
+
+
+def flame_breakdown(folded):
+    """% of all samples per process (the root frame) and category, from folded stacks."""
+    table = {}
+    total = 0
+    for line in folded.decode(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        category = next((name for name, marks in FLAME_CATEGORIES
+                         if any(mark in f for f in frames[1:] for mark in marks)), "runtime, kernel, other")
+        row = table.setdefault(frames[0], {})
+        row[category] = row.get(category, 0) + n
+    return {root: {k: round(v / total * 100, 1) for k, v in sorted(cats.items(), key=lambda kv: -kv[1])}
+            for root, cats in sorted(table.items(), key=lambda kv: -sum(kv[1].values()))} if total else {}
 
 
 def concurrency_sweep(bench, step_seconds):
@@ -621,8 +656,10 @@ def baseline_figures(args, tmp, pg_tps):
         out["ratio_vs_pgbench"] = round(orders["rps"] / pg_tps, 3) if pg_tps else None
         out["cpu_per_order"] = cpu_per_order(bench, args.cpu_orders, args.connections)
         if args.flame:
-            path, why = flame_graph(bench, args.cpu_orders, args.connections, "before")
-            out["flame_graph"] = path or f"(not drawn: {why})"
+            path, breakdown = flame_graph(bench, args.cpu_orders, args.connections, "before")
+            out["flame_graph"] = path or f"(not drawn: {breakdown})"
+            if path:
+                out["flame_breakdown"] = breakdown
     finally:
         if procs:
             stop_services(procs, prefix)
@@ -670,7 +707,7 @@ def sweep_svg(steps, title):
         bh = s["rps"] / max_rps * ph
         colour = "#c0392b" if s["problems"] else "#7fa7d9"
         out.append(f'<rect x="{cx - slot * 0.3}" y="{top + ph - bh}" width="{slot * 0.6}" height="{bh}" fill="{colour}"/>')
-        out.append(f'<text x="{cx}" y="{top + ph - bh - 4}" text-anchor="middle">{s["rps"]:.0f}</text>')
+        out.append(f'<text x="{cx}" y="{top + ph - 6}" text-anchor="middle" fill="white">{s["rps"]:.0f}/s</text>')
         out.append(f'<text x="{cx}" y="{top + ph + 16}" text-anchor="middle">{s["clients"]}</text>')
         for key in points:
             if s[key]:
@@ -780,8 +817,24 @@ def render_details(r):
         lines += ["", "Flame graphs (perf, the three services and their PostgreSQL backends only):", ""]
         for label, path in flames.items():
             lines.append(f"- {label}: [{path}]({os.path.relpath(os.path.join(ROOT, path), OUT_DIR) if not path.startswith('(') else ''})")
+    lines += render_breakdown("after" if r.get("baseline") else "this run", r.get("flame_breakdown"))
+    lines += render_breakdown("before", (r.get("baseline") or {}).get("flame_breakdown"))
     if r.get("failures"):
         lines += ["", "## Self-checks that failed", ""] + [f"- {f}" for f in r["failures"]]
+    return lines
+
+
+def render_breakdown(label, breakdown):
+    """The flame graph's samples by process and category, % of all samples."""
+    if not breakdown:
+        return []
+    categories = [name for name, _ in FLAME_CATEGORIES] + ["runtime, kernel, other"]
+    used = [c for c in categories if any(c in row for row in breakdown.values())]
+    lines = ["", f"Where the CPU of the orders went ({label}; % of all perf samples of the services and their "
+                 "PostgreSQL backends; each sample counted once, in the first category that matches):", "",
+             "| process | all | " + " | ".join(used) + " |", "|---|---|" + "---|" * len(used)]
+    for root, row in breakdown.items():
+        lines.append(f"| {root} | {sum(row.values()):.1f} | " + " | ".join(str(row.get(c, 0)) for c in used) + " |")
     return lines
 
 
@@ -921,8 +974,10 @@ def measure_all(args, results, urls, procs, bench, tmp):
     # 2b. CPU per order over a fixed count, and its flame graph.
     results["cpu_per_order"] = cpu_per_order(bench, args.cpu_orders, c)
     if args.flame:
-        path, why = flame_graph(bench, args.cpu_orders, c, args.flame)
-        results["flame_graphs"] = {args.flame: path or f"(not drawn: {why})"}
+        path, breakdown = flame_graph(bench, args.cpu_orders, c, args.flame)
+        results["flame_graphs"] = {args.flame: path or f"(not drawn: {breakdown})"}
+        if path:
+            results["flame_breakdown"] = breakdown
     # 2c. the concurrency sweep.
     results["sweep"] = concurrency_sweep(bench, args.sweep_step)
     failures += [f"sweep at {s['clients']} clients: {p}" for s in results["sweep"] for p in s["problems"]]

@@ -58,6 +58,8 @@ async fn brief_flow(backend: Backend) {
         "address",
         "phone",
         "failure_reason",
+        "created_at",
+        "updated_at",
     ] {
         assert_eq!(first.body[key], order[key], "{key}");
     }
@@ -255,6 +257,8 @@ async fn a_failed_line_gives_back_the_lines_before_it() {
         "total",
         "failure_reason",
         "compensation_pending",
+        "created_at",
+        "updated_at",
     ] {
         assert_eq!(stored[key], answered[key], "{key}");
     }

@@ -307,7 +307,7 @@ impl Orders {
         total: i64,
         keyed: bool,
     ) -> Result<OrderView, ApiError> {
-        let paid_at = chrono::Utc::now();
+        let paid_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         let prices = prices_of(&items);
         let moved = {
             let _writer = self.db.write_guard().await;
@@ -369,7 +369,7 @@ impl Orders {
     ) -> Result<OrderView, ApiError> {
         let order_id = order.id;
         let restored = self.compensate(order_id, &items, request_id).await;
-        let failed_at = chrono::Utc::now();
+        let failed_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         let prices = prices_of(&items[..reserved]);
         let moved = {
             let _writer = self.db.write_guard().await;

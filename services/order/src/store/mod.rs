@@ -39,7 +39,8 @@ pub async fn insert_pending(
     db: &(impl ConnectionTrait + TransactionTrait),
     new: NewOrder<'_>,
 ) -> Result<Option<OrderWithItems>, sea_orm::DbErr> {
-    let now = chrono::Utc::now();
+    // Microseconds, as PostgreSQL stores them: the answer equals what a read would show.
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
     let inserted = if db.get_database_backend() == DbBackend::Postgres {
         postgres::insert_pending(db, &new, now).await
     } else {
