@@ -62,20 +62,46 @@ pub async fn connect<M: MigratorTrait>(
         if create_if_missing {
             create_postgres_database(url).await?;
         }
-        let mut options = ConnectOptions::new(url.to_string());
-        options
-            .max_connections(pool_size)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5))
-            .sqlx_logging(false);
         Db {
-            conn: Database::connect(options).await?,
+            conn: connect_postgres_pool(url, pool_size).await?,
             write_gate: None,
         }
     };
     M::up(&db.conn, None).await?;
     Ok(db)
+}
+
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// The PostgreSQL pool. sqlx pings every connection on acquire by default (a round trip
+/// before each statement outside a transaction; it also pings on release, which no option
+/// turns off): here only a connection that sat idle for a while is pinged — one in steady
+/// use answered moments ago, and one a fault or a restart broke is still caught after a
+/// quiet spell. Prepared statements are cached per connection (sqlx's default, 100).
+async fn connect_postgres_pool(url: &str, pool_size: u32) -> anyhow::Result<DatabaseConnection> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    use sea_orm::sqlx::Connection as _;
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    let options = url.parse::<PgConnectOptions>()?.disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(pool_size)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+        pool,
+    ))
 }
 
 async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {

@@ -44,6 +44,20 @@ async fn brief_flow(backend: Backend) {
     let first = stack.get_order(&token, id).await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.cache.as_deref(), Some("MISS"));
+    // The answer was built from what was written, not read back: the stored order agrees.
+    for key in [
+        "id",
+        "status",
+        "items",
+        "total",
+        "address",
+        "phone",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+    ] {
+        assert_eq!(first.body[key], placed.body[key], "{key}");
+    }
     let second = stack.get_order(&token, id).await;
     assert_eq!(second.cache.as_deref(), Some("HIT"));
     assert_eq!(second.order().status, OrderStatus::Paid);
@@ -269,6 +283,23 @@ async fn a_failed_line_gives_back_the_lines_before_it() {
     assert_eq!(stack.stock(plenty).await, 10);
     assert_eq!(stack.stock(scarce).await, 1);
     let id = failed.order_id;
+    // The FAILED answer was built from what was written; the stored order agrees, with the
+    // price of the line that was reserved (and given back) and none for the refused line.
+    let stored = stack.get_order(&token, id).await.body;
+    let answered = &response.body["order"];
+    for key in [
+        "status",
+        "items",
+        "total",
+        "failure_reason",
+        "compensation_pending",
+        "created_at",
+        "updated_at",
+    ] {
+        assert_eq!(stored[key], answered[key], "{key}");
+    }
+    assert_eq!(stored["items"][0]["unit_price"], 1_000);
+    assert_eq!(stored["items"][1]["unit_price"], 0);
     // Cancelling a FAILED order is refused and restores nothing a second time.
     let cancel = stack.cancel(&token, id).await;
     assert_eq!(cancel.status, StatusCode::CONFLICT);

@@ -6,7 +6,9 @@
 //! whole transaction and the injected inventory delay runs while it is held, so the switch
 //! shows real lock contention. SQLite has no row locks, so there a per-menu async mutex gives
 //! the same per-menu exclusion (and the delay runs under it), and the database's write gate
-//! serializes the short write transactions.
+//! serializes the short write transactions. On PostgreSQL a reservation without the delay
+//! runs the same steps in one round trip (`store::reserve_in_one_call`): the lock is held
+//! for the server-side work only, never across a network round trip.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,7 @@ use testbed_common::ApiError;
 use testbed_common::chaos::Switch;
 use testbed_common::db::Db;
 
-use crate::store::{self, RESERVE, RESTORE, menus};
+use crate::store::{self, RESERVE, RESTORE, ReserveOutcome, menus};
 
 /// The largest quantity one call may move: anything above is a caller's mistake.
 pub const MAX_QUANTITY: i64 = 10_000;
@@ -101,6 +103,10 @@ impl Inventory {
     }
 
     /// Takes `quantity` from a menu's stock for an order (idempotent per order and menu).
+    ///
+    /// On PostgreSQL without the injected delay, the steps run in one round trip (the
+    /// `reserve_stock` function); otherwise — SQLite, or the delay that must be spent while
+    /// the lock is held — one by one in a transaction. Both follow the same rules.
     pub async fn reserve_stock(
         &self,
         menu_id: i64,
@@ -108,55 +114,15 @@ impl Inventory {
         order_id: Option<i64>,
     ) -> Result<Reservation, ApiError> {
         check_quantity(quantity)?;
-        self.with_menu_locked(menu_id, async |txn, menu| {
-            if let Some(order_id) = order_id {
-                let entries = store::order_entries(txn, menu_id, order_id).await?;
-                if let Some(first) = entries.reserved {
-                    return Ok(Reservation {
-                        menu_id,
-                        order_id: Some(order_id),
-                        quantity: first.quantity,
-                        unit_price: menu.price,
-                        stock: menu.stock,
-                        replayed: true,
-                    });
-                }
-                // A restoration already ran for this order (the order service gave up on
-                // an earlier, slow reservation): a late reservation must not take stock
-                // that nobody would ever give back.
-                if entries.restored.is_some() {
-                    return Err(ApiError::conflict(
-                        "order_compensated",
-                        format!(
-                            "order {order_id} was already compensated; it cannot reserve stock"
-                        ),
-                    ));
-                }
-            }
-            if menu.stock < quantity {
-                return Err(ApiError::conflict(
-                    "insufficient_stock",
-                    format!(
-                        "menu {menu_id} has {} left; {quantity} were requested",
-                        menu.stock
-                    ),
-                )
-                .with("menu_id", menu_id)
-                .with("available", menu.stock)
-                .with("requested", quantity));
-            }
-            store::add_stock(txn, menu_id, -quantity).await?;
-            store::insert_ledger(txn, menu_id, order_id, RESERVE, quantity).await?;
-            Ok(Reservation {
-                menu_id,
-                order_id,
-                quantity,
-                unit_price: menu.price,
-                stock: menu.stock - quantity,
-                replayed: false,
+        let outcome = if !self.db.is_sqlite() && self.delay.get() == 0 {
+            store::reserve_in_one_call(&self.db.conn, menu_id, order_id, quantity).await?
+        } else {
+            self.with_menu_locked(menu_id, async |txn, menu| {
+                reserve_step_by_step(txn, menu, order_id, quantity).await
             })
-        })
-        .await
+            .await?
+        };
+        reservation(menu_id, order_id, quantity, outcome)
     }
 
     /// Gives back what an order reserved of a menu (idempotent; never more than reserved).
@@ -267,6 +233,87 @@ async fn finish<T>(txn: DatabaseTransaction, result: Result<T, ApiError>) -> Res
             let _ = txn.rollback().await;
             Err(e)
         }
+    }
+}
+
+/// The reservation's steps one by one, the menu row already locked (SQLite, or with the
+/// injected delay): check this order's ledger entries, then the stock, then take it.
+async fn reserve_step_by_step(
+    txn: &DatabaseTransaction,
+    menu: menus::Model,
+    order_id: Option<i64>,
+    quantity: i64,
+) -> Result<ReserveOutcome, ApiError> {
+    if let Some(order_id) = order_id {
+        let entries = store::order_entries(txn, menu.id, order_id).await?;
+        if let Some(first) = entries.reserved {
+            return Ok(ReserveOutcome::Replayed {
+                quantity: first.quantity,
+                price: menu.price,
+                stock: menu.stock,
+            });
+        }
+        if entries.restored.is_some() {
+            return Ok(ReserveOutcome::Compensated);
+        }
+    }
+    if menu.stock < quantity {
+        return Ok(ReserveOutcome::Insufficient { stock: menu.stock });
+    }
+    store::add_stock(txn, menu.id, -quantity).await?;
+    store::insert_ledger(txn, menu.id, order_id, RESERVE, quantity).await?;
+    Ok(ReserveOutcome::Reserved {
+        price: menu.price,
+        stock: menu.stock - quantity,
+    })
+}
+
+/// The answer to a reservation.
+fn reservation(
+    menu_id: i64,
+    order_id: Option<i64>,
+    quantity: i64,
+    outcome: ReserveOutcome,
+) -> Result<Reservation, ApiError> {
+    match outcome {
+        ReserveOutcome::Reserved { price, stock } => Ok(Reservation {
+            menu_id,
+            order_id,
+            quantity,
+            unit_price: price,
+            stock,
+            replayed: false,
+        }),
+        ReserveOutcome::Replayed {
+            quantity,
+            price,
+            stock,
+        } => Ok(Reservation {
+            menu_id,
+            order_id,
+            quantity,
+            unit_price: price,
+            stock,
+            replayed: true,
+        }),
+        // A restoration already ran for this order (the order service gave up on an
+        // earlier, slow reservation): a late reservation must not take stock that nobody
+        // would ever give back.
+        ReserveOutcome::Compensated => Err(ApiError::conflict(
+            "order_compensated",
+            format!(
+                "order {} was already compensated; it cannot reserve stock",
+                order_id.unwrap_or_default()
+            ),
+        )),
+        ReserveOutcome::Insufficient { stock } => Err(ApiError::conflict(
+            "insufficient_stock",
+            format!("menu {menu_id} has {stock} left; {quantity} were requested"),
+        )
+        .with("menu_id", menu_id)
+        .with("available", stock)
+        .with("requested", quantity)),
+        ReserveOutcome::NotFound => Err(menu_not_found(menu_id)),
     }
 }
 

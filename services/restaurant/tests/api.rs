@@ -195,6 +195,82 @@ async fn idempotency_embedded() {
     idempotency(Backend::Embedded).await;
 }
 
+/// The reservation's less common answers (on PostgreSQL these run through the one-call
+/// function's slower branches): a replay when the stock has run out, a replay or a refusal
+/// that must give back what the first statement took, an unknown menu, and reservations
+/// racing their own compensation, which must never keep stock.
+async fn reservation_edges(backend: Backend) {
+    let app = spawn(backend).await;
+    // A refusal's status and error code.
+    let refused = |result: Result<Reservation, ClientError>| {
+        let error = result.expect_err("refused");
+        let code = error.body().map(|body| body.error.clone());
+        (error.status(), code, error)
+    };
+    let (status, _, _) = refused(app.reserve(987_654, 1, Some(1)).await);
+    assert_eq!(status, Some(StatusCode::NOT_FOUND));
+    let menu = app.create_menu(3).await;
+    let first = app.reserve(menu, 3, Some(9)).await.expect("reserved");
+    assert_eq!(first.stock, 0);
+    let again = app.reserve(menu, 3, Some(9)).await.expect("replayed");
+    assert!(again.replayed, "{again:?}");
+    assert_eq!(again.quantity, 3);
+    let (status, code, none_left) = refused(app.reserve(menu, 1, Some(10)).await);
+    assert_eq!(status, Some(StatusCode::CONFLICT));
+    assert_eq!(code.as_deref(), Some("insufficient_stock"));
+    let available = none_left
+        .body()
+        .and_then(|body| body.details.get("available").cloned());
+    assert_eq!(available, Some(json!(0)));
+    assert_eq!(app.restore(menu, 9).await.expect("restored").restored, 3);
+    // Stock is there again: a replay must still take nothing.
+    let replay = app.reserve(menu, 3, Some(9)).await.expect("replayed");
+    assert!(replay.replayed);
+    assert_eq!(replay.stock, 3);
+    assert_eq!(app.restore(menu, 11).await.expect("restored").restored, 0);
+    let (status, code, _) = refused(app.reserve(menu, 1, Some(11)).await);
+    assert_eq!(status, Some(StatusCode::CONFLICT));
+    assert_eq!(code.as_deref(), Some("order_compensated"));
+    let audit = app.audit(menu).await;
+    assert_eq!((audit.stock, audit.drift), (3, 0));
+
+    // Each order's reservation and compensation at once: whichever wins, nothing is kept.
+    let racing = app.create_menu(1_000).await;
+    let races = (100..140).map(|order| {
+        let app = &app;
+        async move {
+            let (reserved, restored) = tokio::join!(
+                app.reserve(racing, 2, Some(order)),
+                app.restore(racing, order)
+            );
+            // Reserved first and then given back, or compensated first and then refused.
+            let restored = restored.expect("restore answers").restored;
+            let outcome = match &reserved {
+                Ok(_) => (Some(StatusCode::OK), restored),
+                Err(error) => (error.status(), restored),
+            };
+            assert!(
+                outcome == (Some(StatusCode::OK), 2) || outcome == (Some(StatusCode::CONFLICT), 0),
+                "order {order}: {reserved:?} restored {restored}"
+            );
+        }
+    });
+    futures::future::join_all(races).await;
+    let audit = app.audit(racing).await;
+    assert_eq!(audit.stock, 1_000, "{audit:?}");
+    assert_eq!(audit.drift, 0);
+}
+
+#[tokio::test]
+async fn reservation_edges_postgres() {
+    reservation_edges(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn reservation_edges_embedded() {
+    reservation_edges(Backend::Embedded).await;
+}
+
 async fn delay_holds_the_row_lock(backend: Backend) {
     let app = spawn(backend).await;
     let hot = app.create_menu(10).await;

@@ -53,6 +53,7 @@ impl Orders {
                         total: Some(0),
                         failure_reason: Some(FailureReason::Recovered.code()),
                         compensation_pending: !restored,
+                        prices: &[],
                     },
                 )
                 .await?

@@ -6,6 +6,12 @@
 //! PAID order gives its stock back and ends CANCELLED. A restoration that cannot reach the
 //! Restaurant Service leaves `compensation_pending` set; retries and the recovery loop finish
 //! it, so stock is exact once the fault is gone.
+//!
+//! Database work per order: the PENDING order with its lines in one write, and the PAID (or
+//! FAILED) change with the reserved prices in one more; the answer is built from what was
+//! written, never read back. (A process that dies between reservation and payment leaves
+//! the prices unrecorded; recovery fails such an order, so they would only describe stock
+//! that was given back.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,25 +234,25 @@ impl Orders {
         Ok(())
     }
 
-    /// Reserves each line; stops at the first failure. Returns the total and the failure.
+    /// Reserves each line; stops at the first failure. Returns the total, how many lines
+    /// (from the first) were reserved, and the failure. Each reserved line's `unit_price`
+    /// is set from the answer; it is written with the order's next status change.
     async fn reserve_lines(
         &self,
         order_id: i64,
         items: &mut [order_items::Model],
         request_id: Option<&str>,
-    ) -> Result<(i64, Option<FailureReason>), ApiError> {
+    ) -> (i64, usize, Option<FailureReason>) {
         let mut total = 0;
-        for item in items.iter_mut() {
+        for (reserved, item) in items.iter_mut().enumerate() {
             match self
                 .restaurants
                 .reserve(item.menu_id, item.quantity, order_id, request_id)
                 .await
             {
-                Ok(reserved) => {
-                    total += reserved.unit_price * item.quantity;
-                    item.unit_price = reserved.unit_price;
-                    let _writer = self.db.write_guard().await;
-                    store::set_unit_price(&self.db.conn, item.id, reserved.unit_price).await?;
+                Ok(answer) => {
+                    total += answer.unit_price * item.quantity;
+                    item.unit_price = answer.unit_price;
                 }
                 Err(error) => {
                     tracing::warn!(order_id, menu_id = item.menu_id, %error, "reservation failed");
@@ -257,11 +263,11 @@ impl Orders {
                         UpstreamError::Refused { status: 404, .. } => FailureReason::UnknownMenu,
                         UpstreamError::Refused { .. } => FailureReason::RestaurantUnavailable,
                     };
-                    return Ok((total, Some(reason)));
+                    return (total, reserved, Some(reason));
                 }
             }
         }
-        Ok((total, None))
+        (total, items.len(), None)
     }
 
     /// The saga of a PENDING order: reserve, pay, and end PAID or FAILED.
@@ -272,7 +278,7 @@ impl Orders {
         keyed: bool,
         request_id: Option<&str>,
     ) -> Result<OrderView, ApiError> {
-        let (total, failure) = self.reserve_lines(order.id, &mut items, request_id).await?;
+        let (total, reserved, failure) = self.reserve_lines(order.id, &mut items, request_id).await;
         if failure.is_none() && self.crash_after_reserve {
             tracing::error!(
                 order_id = order.id,
@@ -287,14 +293,17 @@ impl Orders {
         match failure {
             None => self.pay(order, items, total, keyed).await,
             Some(reason) => {
-                let view = self.fail(order.id, &items, reason, request_id).await?;
-                self.invalidate(order.id).await;
+                let view = self
+                    .fail(order, items, reserved, reason, request_id)
+                    .await?;
+                self.invalidate(view.id).await;
                 Ok(view)
             }
         }
     }
 
-    /// Ends a PENDING order PAID (unless recovery finished it first).
+    /// Ends a PENDING order PAID (unless recovery finished it first), the reserved prices
+    /// recorded with the change.
     async fn pay(
         &self,
         order: store::orders::Model,
@@ -302,7 +311,8 @@ impl Orders {
         total: i64,
         keyed: bool,
     ) -> Result<OrderView, ApiError> {
-        let paid_at = chrono::Utc::now();
+        let paid_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+        let prices = prices_of(&items);
         let moved = {
             let _writer = self.db.write_guard().await;
             store::transition(
@@ -315,6 +325,7 @@ impl Orders {
                     total: Some(total),
                     failure_reason: None,
                     compensation_pending: false,
+                    prices: &prices,
                 },
             )
             .await?
@@ -350,36 +361,55 @@ impl Orders {
         percent > 0 && rand::random_range(0..100u64) < percent
     }
 
-    /// Gives back every line of a PENDING order and ends it FAILED with `reason`.
+    /// Gives back every line of a PENDING order and ends it FAILED with `reason`, the
+    /// prices of the first `reserved` lines recorded with the change.
     async fn fail(
         &self,
-        order_id: i64,
-        items: &[order_items::Model],
+        order: store::orders::Model,
+        items: Vec<order_items::Model>,
+        reserved: usize,
         reason: FailureReason,
         request_id: Option<&str>,
     ) -> Result<OrderView, ApiError> {
-        let restored = self.compensate(order_id, items, request_id).await;
-        {
+        let order_id = order.id;
+        let restored = self.compensate(order_id, &items, request_id).await;
+        let failed_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+        let prices = prices_of(&items[..reserved]);
+        let moved = {
             let _writer = self.db.write_guard().await;
             store::transition(
                 &self.db.conn,
                 order_id,
                 Transition {
-                    at: chrono::Utc::now(),
+                    at: failed_at,
                     from: OrderStatus::Pending,
                     to: OrderStatus::Failed,
                     total: Some(0),
                     failure_reason: Some(reason.code()),
                     compensation_pending: !restored,
+                    prices: &prices,
                 },
             )
-            .await?;
-        }
+            .await?
+        };
         tracing::info!(order_id, reason = reason.code(), restored, "order FAILED");
         if !restored {
             self.retry_compensation_later(order_id);
         }
-        Ok(order_view(self.load(order_id).await?))
+        if !moved {
+            // The recovery loop finished this order first.
+            return Ok(order_view(self.load(order_id).await?));
+        }
+        // What was just written, without reading it back (lines not reserved keep price 0).
+        let failed = store::orders::Model {
+            status: OrderStatus::Failed.as_str().to_string(),
+            total: 0,
+            failure_reason: Some(reason.code().to_string()),
+            compensation_pending: !restored,
+            updated_at: failed_at,
+            ..order
+        };
+        Ok(order_view((failed, items)))
     }
 
     /// Restores every line of an order (idempotent per line); true when all were confirmed.
@@ -470,6 +500,7 @@ impl Orders {
                     total: None,
                     failure_reason: None,
                     compensation_pending: true,
+                    prices: &[],
                 },
             )
             .await?
@@ -520,6 +551,11 @@ impl Orders {
         }
         Ok((bytes, status))
     }
+}
+
+/// (item id, unit price) of `items`, as a transition records them.
+fn prices_of(items: &[order_items::Model]) -> Vec<(i64, i64)> {
+    items.iter().map(|i| (i.id, i.unit_price)).collect()
 }
 
 fn not_yours(order_id: i64) -> ApiError {

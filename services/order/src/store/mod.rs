@@ -1,19 +1,22 @@
 //! Storage of the Order Service: orders and their items (entities, migrations) and the
 //! queries the saga runs. Status changes are conditional (`WHERE status = <expected>`), so
-//! two actors (a request and the recovery loop) can never both move one order.
+//! two actors (a request and the recovery loop) can never both move one order. On
+//! PostgreSQL the order path's two writes are one statement each ([`postgres`]); SQLite runs
+//! the same writes one by one in a transaction.
 
 pub mod instances;
 pub mod migration;
 pub mod order_items;
 pub mod orders;
+mod postgres;
 
 use std::collections::BTreeMap;
 
 use contract::OrderStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 /// An order with its items.
@@ -31,14 +34,75 @@ pub struct NewOrder<'a> {
     pub items: &'a [(i64, i64)],
 }
 
-/// Inserts an order as PENDING with its items, in one transaction. A repeated idempotency
-/// key surfaces as `Ok(None)`.
+/// Inserts an order as PENDING with its items, atomically (one statement on PostgreSQL, a
+/// transaction on SQLite), and answers what was written without reading it back. A
+/// repeated idempotency key surfaces as `Ok(None)`.
 pub async fn insert_pending(
     db: &(impl ConnectionTrait + TransactionTrait),
     new: NewOrder<'_>,
 ) -> Result<Option<OrderWithItems>, sea_orm::DbErr> {
+    // Microseconds, as PostgreSQL stores them: the answer equals what a read would show.
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    let inserted = if db.get_database_backend() == DbBackend::Postgres {
+        postgres::insert_pending(db, &new, now).await
+    } else {
+        insert_pending_step_by_step(db, &new, now).await
+    };
+    let (order_id, ids) = match inserted {
+        Ok(inserted) => inserted,
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let order = orders::Model {
+        id: order_id,
+        user_id: new.user_id,
+        status: OrderStatus::Pending.as_str().into(),
+        total: 0,
+        address: new.address.to_string(),
+        phone: new.phone.to_string(),
+        failure_reason: None,
+        compensation_pending: false,
+        idempotency_key: new.idempotency_key.map(str::to_string),
+        request_fingerprint: new.request_fingerprint.map(str::to_string),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut items = Vec::with_capacity(ids.len());
+    for (item_id, menu_id) in ids {
+        let quantity = new
+            .items
+            .iter()
+            .find(|(menu, _)| *menu == menu_id)
+            .map(|(_, quantity)| *quantity)
+            .ok_or_else(|| {
+                sea_orm::DbErr::Custom(format!("line for menu {menu_id} not asked for"))
+            })?;
+        items.push(order_items::Model {
+            id: item_id,
+            order_id,
+            menu_id,
+            quantity,
+            unit_price: 0,
+        });
+    }
+    Ok(Some((order, items)))
+}
+
+/// SQLite: the order, then each line, in a transaction; the ids assigned, as
+/// [`postgres::insert_pending`] answers them.
+async fn insert_pending_step_by_step(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    new: &NewOrder<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(i64, Vec<(i64, i64)>), sea_orm::DbErr> {
     let txn = db.begin().await?;
-    let now = chrono::Utc::now();
     let order = orders::ActiveModel {
         user_id: Set(new.user_id),
         status: Set(OrderStatus::Pending.as_str().into()),
@@ -52,20 +116,10 @@ pub async fn insert_pending(
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    };
-    let order = match order.insert(&txn).await {
-        Ok(order) => order,
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    let mut items = Vec::with_capacity(new.items.len());
+    }
+    .insert(&txn)
+    .await?;
+    let mut ids = Vec::with_capacity(new.items.len());
     for &(menu_id, quantity) in new.items {
         let item = order_items::ActiveModel {
             order_id: Set(order.id),
@@ -76,10 +130,10 @@ pub async fn insert_pending(
         }
         .insert(&txn)
         .await?;
-        items.push(item);
+        ids.push((item.id, menu_id));
     }
     txn.commit().await?;
-    Ok(Some((order, items)))
+    Ok((order.id, ids))
 }
 
 pub async fn find_order(
@@ -124,7 +178,7 @@ async fn items_of(
 }
 
 /// Records the price an item was reserved at.
-pub async fn set_unit_price(
+async fn set_unit_price(
     db: &impl ConnectionTrait,
     item_id: i64,
     unit_price: i64,
@@ -146,13 +200,38 @@ pub struct Transition<'a> {
     pub total: Option<i64>,
     pub failure_reason: Option<&'a str>,
     pub compensation_pending: bool,
+    /// (item id, unit price) of the lines reserved so far, recorded with the change (and
+    /// also when the order was not in `from` any more: a reservation's price is a fact).
+    pub prices: &'a [(i64, i64)],
 }
 
 /// Moves an order from one status to another; false when it was not in `from` any more.
+/// With prices and a total on PostgreSQL this is one statement; otherwise the prices, then
+/// the status change.
 pub async fn transition(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     id: i64,
     change: Transition<'_>,
+) -> Result<bool, sea_orm::DbErr> {
+    if change.prices.is_empty() {
+        return update_status(db, id, &change).await;
+    }
+    if db.get_database_backend() == DbBackend::Postgres && change.total.is_some() {
+        return postgres::transition_with_prices(db, id, &change).await;
+    }
+    let txn = db.begin().await?;
+    for &(item_id, price) in change.prices {
+        set_unit_price(&txn, item_id, price).await?;
+    }
+    let moved = update_status(&txn, id, &change).await?;
+    txn.commit().await?;
+    Ok(moved)
+}
+
+async fn update_status(
+    db: &impl ConnectionTrait,
+    id: i64,
+    change: &Transition<'_>,
 ) -> Result<bool, sea_orm::DbErr> {
     let mut update = orders::Entity::update_many()
         .col_expr(orders::Column::Status, Expr::value(change.to.as_str()))

@@ -8,8 +8,8 @@ pub mod restaurants;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 /// Ledger entry kinds.
@@ -91,6 +91,73 @@ pub async fn order_entries(
         }
     }
     Ok(entries)
+}
+
+/// What a reservation found or did, before it becomes an answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    /// Stock taken now; `stock` is what is left.
+    Reserved {
+        price: i64,
+        stock: i64,
+    },
+    /// This order had reserved this menu before (`quantity`); nothing moved.
+    Replayed {
+        quantity: i64,
+        price: i64,
+        stock: i64,
+    },
+    /// This order was compensated already: a late reservation must not take stock.
+    Compensated,
+    /// Not enough stock; nothing moved.
+    Insufficient {
+        stock: i64,
+    },
+    NotFound,
+}
+
+/// PostgreSQL: the whole reservation (lock, ledger check, decrement, ledger row) in one
+/// round trip and one transaction, through the `reserve_stock` function (see
+/// `reserve_stock.sql`: the same steps `domain::Inventory` runs one by one on SQLite).
+pub async fn reserve_in_one_call(
+    db: &impl ConnectionTrait,
+    menu_id: i64,
+    order_id: Option<i64>,
+    quantity: i64,
+) -> Result<ReserveOutcome, sea_orm::DbErr> {
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT outcome, taken, price_now, stock_now FROM reserve_stock($1, $2, $3)",
+            [menu_id.into(), order_id.into(), quantity.into()],
+        ))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("reserve_stock returned no row".into()))?;
+    let outcome: String = row.try_get("", "outcome")?;
+    let number = |column: &str| -> Result<i64, sea_orm::DbErr> {
+        Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
+    };
+    Ok(match outcome.as_str() {
+        "reserved" => ReserveOutcome::Reserved {
+            price: number("price_now")?,
+            stock: number("stock_now")?,
+        },
+        "replayed" => ReserveOutcome::Replayed {
+            quantity: number("taken")?,
+            price: number("price_now")?,
+            stock: number("stock_now")?,
+        },
+        "compensated" => ReserveOutcome::Compensated,
+        "insufficient" => ReserveOutcome::Insufficient {
+            stock: number("stock_now")?,
+        },
+        "not_found" => ReserveOutcome::NotFound,
+        other => {
+            return Err(sea_orm::DbErr::Custom(format!(
+                "reserve_stock answered an unknown outcome `{other}`"
+            )));
+        }
+    })
 }
 
 /// Adds `delta` to a menu's stock.
