@@ -7,6 +7,41 @@
 //! [`UserClient`], [`RestaurantClient`] and [`OrderClient`] add each service's own calls
 //! and dereference to it.
 
+/// Declares a service's client: a [`ServiceClient`] newtype with the same constructors and
+/// `Deref` to the shared calls (health, ready, `/chaos`), so each service's file holds only
+/// its own endpoints.
+macro_rules! service_client {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name(super::ServiceClient);
+
+        impl $name {
+            pub fn new(base: &str) -> Self {
+                Self(super::ServiceClient::new(base))
+            }
+
+            pub fn with_http(http: reqwest::Client, base: &str) -> Self {
+                Self(super::ServiceClient::with_http(http, base))
+            }
+
+            /// Sends `X-Admin-Token` on every call (see
+            /// [`ServiceClient::with_admin_token`](super::ServiceClient::with_admin_token)).
+            pub fn with_admin_token(self, token: Option<String>) -> Self {
+                Self(self.0.with_admin_token(token))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = super::ServiceClient;
+
+            fn deref(&self) -> &super::ServiceClient {
+                &self.0
+            }
+        }
+    };
+}
+
 mod order;
 mod restaurant;
 mod user;

@@ -1,30 +1,16 @@
 //! The Order Service client.
 
-use std::ops::Deref;
-
 use reqwest::Method;
 
-use super::{Answer, ClientError, ServiceClient};
+use super::{Answer, ClientError};
 use crate::order::{CreateOrder, OrderStats, OrderView};
 
-/// Calls of the Order Service.
-#[derive(Clone, Debug)]
-pub struct OrderClient(ServiceClient);
+service_client! {
+    /// Calls of the Order Service.
+    OrderClient
+}
 
 impl OrderClient {
-    pub fn new(base: &str) -> Self {
-        Self(ServiceClient::new(base))
-    }
-
-    pub fn with_http(http: reqwest::Client, base: &str) -> Self {
-        Self(ServiceClient::with_http(http, base))
-    }
-
-    /// Sends `X-Admin-Token` on every call (see [`ServiceClient::with_admin_token`]).
-    pub fn with_admin_token(self, token: Option<String>) -> Self {
-        Self(self.0.with_admin_token(token))
-    }
-
     /// `POST /orders`: the PAID order, or [`ClientError::Status`] whose body's details are
     /// a [`crate::FailedOrder`] when the order ended FAILED.
     pub async fn create_order(
@@ -74,13 +60,5 @@ impl OrderClient {
     /// `GET /orders/stats`: counts for stock reconciliation.
     pub async fn stats(&self) -> Result<OrderStats, ClientError> {
         self.body(self.request(Method::GET, "/orders/stats")).await
-    }
-}
-
-impl Deref for OrderClient {
-    type Target = ServiceClient;
-
-    fn deref(&self) -> &ServiceClient {
-        &self.0
     }
 }

@@ -1,33 +1,19 @@
 //! The Restaurant Service client.
 
-use std::ops::Deref;
-
 use reqwest::Method;
 
-use super::{Answer, ClientError, ServiceClient, with_request_id};
+use super::{Answer, ClientError, with_request_id};
 use crate::restaurant::{
     CreateMenuRequest, MenuDetail, MenuSummary, Reservation, ReserveRequest, RestaurantView,
     Restoration, RestoreRequest, SetStockRequest, StockAudit,
 };
 
-/// Calls of the Restaurant Service.
-#[derive(Clone, Debug)]
-pub struct RestaurantClient(ServiceClient);
+service_client! {
+    /// Calls of the Restaurant Service.
+    RestaurantClient
+}
 
 impl RestaurantClient {
-    pub fn new(base: &str) -> Self {
-        Self(ServiceClient::new(base))
-    }
-
-    pub fn with_http(http: reqwest::Client, base: &str) -> Self {
-        Self(ServiceClient::with_http(http, base))
-    }
-
-    /// Sends `X-Admin-Token` on every call (see [`ServiceClient::with_admin_token`]).
-    pub fn with_admin_token(self, token: Option<String>) -> Self {
-        Self(self.0.with_admin_token(token))
-    }
-
     /// `GET /restaurants`.
     pub async fn restaurants(&self) -> Result<Vec<RestaurantView>, ClientError> {
         self.body(self.request(Method::GET, "/restaurants")).await
@@ -98,13 +84,5 @@ impl RestaurantClient {
     /// `GET /inventory`: every menu's audit figures.
     pub async fn inventories(&self) -> Result<Vec<StockAudit>, ClientError> {
         self.body(self.request(Method::GET, "/inventory")).await
-    }
-}
-
-impl Deref for RestaurantClient {
-    type Target = ServiceClient;
-
-    fn deref(&self) -> &ServiceClient {
-        &self.0
     }
 }

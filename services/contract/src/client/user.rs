@@ -1,30 +1,16 @@
 //! The User Service client.
 
-use std::ops::Deref;
-
 use reqwest::Method;
 
-use super::{ClientError, ServiceClient, with_request_id};
+use super::{ClientError, with_request_id};
 use crate::user::{LoginRequest, LoginResponse, SignupRequest, UserProfile, ValidateResponse};
 
-/// Calls of the User Service.
-#[derive(Clone, Debug)]
-pub struct UserClient(ServiceClient);
+service_client! {
+    /// Calls of the User Service.
+    UserClient
+}
 
 impl UserClient {
-    pub fn new(base: &str) -> Self {
-        Self(ServiceClient::new(base))
-    }
-
-    pub fn with_http(http: reqwest::Client, base: &str) -> Self {
-        Self(ServiceClient::with_http(http, base))
-    }
-
-    /// Sends `X-Admin-Token` on every call (see [`ServiceClient::with_admin_token`]).
-    pub fn with_admin_token(self, token: Option<String>) -> Self {
-        Self(self.0.with_admin_token(token))
-    }
-
     /// `POST /signup`: a new account (409 `username_taken` when the name exists).
     pub async fn signup(&self, request: &SignupRequest) -> Result<UserProfile, ClientError> {
         self.post_json("/signup", request).await
@@ -75,13 +61,5 @@ impl UserClient {
             .request(Method::GET, &format!("/users/{id}"))
             .bearer_auth(token);
         self.body(request).await
-    }
-}
-
-impl Deref for UserClient {
-    type Target = ServiceClient;
-
-    fn deref(&self) -> &ServiceClient {
-        &self.0
     }
 }
