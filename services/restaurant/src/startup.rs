@@ -12,6 +12,7 @@ use testbed_common::service_auth::ServiceKeys;
 use utoipa::OpenApi;
 
 use crate::config::RestaurantConfig;
+use crate::domain::catalog::Catalog;
 use crate::domain::{Inventory, MenuLocks};
 use crate::routes::{self, ApiDoc, RestaurantState};
 use crate::store::migration::Migrator;
@@ -33,11 +34,16 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
     let state = RestaurantState {
         inventory: Inventory {
             db: kit.db.clone(),
+            cache: kit.cache.clone(),
             locks: MenuLocks::default(),
             delay: kit.chaos.switch(INVENTORY_DELAY.name),
         },
-        menu_list_ttl: Duration::from_secs(config.menu_list_ttl_secs),
-        menu_ttl: Duration::from_secs(config.menu_ttl_secs),
+        catalog: Catalog {
+            db: kit.db.clone(),
+            cache: kit.cache.clone(),
+            menu_list_ttl: Duration::from_secs(config.menu_list_ttl_secs),
+            menu_ttl: Duration::from_secs(config.menu_ttl_secs),
+        },
         service_keys,
         kit: kit.clone(),
     };

@@ -2,6 +2,7 @@
 //! clients see it (the wire types themselves, `OrderStatus` among them, are the contract's). The saga that moves orders lives in [`saga`], the recovery
 //! loop in [`recovery`].
 
+mod audit;
 pub mod recovery;
 pub mod saga;
 

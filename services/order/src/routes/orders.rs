@@ -14,7 +14,6 @@ use testbed_common::{ApiError, ApiResult};
 use super::OrderState;
 use crate::domain::failure;
 use crate::domain::saga::{PlaceOrder, Placed};
-use crate::store;
 
 pub const TAG: &str = "orders";
 
@@ -155,14 +154,5 @@ pub async fn cancel_order(
         (status = 503, description = "the database is unavailable", body = ErrorBody),
     ))]
 pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<OrderStats>> {
-    let stats = store::stats(&state.kit.db.conn).await?;
-    Ok(Json(OrderStats {
-        by_status: stats.by_status,
-        compensation_pending: stats.compensation_pending,
-        paid_quantities: stats.paid_quantities,
-        pending_quantities: stats.pending_quantities,
-        oldest_pending_age_ms: stats
-            .oldest_pending
-            .map(|created| (chrono::Utc::now() - created).num_milliseconds().max(0)),
-    }))
+    Ok(Json(state.orders.stats().await?))
 }

@@ -5,12 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use contract::{CreateMenuRequest, ErrorBody, MenuDetail, SetStockRequest, StockAudit};
+use testbed_common::ApiResult;
 use testbed_common::extract::{ApiJson, ApiPath};
-use testbed_common::{ApiError, ApiResult};
 
 use super::RestaurantState;
-use super::menus::menu_detail;
-use crate::store;
 
 pub const TAG: &str = "admin";
 
@@ -30,42 +28,8 @@ pub async fn create_menu(
     State(state): State<RestaurantState>,
     ApiJson(body): ApiJson<CreateMenuRequest>,
 ) -> ApiResult<(StatusCode, Json<MenuDetail>)> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::validation("`name` must be 1–200 characters"));
-    }
-    if !(0..=10_000_000).contains(&body.price) {
-        return Err(ApiError::validation("`price` must be from 0 to 10000000"));
-    }
-    if !(0..=1_000_000_000).contains(&body.stock) {
-        return Err(ApiError::validation("`stock` must be from 0 to 1000000000"));
-    }
-    let restaurant_id = body.restaurant_id.unwrap_or(1);
-    let db = &state.kit.db;
-    let restaurant = store::find_restaurant(&db.conn, restaurant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("restaurant {restaurant_id} does not exist")))?;
-    let menu = {
-        let _writer = db.write_guard().await;
-        store::insert_menu(
-            &db.conn,
-            restaurant_id,
-            name,
-            body.description.as_deref(),
-            body.price,
-            body.stock,
-        )
-        .await?
-    };
-    state
-        .kit
-        .cache
-        .delete(&[crate::domain::MENUS_KEY.to_string()])
-        .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(menu_detail(menu, Some(restaurant))),
-    ))
+    let menu = state.catalog.create_menu(&body).await?;
+    Ok((StatusCode::CREATED, Json(menu)))
 }
 
 /// Set a menu's stock (resets its accounting).
@@ -87,7 +51,6 @@ pub async fn set_stock(
     ApiJson(body): ApiJson<SetStockRequest>,
 ) -> ApiResult<Json<StockAudit>> {
     state.inventory.set_stock(id, body.stock).await?;
-    state.invalidate_menu(id).await;
     let mut audit = state.inventory.audit(Some(id)).await?;
     audit
         .pop()

@@ -44,9 +44,6 @@ pub async fn reserve(
         .inventory
         .reserve_stock(menu_id, body.quantity, body.order_id)
         .await?;
-    if !reservation.replayed {
-        state.invalidate_menu(menu_id).await;
-    }
     Ok(Json(reservation))
 }
 
@@ -79,9 +76,6 @@ pub async fn restore(
         .inventory
         .restore_stock(menu_id, body.order_id, body.quantity)
         .await?;
-    if restoration.restored > 0 {
-        state.invalidate_menu(menu_id).await;
-    }
     Ok(Json(restoration))
 }
 

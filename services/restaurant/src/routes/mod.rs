@@ -4,8 +4,6 @@ mod admin;
 mod inventory;
 mod menus;
 
-use std::time::Duration;
-
 use axum::extract::FromRef;
 use contract::ErrorBody;
 use testbed_common::Kit;
@@ -15,15 +13,15 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{self, Inventory};
+use crate::domain::Inventory;
+use crate::domain::catalog::Catalog;
 
 /// State of the Restaurant Service handlers.
 #[derive(Clone)]
 pub struct RestaurantState {
     pub kit: Kit,
     pub inventory: Inventory,
-    pub menu_list_ttl: Duration,
-    pub menu_ttl: Duration,
+    pub catalog: Catalog,
     /// Checks the Order Service's tokens on stock moves.
     pub service_keys: ServiceKeys,
 }
@@ -31,18 +29,6 @@ pub struct RestaurantState {
 impl FromRef<RestaurantState> for ServiceKeys {
     fn from_ref(state: &RestaurantState) -> Self {
         state.service_keys.clone()
-    }
-}
-
-impl RestaurantState {
-    /// Removes the cached reads a stock change of `menu_id` made stale. Called after the
-    /// change committed, so no reader can cache the old value again afterwards (beyond the
-    /// commit window).
-    pub async fn invalidate_menu(&self, menu_id: i64) {
-        self.kit
-            .cache
-            .delete(&[domain::MENUS_KEY.to_string(), domain::menu_key(menu_id)])
-            .await;
     }
 }
 

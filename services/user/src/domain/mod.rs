@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use contract::UserProfile;
 use sea_orm::DatabaseConnection;
 use testbed_common::ApiError;
 use testbed_common::auth::JwtKeys;
@@ -38,10 +39,14 @@ pub struct Session {
     pub expires_in: u64,
 }
 
-/// A profile as one viewer may see it: the email only for its owner.
-pub struct VisibleProfile {
-    pub user: users::Model,
-    pub show_email: bool,
+/// The profile as its owner sees it (email included).
+fn owned_profile(user: users::Model) -> UserProfile {
+    UserProfile {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        created_at: user.created_at,
+    }
 }
 
 /// Accounts: rules, hashing, throttles, tokens.
@@ -83,7 +88,7 @@ impl Accounts {
         username: &str,
         password: String,
         email: Option<&str>,
-    ) -> Result<users::Model, ApiError> {
+    ) -> Result<UserProfile, ApiError> {
         validate_signup(username, &password, email)?;
         let hash = self.hasher.hash(password).await?;
         let user = store::insert_user(&self.db, username, email, &hash)
@@ -95,7 +100,7 @@ impl Accounts {
                 )
             })?;
         tracing::info!(user_id = user.id, "signed up");
-        Ok(user)
+        Ok(owned_profile(user))
     }
 
     /// Checks a password and issues a token. Unknown name and wrong password answer the
@@ -138,14 +143,17 @@ impl Accounts {
     }
 
     /// A user's profile as `viewer` may see it.
-    pub async fn profile(&self, viewer: i64, id: i64) -> Result<VisibleProfile, ApiError> {
+    /// A profile as `viewer` may see it: the email only for its owner.
+    pub async fn profile(&self, viewer: i64, id: i64) -> Result<UserProfile, ApiError> {
         let user = store::find_by_id(&self.db, id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("user {id} does not exist")))?;
-        Ok(VisibleProfile {
-            show_email: user.id == viewer,
-            user,
-        })
+        let show_email = user.id == viewer;
+        let mut profile = owned_profile(user);
+        if !show_email {
+            profile.email = None;
+        }
+        Ok(profile)
     }
 
     /// The user behind a bearer token, if the token verifies and the user still exists.

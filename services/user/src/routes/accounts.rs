@@ -9,17 +9,6 @@ use testbed_common::extract::{ApiJson, ApiPath, ClientAddr};
 use testbed_common::{ApiError, ApiResult};
 
 use super::{TAG, UserState};
-use crate::store;
-
-/// The profile as its owner sees it (email included).
-fn owned_profile(user: store::users::Model) -> UserProfile {
-    UserProfile {
-        id: user.id,
-        username: user.username,
-        email: user.email,
-        created_at: user.created_at,
-    }
-}
 
 /// Create an account.
 #[utoipa::path(post, path = "/signup", tag = TAG,
@@ -42,7 +31,7 @@ pub async fn signup(
         .accounts
         .signup(&body.username, body.password, body.email.as_deref())
         .await?;
-    Ok((StatusCode::CREATED, Json(owned_profile(user))))
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
 /// Accepts `application/json` and `application/x-www-form-urlencoded` (OAuth2 password form,
@@ -130,10 +119,5 @@ pub async fn get_user(
     viewer: BearerUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserProfile>> {
-    let visible = state.accounts.profile(viewer.user_id, id).await?;
-    let mut profile = owned_profile(visible.user);
-    if !visible.show_email {
-        profile.email = None;
-    }
-    Ok(Json(profile))
+    Ok(Json(state.accounts.profile(viewer.user_id, id).await?))
 }

@@ -1,6 +1,9 @@
-//! Stock rules of the Restaurant Service: reserving stock for an order under the menu's row
-//! lock, giving it back (compensation), both idempotent per order; the audit identity
-//! stock = initial − reserved + restored; and the cache keys a stock change invalidates.
+//! The Restaurant Service's domain: [`Inventory`] (this module) owns the stock rules —
+//! reserving stock for an order under the menu's row lock, giving it back (compensation),
+//! both idempotent per order, the audit identity stock = initial − reserved + restored — and
+//! removes the cached reads a stock change made stale; [`catalog::Catalog`] owns restaurants
+//! and menus (cached reads, the rules of a new menu). Routes call these two and nothing
+//! below them.
 //!
 //! Lock discipline: on PostgreSQL the menu row is locked with `SELECT … FOR UPDATE` for the
 //! whole transaction and the injected inventory delay runs while it is held, so the switch
@@ -10,6 +13,8 @@
 //! runs the same steps in one round trip (`store::reserve_in_one_call`): the lock is held
 //! for the server-side work only, never across a network round trip.
 
+pub mod catalog;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +22,7 @@ use std::time::Duration;
 use contract::{Reservation, Restoration, StockAudit};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use testbed_common::ApiError;
+use testbed_common::cache::Cache;
 use testbed_common::chaos::Switch;
 use testbed_common::db::Db;
 
@@ -54,6 +60,7 @@ impl MenuLocks {
 #[derive(Clone)]
 pub struct Inventory {
     pub db: Db,
+    pub cache: Cache,
     pub locks: MenuLocks,
     pub delay: Arc<Switch>,
 }
@@ -71,6 +78,15 @@ fn check_quantity(quantity: i64) -> Result<(), ApiError> {
 }
 
 impl Inventory {
+    /// Removes the cached reads a stock change of `menu_id` made stale. Called after the
+    /// change committed, so no reader can cache the old value again afterwards (beyond the
+    /// commit window).
+    async fn invalidate_menu(&self, menu_id: i64) {
+        self.cache
+            .delete(&[MENUS_KEY.to_string(), menu_key(menu_id)])
+            .await;
+    }
+
     /// Runs `work` with the menu row exclusively held (404 when it does not exist), the
     /// injected delay spent inside the hold, in one transaction committed on success.
     async fn with_menu_locked<T, F>(&self, menu_id: i64, work: F) -> Result<T, ApiError>
@@ -122,7 +138,11 @@ impl Inventory {
             })
             .await?
         };
-        reservation(menu_id, order_id, quantity, outcome)
+        let reserved = reservation(menu_id, order_id, quantity, outcome)?;
+        if !reserved.replayed {
+            self.invalidate_menu(menu_id).await;
+        }
+        Ok(reserved)
     }
 
     /// Gives back what an order reserved of a menu (idempotent; never more than reserved).
@@ -138,6 +158,20 @@ impl Inventory {
         if let Some(quantity) = quantity {
             check_quantity(quantity)?;
         }
+        let restoration = self.give_back(menu_id, order_id, quantity).await?;
+        if restoration.restored > 0 {
+            self.invalidate_menu(menu_id).await;
+        }
+        Ok(restoration)
+    }
+
+    /// The restore's transaction (see [`Inventory::restore_stock`]).
+    async fn give_back(
+        &self,
+        menu_id: i64,
+        order_id: i64,
+        quantity: Option<i64>,
+    ) -> Result<Restoration, ApiError> {
         self.with_menu_locked(menu_id, async |txn, menu| {
             let entries = store::order_entries(txn, menu_id, order_id).await?;
             if entries.restored.is_some() {
@@ -217,7 +251,9 @@ impl Inventory {
             store::reset_stock(txn, menu_id, stock).await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.invalidate_menu(menu_id).await;
+        Ok(())
     }
 }
 
