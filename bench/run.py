@@ -759,13 +759,17 @@ def render_markdown(r):
         ok = not any(st["problems"] for st in sweep)
         lines.append(f"| 2c. sweep 1…256 clients: no 5xx, no stall ([SVG]({os.path.basename(r['sweep_svg'])})) | peak {max(st['rps'] for st in sweep):.0f} orders/s, worst p99 {worst:.0f} ms | none | {yes(ok)} |")
     r3, r4 = r["ratio3_loadgen_vs_wrk"], r["figure4_order_flow_open_loop"]
-    lines.append(f"| 3. loadgen ceiling ÷ wrk on `GET /menus`, 16 connections | {r3['loadgen_rps']:.0f} ÷ {r3['wrk']['rps']:.0f} req/s = **{r3['ratio']}** | ≥ 0.5 | {yes(r3['ratio'] >= 0.5)} |")
+    lines.append(f"| 3. loadgen ceiling ÷ wrk on `GET /menus`, 16 connections, recording on | {r3['loadgen_rps']:.0f} ÷ {r3['wrk']['rps']:.0f} req/s = **{r3['ratio']}** | ≥ 0.8 | {yes(r3['ratio'] >= 0.8)} |")
     lines.append(f"| 4. full order flow at {r4['rate_per_s']}/s open loop ({r4['requests']} orders, {r4['errors']} errors) | p50 {r4['p50_ms']} ms, p99 {r4['p99_ms']} ms | – | – |")
     lines.append(f"| order latency at saturation (wrk, closed loop) | p50 {r2['orders'].get('p50_ms') or 0:.1f} ms, p99 {r2['orders'].get('p99_ms') or 0:.1f} ms | – | – |")
     for name in ("user", "restaurant", "order"):
         idle, sat = r["rss_idle_mib"][name], r["rss_saturation_mib"][name]
         lines.append(f"| 5. {name} service RSS idle / peak at saturation | {idle} MiB / {sat} MiB | < 30 / < 100 MiB | {yes(idle < 30 and sat < 100)} |")
     lines.append(f"| 5. embedded stack start-up to ready | {r['embedded_startup_s']} s | < 2 s | {yes(r['embedded_startup_s'] < 2)} |")
+    mem = r.get("loadgen_memory")
+    if mem:
+        lines.append(f"| 6. loadgen RSS over a {mem['minutes']} min run (`bench/loadgen-memory.sh`): at 1 min / peak after / growth | "
+                     f"{mem['rss_1min_mib']} MiB / {mem['rss_peak_mib']} MiB / **{mem['growth_percent']:+} %** | ≤ +20 % | {yes(mem['growth_percent'] <= 20)} |")
     lines += render_details(r)
     return "\n".join(lines) + "\n"
 
@@ -812,6 +816,7 @@ def render_details(r):
         for st in sweep:
             lines.append(f"| {st['clients']} | {st['rps']:.0f} | {st['p50_ms']} | {st['p99_ms']} | {st['statuses']} | {'; '.join(st['problems']) or 'none'} |")
     lines += render_baseline(r)
+    lines += render_profiles(r)
     flames = r.get("flame_graphs") or {}
     if flames:
         lines += ["", "Flame graphs (perf, the three services and their PostgreSQL backends only):", ""]
@@ -835,6 +840,22 @@ def render_breakdown(label, breakdown):
              "| process | all | " + " | ".join(used) + " |", "|---|---|" + "---|" * len(used)]
     for root, row in breakdown.items():
         lines.append(f"| {root} | {sum(row.values()):.1f} | " + " | ".join(str(row.get(c, 0)) for c in used) + " |")
+    return lines
+
+
+def render_profiles(r):
+    """The runtime cost of faster-building Cargo profiles, beside this run's release figures."""
+    profiles = r.get("profiles")
+    if not profiles:
+        return []
+    release_rps, release_cpu = r["ratio2_orders_vs_pgbench"]["orders"]["rps"], (r.get("cpu_per_order") or {}).get("cpu_ms_per_order")
+    lines = ["", f"Build profiles at run time (`POST /orders`, {r['settings']['connections']} connections; same run, same pgbench):", "",
+             "| profile | orders/s | ÷ release | CPU per order, ms | ÷ release |", "|---|---|---|---|---|",
+             f"| release | {release_rps:.0f} | 1.0 | {release_cpu} | 1.0 |"]
+    for label, p in profiles.items():
+        rps, cpu = p["orders"]["rps"], (p.get("cpu_per_order") or {}).get("cpu_ms_per_order")
+        cpu_ratio = round(cpu / release_cpu, 2) if cpu and release_cpu else "–"
+        lines.append(f"| {label} (`{p['bin_dir']}`) | {rps:.0f} | {round(rps / release_rps, 2)} | {cpu} | {cpu_ratio} |")
     return lines
 
 
@@ -876,6 +897,11 @@ def main():
     parser.add_argument("--no-flame", action="store_true", help="no flame graph (bench/run.sh draws one by default)")
     parser.add_argument("--only", choices=["cpu", "statements"], help="measure only this (with --flame: and the graph)")
     parser.add_argument("--baseline-bin", metavar="DIR", help="also measure the order figures of the services in DIR (before/after)")
+    parser.add_argument("--profile-bin", metavar="LABEL=DIR", action="append", default=[],
+                        help="also measure orders/s and CPU per order of the services in DIR, built with another "
+                             "Cargo profile (repeatable): the runtime cost of a faster build")
+    parser.add_argument("--memory-samples", metavar="TSV",
+                        help="bench/loadgen-memory.sh's samples of a long run, reported as the RSS figure")
     parser.add_argument("--max-seconds", type=int, default=540, help="stop the run (and fail) past this")
     args = parser.parse_args()
     if args.no_flame:
@@ -988,7 +1014,7 @@ def measure_all(args, results, urls, procs, bench, tmp):
     results["ratio3_loadgen_vs_wrk"] = {
         "endpoint": "GET /menus (cached)", "connections": 16, "wrk": menus_wrk,
         "loadgen_rps": round(ceiling["requests_per_second"], 1),
-        "ratio": round(ceiling["requests_per_second"] / menus_wrk["rps"], 3), "target": 0.5}
+        "ratio": round(ceiling["requests_per_second"] / menus_wrk["rps"], 3), "target": 0.8}
 
     # 4. the full order flow at a fixed open-loop rate below saturation.
     flow = loadgen_run("order-flow-rate.toml", urls, tmp, d)
@@ -1001,7 +1027,42 @@ def measure_all(args, results, urls, procs, bench, tmp):
     if args.baseline_bin:
         results["baseline"] = baseline_figures(args, tmp, results["ratio2_orders_vs_pgbench"]["pgbench_tps"])
         failures += [f"baseline figure 2: {p}" for p in results["baseline"]["check"]["problems"]]
+    for spec in args.profile_bin:
+        label, _, bin_dir = spec.partition("=")
+        figures = profile_figures(args, tmp, bin_dir)
+        results.setdefault("profiles", {})[label] = figures
+        failures += [f"profile {label} figure 2: {p}" for p in figures["check"]["problems"]]
+    if args.memory_samples:
+        results["loadgen_memory"] = memory_figure(args.memory_samples)
     return failures
+
+
+def profile_figures(args, tmp, bin_dir):
+    """Orders/s and CPU per order of services built with another Cargo profile, measured in
+    this run beside the release figures: what a faster build costs at run time."""
+    prefix = f"bench_{uuid.uuid4().hex[:8]}_"
+    procs = {}
+    try:
+        urls, procs = start_services(prefix, tmp, bin_dir=bin_dir)
+        bench = OrderBench(urls, procs, prefix, tmp)
+        orders, check = bench.verified_run(args.connections, args.duration)
+        return {"bin_dir": bin_dir, "orders": orders, "check": check,
+                "cpu_per_order": cpu_per_order(bench, args.cpu_orders, args.connections)}
+    finally:
+        if procs:
+            stop_services(procs, prefix)
+
+
+def memory_figure(path):
+    """loadgen's RSS over a long run (bench/loadgen-memory.sh's samples): the figure at one
+    minute, the peak after it and the growth, the issue's bound being 20 %."""
+    rows = [line.split("\t") for line in open(path).read().splitlines()[1:] if line.strip()]
+    samples = [(int(t), int(kib)) for t, kib in rows]
+    after = [kib for t, kib in samples if t >= 60]
+    base, peak = after[0], max(after)
+    return {"samples_file": path, "minutes": round(samples[-1][0] / 60, 1), "rss_1min_mib": round(base / 1024, 1),
+            "rss_peak_mib": round(peak / 1024, 1), "rss_last_mib": round(after[-1] / 1024, 1),
+            "growth_percent": round((peak - base) * 100 / base, 1), "target_percent": 20}
 
 
 def write_report(results):

@@ -1109,6 +1109,15 @@ async fn drive_goose(
         .map_err(goose_error)?
         .set_default(GooseDefault::NoTelnet, true)
         .map_err(goose_error)?
+        // The load generator times every request itself (µs, per endpoint); goose's own
+        // request, transaction and scenario metrics would be a second, unused aggregation
+        // on every iteration: off, for the ceiling (issue 15).
+        .set_default(GooseDefault::NoMetrics, true)
+        .map_err(goose_error)?
+        .set_default(GooseDefault::NoTransactionMetrics, true)
+        .map_err(goose_error)?
+        .set_default(GooseDefault::NoScenarioMetrics, true)
+        .map_err(goose_error)?
         .set_default(GooseDefault::Quiet, 1)
         .map_err(goose_error)?;
 
