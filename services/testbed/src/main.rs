@@ -181,5 +181,5 @@ fn print_banner(config: &StackConfig, urls: [&String; 3], took: std::time::Durat
     println!(
         "  Gateway (NGINX, via docker compose or scripts/render-gateway.sh): http://localhost/api/…"
     );
-    println!("  Try a scenario:  cargo run --release -p testbed -- loadgen run inter-service-flow");
+    println!("  Try a scenario:  cargo run -p testbed -- loadgen run inter-service-flow");
 }
