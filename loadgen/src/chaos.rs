@@ -3,7 +3,7 @@
 //! toxics on one link (`link`), a link down (`partition`) and a dependency outage
 //! (`dependency_down`, the `<service>->postgres|redis` links down). Owns their model, their
 //! checks (line-numbered like every scenario error), the link names a stack can have, and
-//! the words reports use for them. Driving them is [`crate::chaos_driver`]'s job.
+//! the words reports use for them. Driving them is the `chaos_driver` module's job.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::format_duration;
-use crate::scenario::Service;
+use crate::service::Service;
 
 /// The fault kinds this module owns, as `fault = "…"` names them.
 pub const KINDS: &[&str] = &[

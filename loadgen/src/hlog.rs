@@ -35,7 +35,8 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use crate::recorder::{Merged, coarse_histogram, new_histogram};
+use crate::histogram::{coarse_histogram, new_histogram};
+use crate::recorder::Merged;
 use crate::seconds_log::{SecondsLog, second_lines};
 
 /// The log's file name in a run directory.
@@ -176,7 +177,7 @@ impl RunHistograms {
     }
 
     /// A run's histograms: the whole-run ones from `merged`, the per-second ones as given
-    /// (a recorder's [`crate::recorder::Recorder::finish_log`]).
+    /// (a recorder's [`Recorder::finish_log`](crate::recorder::Recorder::finish_log)).
     pub fn of_run(merged: &Merged, load_started: SystemTime, per_second: Seconds) -> Self {
         Self {
             load_started: to_millis(load_started),
@@ -419,8 +420,9 @@ pub fn read_file(path: &Path) -> anyhow::Result<RunHistograms> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recorder::tests::{record_second, sample};
     use crate::recorder::{CacheOutcome, Recorder, Sample};
-    use crate::scenario::ENDPOINTS;
+    use crate::service::ENDPOINTS;
 
     /// A recorder with requests on every endpoint over 5 seconds, cache outcomes on reads,
     /// a silent second 3 and latencies from 40 µs to beyond the 120 s ceiling.
@@ -617,5 +619,58 @@ mod tests {
         let error = format!("{:#}", read(text.as_bytes()).expect_err("refused"));
         assert!(error.contains("line 2"), "{error}");
         assert!(read(b"").is_err(), "an empty file is not a log");
+    }
+
+    #[test]
+    fn folded_seconds_write_the_same_log_as_kept_ones() {
+        // The recorder spools what it folds; written out, the log matches a recorder that
+        // kept every second in memory.
+        let folding = Recorder::with_shards(3).retaining(5);
+        let keeping = Recorder::with_shards(3).retaining(10_000);
+        for second in 0..200 {
+            record_second(&folding, second);
+            record_second(&keeping, second);
+        }
+        // A request ending long after its second was folded still counts.
+        folding.record(sample(&folding, "GET /menus", 3, 200, 10));
+        keeping.record(sample(&keeping, "GET /menus", 3, 200, 10));
+        assert_eq!(folding.late_samples(), 1);
+        let (folded, kept) = (folding.merged(), keeping.merged());
+        assert_eq!(folded.endpoint_snapshots(), kept.endpoint_snapshots());
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let write = |histograms: &RunHistograms| {
+            let mut text = Vec::new();
+            write(histograms, 200.0, "test", &mut text).expect("written");
+            String::from_utf8(text).expect("text")
+        };
+        let spooled = RunHistograms::of_run(
+            &folded,
+            at,
+            Seconds::Spooled(folding.finish_log()),
+        );
+        let from_memory = RunHistograms::from_merged(&kept, at);
+        let (spooled_text, memory_text) = (write(&spooled), write(&from_memory));
+        // Identical but for second 10, which the late request joined only in memory.
+        let differing: Vec<(&str, &str)> = spooled_text
+            .lines()
+            .zip(memory_text.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(spooled_text.lines().count(), memory_text.lines().count());
+        assert_eq!(differing.len(), 1, "{differing:?}");
+        assert!(differing[0].0.starts_with("10.000,1.000,"), "{differing:?}");
+        let timeline = folded.timeline();
+        assert_eq!(
+            timeline,
+            kept.timeline()
+                .iter()
+                .map(|p| if p.second == 10 {
+                    timeline[10].clone()
+                } else {
+                    p.clone()
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(timeline[10].requests, 7);
     }
 }

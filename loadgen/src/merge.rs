@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde::{Deserialize, Serialize};
 
 use crate::assertions::{self, Evidence, IterationStats};
 use crate::consistency::ConsistencyCheck;
@@ -20,7 +19,7 @@ use crate::fault_window::FaultWindow;
 use crate::hlog::{self, RunHistograms};
 use crate::recorder::{EndpointData, Merged};
 use crate::report;
-use crate::run::{LoadMode, RunConfig, RunRecord};
+use crate::record::{LoadMode, RunConfig, RunRecord, SourceRun};
 use crate::workflow::TallySnapshot;
 
 /// Runs further apart than this are not one load test.
@@ -31,28 +30,6 @@ pub struct LoadedRun {
     pub dir: PathBuf,
     pub record: RunRecord,
     pub histograms: RunHistograms,
-}
-
-/// One of the runs a merged record combines.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct SourceRun {
-    /// The run's directory, as given to `loadgen merge`.
-    pub dir: String,
-    pub run_tag: String,
-    pub started_at: String,
-    pub load_started_at: String,
-    /// Where the run's second 0 lies on the merged timeline.
-    pub offset_secs: u64,
-    pub load_secs: f64,
-    pub users: usize,
-    pub requests: u64,
-    pub errors: u64,
-    /// The run's own verdict.
-    pub passed: bool,
-    /// Titles of the assertions the run failed on its own.
-    pub failed: Vec<String>,
-    /// Endpoint → the run's own p99 (µs), for comparison with the merged one.
-    pub p99: BTreeMap<String, u64>,
 }
 
 /// Reads a run: a run directory (`run.json` and `histograms.hlog`) or its `run.json`.
@@ -584,7 +561,8 @@ mod tests {
     use hdrhistogram::Histogram;
 
     use super::*;
-    use crate::recorder::{Recorder, Sample, new_histogram};
+    use crate::histogram::new_histogram;
+    use crate::recorder::{Recorder, Sample};
     use crate::report::fixture::fixed_run;
     use crate::scenario::parse_scenario;
 

@@ -19,10 +19,8 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::histogram::{coarse_histogram, new_histogram, record_into};
 use crate::seconds_log::SecondsLog;
-
-/// Largest latency a histogram holds, in µs (longer ones are clamped to it).
-const MAX_MICROS: u64 = 120_000_000;
 
 /// The status of a request that got no HTTP answer (connect error, timeout).
 pub const TRANSPORT_ERROR: u16 = 0;
@@ -46,21 +44,6 @@ pub struct Sample {
     pub cache: Option<CacheOutcome>,
     /// The request failed in a way that counts against error-rate bounds.
     pub error: bool,
-}
-
-/// An empty per-endpoint histogram: 1 µs .. 120 s at 3 significant digits.
-pub(crate) fn new_histogram() -> Histogram<u64> {
-    // Bounded by construction: 1 µs .. MAX_MICROS at 3 significant digits.
-    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
-}
-
-/// An empty per-second histogram: 1 µs .. 120 s at 2 significant digits.
-pub(crate) fn coarse_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid histogram bounds")
-}
-
-fn record_into(histogram: &mut Histogram<u64>, micros: u64) {
-    histogram.saturating_record(micros.clamp(1, MAX_MICROS));
 }
 
 /// What a merged view knows of an endpoint.
@@ -738,10 +721,10 @@ impl Merged {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(
+    pub(crate) fn sample(
         recorder: &Recorder,
         endpoint: &'static str,
         ms: u64,
@@ -843,7 +826,7 @@ mod tests {
 
     /// Records `second`'s synthetic requests: three per endpoint, one of them an error,
     /// latency growing with the second so each second's percentiles differ.
-    fn record_second(recorder: &Recorder, second: u64) {
+    pub(crate) fn record_second(recorder: &Recorder, second: u64) {
         for endpoint in ["GET /menus", "POST /orders"] {
             for k in 0..3u64 {
                 recorder.record(Sample {
@@ -904,56 +887,5 @@ mod tests {
         assert_eq!(log.lines(), 3_600);
         assert_eq!(recorder.retained().histograms, 2 * 3);
         assert_eq!(recorder.late_samples(), 0);
-    }
-
-    #[test]
-    fn folded_seconds_write_the_same_log_as_kept_ones() {
-        let folding = Recorder::with_shards(3).retaining(5);
-        let keeping = Recorder::with_shards(3).retaining(10_000);
-        for second in 0..200 {
-            record_second(&folding, second);
-            record_second(&keeping, second);
-        }
-        // A request ending long after its second was folded still counts.
-        folding.record(sample(&folding, "GET /menus", 3, 200, 10));
-        keeping.record(sample(&keeping, "GET /menus", 3, 200, 10));
-        assert_eq!(folding.late_samples(), 1);
-        let (folded, kept) = (folding.merged(), keeping.merged());
-        assert_eq!(folded.endpoint_snapshots(), kept.endpoint_snapshots());
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let write = |histograms: &crate::hlog::RunHistograms| {
-            let mut text = Vec::new();
-            crate::hlog::write(histograms, 200.0, "test", &mut text).expect("written");
-            String::from_utf8(text).expect("text")
-        };
-        let spooled = crate::hlog::RunHistograms::of_run(
-            &folded,
-            at,
-            crate::hlog::Seconds::Spooled(folding.finish_log()),
-        );
-        let from_memory = crate::hlog::RunHistograms::from_merged(&kept, at);
-        let (spooled_text, memory_text) = (write(&spooled), write(&from_memory));
-        // Identical but for second 10, which the late request joined only in memory.
-        let differing: Vec<(&str, &str)> = spooled_text
-            .lines()
-            .zip(memory_text.lines())
-            .filter(|(a, b)| a != b)
-            .collect();
-        assert_eq!(spooled_text.lines().count(), memory_text.lines().count());
-        assert_eq!(differing.len(), 1, "{differing:?}");
-        assert!(differing[0].0.starts_with("10.000,1.000,"), "{differing:?}");
-        let timeline = folded.timeline();
-        assert_eq!(
-            timeline,
-            kept.timeline()
-                .iter()
-                .map(|p| if p.second == 10 {
-                    timeline[10].clone()
-                } else {
-                    p.clone()
-                })
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(timeline[10].requests, 7);
     }
 }

@@ -26,10 +26,12 @@ use crate::consistency::{self, ConsistencyCheck};
 use crate::duration::format_duration;
 use crate::fault_window::{self, FaultWindow, WindowBook};
 use crate::hlog::{self, RunHistograms, Seconds};
-use crate::merge::SourceRun;
-use crate::recorder::{EndpointSnapshot, Recorder, SecondPoint};
+use crate::recorder::{DEFAULT_RETAIN_SECS, EndpointSnapshot, Recorder, SecondPoint};
 use crate::recovery::{self, Observed, RecoveryBounds, RecoveryFigure};
-use crate::scenario::{Fault, FaultStep, Scenario, Service};
+pub use crate::record::{FaultMarker, LoadMode, RunConfig, RunRecord};
+use crate::scenario::{Assertion, Rule, Scenario};
+use crate::service::Service;
+use crate::switch::{Fault, FaultStep};
 use crate::workflow::{TallySnapshot, VirtualUser, Workload};
 
 /// What to run and against what.
@@ -53,37 +55,6 @@ pub struct RunOptions {
     pub chaos: ChaosTargets,
 }
 
-/// How load was generated, and so how latency is to be read.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum LoadMode {
-    /// Goose users, each running workflows back to back with think time.
-    ClosedLoop { engine: String },
-    /// Workflow iterations started at a fixed rate whatever the latency.
-    OpenLoop { rate: f64 },
-}
-
-impl LoadMode {
-    /// How latency was measured in this mode, for the report.
-    pub fn measurement(&self) -> String {
-        match self {
-            LoadMode::ClosedLoop { engine } => format!(
-                "Closed loop ({engine} users). Each request is timed by the load generator from \
-                 before sending to the end of the response body, in microseconds (HDR histogram). \
-                 Coordinated omission is NOT corrected in this mode: when the system slows down the \
-                 users send less, so tail latency under overload is understated. Use --rate for an \
-                 open-loop run."
-            ),
-            LoadMode::OpenLoop { rate } => format!(
-                "Open loop at {rate} workflow iterations/s. The first request of each iteration is \
-                 timed from its intended start on the schedule, not from when it was sent, so time \
-                 spent queued behind a slow system counts (coordinated omission handled). Later \
-                 requests of an iteration are timed from send to end of body, in microseconds."
-            ),
-        }
-    }
-}
-
 /// Where the run is.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -92,99 +63,6 @@ pub enum Phase {
     Running,
     Settling,
     Done,
-}
-
-/// A fault change during the run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FaultMarker {
-    /// Seconds into the load phase (negative: during setup).
-    pub at_secs: f64,
-    pub service: Service,
-    pub description: String,
-    /// `scenario` (applied by the run), `observed` (seen changed by someone else) or
-    /// `teardown`.
-    pub origin: String,
-}
-
-/// The settings a run used, for the report.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RunConfig {
-    pub users: usize,
-    pub hatch_rate: f64,
-    pub run_time: Duration,
-    pub think_min: Duration,
-    pub think_max: Duration,
-    pub short: bool,
-    pub seed: u64,
-    pub mode: LoadMode,
-    pub targets: Targets,
-    pub faults: Vec<FaultStep>,
-    /// Menu key → id created for this run.
-    pub menu_ids: BTreeMap<String, i64>,
-    pub run_tag: String,
-    /// Open loop: the cap on iterations running at once.
-    #[serde(default)]
-    pub max_in_flight: Option<usize>,
-    /// The process, link and dependency faults, at their (scaled) times.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub chaos: Vec<ChaosStep>,
-    /// Where they were driven (when the scenario had any).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chaos_targets: Option<ChaosTargets>,
-}
-
-/// Everything a finished run produced; saved as `run.json`, rendered into the reports.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RunRecord {
-    pub format_version: u32,
-    pub scenario: Scenario,
-    pub config: RunConfig,
-    pub started_at: String,
-    pub finished_at: String,
-    /// Seconds the load phase actually lasted.
-    pub load_secs: f64,
-    pub stopped_early: bool,
-    pub measurement: String,
-    pub endpoints: Vec<EndpointSnapshot>,
-    pub timeline: Vec<SecondPoint>,
-    pub markers: Vec<FaultMarker>,
-    pub consistency_history: Vec<ConsistencyCheck>,
-    pub final_check: Option<ConsistencyCheck>,
-    pub tally: TallySnapshot,
-    pub windows: Vec<WindowStats>,
-    /// Open loop: scheduled and dropped iterations (all 0 in closed loop).
-    #[serde(default)]
-    pub iterations: IterationStats,
-    pub assertions: Vec<AssertionResult>,
-    pub passed: bool,
-    /// Problems met along the way (setup or teardown calls that failed, …).
-    pub notes: Vec<String>,
-    /// Wall-clock start of the load (second 0 of the timeline), RFC 3339 to the ms.
-    #[serde(default)]
-    pub load_started_at: Option<String>,
-    /// For a record made by `loadgen merge`: the runs it combines.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub merged_from: Vec<SourceRun>,
-    /// When each fault was on, in seconds into the load (see [`crate::fault_window`]).
-    #[serde(default)]
-    pub fault_windows: Vec<FaultWindow>,
-    /// Recovery after each fault window (see [`crate::recovery`]).
-    #[serde(default)]
-    pub recovery: Vec<RecoveryFigure>,
-    /// The raw histograms, written beside the report as `histograms.hlog` (not in run.json;
-    /// `None` for a record read back from run.json).
-    #[serde(skip)]
-    pub histograms: Option<Arc<RunHistograms>>,
-}
-
-impl RunRecord {
-    pub fn total_requests(&self) -> u64 {
-        self.endpoints.iter().map(|e| e.requests).sum()
-    }
-
-    pub fn total_errors(&self) -> u64 {
-        self.endpoints.iter().map(|e| e.errors).sum()
-    }
 }
 
 /// A live view of a run, cheap to take once a second.
@@ -808,16 +686,16 @@ async fn execute(
 /// How many recent seconds the recorder keeps as histograms: the longest trailing window an
 /// assertion reads, plus the longest a request may take (it is recorded when it ends, under
 /// the second it started in), plus a margin.
-fn retention_secs(assertions: &[crate::scenario::Assertion], request_timeout: Duration) -> u64 {
+fn retention_secs(assertions: &[Assertion], request_timeout: Duration) -> u64 {
     let longest_window = assertions
         .iter()
         .filter_map(|a| match &a.rule {
-            crate::scenario::Rule::Recovery { window, .. } => Some(window.as_secs() + 1),
+            Rule::Recovery { window, .. } => Some(window.as_secs() + 1),
             _ => None,
         })
         .max()
         .unwrap_or(0);
-    (longest_window + request_timeout.as_secs() + 5).max(crate::recorder::DEFAULT_RETAIN_SECS)
+    (longest_window + request_timeout.as_secs() + 5).max(DEFAULT_RETAIN_SECS)
 }
 
 /// Applies the scenario's fault steps at their times.

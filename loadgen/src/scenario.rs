@@ -3,7 +3,6 @@
 //! `scenarios/`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,18 +12,9 @@ use toml::Spanned;
 
 use crate::chaos::{self, ChaosStep, RawChaos};
 use crate::duration::{format_duration, parse_duration};
-
-/// Every endpoint the load generator times, as it names them in reports and assertions.
-pub const ENDPOINTS: &[&str] = &[
-    "POST /signup",
-    "POST /login",
-    "POST /validate",
-    "GET /menus",
-    "GET /menus/{id}",
-    "POST /orders",
-    "GET /orders/{id}",
-    "POST /orders/{id}/cancel",
-];
+use crate::fault_window;
+pub use crate::service::{ENDPOINTS, Service};
+pub use crate::switch::{Fault, FaultStep};
 
 /// The scenarios shipped with the repository, compiled in so `list` and `run <name>` work
 /// from any directory. A file of the same name in the scenarios directory wins.
@@ -182,73 +172,6 @@ pub struct MenuSetup {
     pub name: String,
     pub price: i64,
     pub stock: i64,
-}
-
-/// The services the load generator talks to.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    User,
-    Restaurant,
-    Order,
-}
-
-impl Service {
-    pub const ALL: [Service; 3] = [Service::User, Service::Restaurant, Service::Order];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::User => "user",
-            Service::Restaurant => "restaurant",
-            Service::Order => "order",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One fault switch setting.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "fault", rename_all = "snake_case")]
-pub enum Fault {
-    /// Every API of the service slowed by this much (`POST /chaos/delay`).
-    Delay { delay_ms: u64 },
-    /// Every API answers 500 with this probability (`POST /chaos/error`); off when disabled.
-    Error { enable: bool, percent: Option<u8> },
-    /// Payment declined with this probability (Order Service).
-    PaymentFail { percent: u8 },
-    /// Inventory updates delayed while the row lock is held (Restaurant Service).
-    InventoryDelay { delay_ms: u64 },
-    /// All faults of the service off (`DELETE /chaos`).
-    Clear,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Delay { delay_ms } => write!(f, "delay {delay_ms} ms"),
-            Fault::Error {
-                enable: true,
-                percent,
-            } => write!(f, "500 errors {}%", percent.unwrap_or(50)),
-            Fault::Error { enable: false, .. } => write!(f, "500 errors off"),
-            Fault::PaymentFail { percent } => write!(f, "payment fail {percent}%"),
-            Fault::InventoryDelay { delay_ms } => write!(f, "inventory delay {delay_ms} ms"),
-            Fault::Clear => write!(f, "all faults off"),
-        }
-    }
-}
-
-/// A fault applied to one service at a time into the run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FaultStep {
-    pub at: Duration,
-    pub service: Service,
-    pub fault: Fault,
 }
 
 /// What one iteration of a virtual user does.
@@ -658,7 +581,7 @@ struct RawFault {
     #[serde(default)]
     service: Option<String>,
     fault: String,
-    // Process, link and dependency faults (crate::chaos).
+    // Process, link and dependency faults (the chaos module checks them).
     #[serde(default)]
     duration: Option<String>,
     #[serde(default)]
@@ -1069,7 +992,7 @@ fn check_fault(
     check_switch(at, raw, span, when).map(CheckedFault::Switch)
 }
 
-/// A process, link or dependency fault (crate::chaos checks the fields).
+/// A process, link or dependency fault (the chaos module checks the fields).
 fn check_chaos(
     at: &Locator<'_>,
     raw: &RawFault,
@@ -1354,7 +1277,7 @@ fn check_recovery_filters(
     (faults, chaos): (&[FaultStep], &[ChaosStep]),
     run_time: Duration,
 ) -> Result<(), ScenarioError> {
-    let windows = crate::fault_window::planned_windows(faults, chaos, run_time.as_secs_f64());
+    let windows = fault_window::planned_windows(faults, chaos, run_time.as_secs_f64());
     for (spanned, rule) in raw.iter().zip(rules) {
         let Rule::RecoveredWithin { fault, .. } = rule else {
             continue;
