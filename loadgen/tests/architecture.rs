@@ -79,7 +79,8 @@ fn module_graph(src: &Path) -> Graph {
         let Some(module) = top_module(src, file) else {
             continue;
         };
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let uses = graph.entry(module.clone()).or_default();
         uses.extend(referenced(&text).into_iter().filter(|used| *used != module));
     }
@@ -171,7 +172,10 @@ fn the_circle_finder_names_a_circle_and_passes_a_tree() {
         ("report", "record"),
     ]);
     assert_eq!(find_circle(&tree), None);
-    assert_eq!(find_circle(&graph_of(&[("a", "b"), ("b", "a")])).map(|c| c.len()), Some(2));
+    assert_eq!(
+        find_circle(&graph_of(&[("a", "b"), ("b", "a")])).map(|c| c.len()),
+        Some(2)
+    );
 }
 
 #[test]
@@ -187,7 +191,13 @@ fn references_are_read_from_paths_groups_and_doc_links() {
         ["duration", "hlog", "merge", "recovery", "report", "run"]
     );
     let src = Path::new("/x/src");
-    assert_eq!(top_module(src, Path::new("/x/src/run/goose.rs")).as_deref(), Some("run"));
-    assert_eq!(top_module(src, Path::new("/x/src/record.rs")).as_deref(), Some("record"));
+    assert_eq!(
+        top_module(src, Path::new("/x/src/run/goose.rs")).as_deref(),
+        Some("run")
+    );
+    assert_eq!(
+        top_module(src, Path::new("/x/src/record.rs")).as_deref(),
+        Some("record")
+    );
     assert_eq!(top_module(src, Path::new("/x/src/lib.rs")), None);
 }
