@@ -320,9 +320,56 @@ fn normalized(
 
 /// Reads a log.
 pub fn read(bytes: &[u8]) -> anyhow::Result<RunHistograms> {
-    let mut start_time = None;
-    let mut base_time = None;
-    let mut intervals = Vec::new();
+    let entries = read_entries(bytes)?;
+    // Timestamps as Java's HistogramLogReader reads them: relative to BaseTime when there is
+    // one; else relative to StartTime when they are far smaller than it; else absolute.
+    let first = entries.intervals.first().map(|(_, at, _)| *at);
+    let year = Duration::from_secs(365 * 24 * 3600);
+    let base = match (entries.base_time, entries.start_time, first) {
+        (Some(base), _, _) => base,
+        (None, Some(start), Some(first)) if first + year < start => start,
+        _ => Duration::ZERO,
+    };
+    let Some(start) = entries
+        .start_time
+        .or(entries.base_time)
+        .or(first.map(|f| base + f))
+    else {
+        bail!("no StartTime, BaseTime or interval: not a histogram log");
+    };
+    let mut endpoints: BTreeMap<String, EndpointHistograms> = BTreeMap::new();
+    let mut per_second: Vec<Option<Histogram<u64>>> = Vec::new();
+    for (tag, at, histogram) in entries.intervals {
+        match tag {
+            Some(tag) => add_tagged(&mut endpoints, &tag, &histogram)?,
+            None if histogram.is_empty() => {}
+            None => {
+                let second = (base + at).saturating_sub(start).as_secs() as usize;
+                add_second(&mut per_second, second, &histogram)?;
+            }
+        }
+    }
+    Ok(RunHistograms {
+        load_started: UNIX_EPOCH + start,
+        endpoints,
+        per_second: Seconds::Histograms(per_second),
+    })
+}
+
+/// What a log holds, as written: its header times and its intervals (tag, start, histogram).
+struct LogEntries {
+    start_time: Option<Duration>,
+    base_time: Option<Duration>,
+    intervals: Vec<(Option<String>, Duration, Histogram<u64>)>,
+}
+
+/// Reads every line of a log, decoding each interval's histogram.
+fn read_entries(bytes: &[u8]) -> anyhow::Result<LogEntries> {
+    let mut entries = LogEntries {
+        start_time: None,
+        base_time: None,
+        intervals: Vec::new(),
+    };
     let mut deserializer = Deserializer::new();
     for (index, entry) in IntervalLogIterator::new(bytes).enumerate() {
         let entry = entry.map_err(|e| match e {
@@ -335,8 +382,8 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<RunHistograms> {
             }
         })?;
         match entry {
-            LogEntry::StartTime(at) => start_time = Some(at),
-            LogEntry::BaseTime(at) => base_time = Some(at),
+            LogEntry::StartTime(at) => entries.start_time = Some(at),
+            LogEntry::BaseTime(at) => entries.base_time = Some(at),
             LogEntry::Interval(interval) => {
                 let tag = interval.tag().map(|t| t.as_str().to_string());
                 let what = || match &tag {
@@ -355,60 +402,47 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<RunHistograms> {
                     .map_err(|e| {
                     anyhow!("{}: the histogram cannot be decoded: {e:?}", what())
                 })?;
-                intervals.push((tag, interval.start_timestamp(), histogram));
+                entries
+                    .intervals
+                    .push((tag, interval.start_timestamp(), histogram));
             }
         }
     }
-    // Timestamps as Java's HistogramLogReader reads them: relative to BaseTime when there is
-    // one; else relative to StartTime when they are far smaller than it; else absolute.
-    let first = intervals.first().map(|(_, at, _)| *at);
-    let year = Duration::from_secs(365 * 24 * 3600);
-    let base = match (base_time, start_time, first) {
-        (Some(base), _, _) => base,
-        (None, Some(start), Some(first)) if first + year < start => start,
-        _ => Duration::ZERO,
+    Ok(entries)
+}
+
+/// Adds a tagged interval into its endpoint's histogram (all, hits or misses).
+fn add_tagged(
+    endpoints: &mut BTreeMap<String, EndpointHistograms>,
+    tag: &str,
+    histogram: &Histogram<u64>,
+) -> anyhow::Result<()> {
+    let (endpoint, part) = parse_tag(tag);
+    let parts = endpoints.entry(endpoint).or_default();
+    let slot = match part {
+        Part::All => &mut parts.all,
+        Part::Hits => &mut parts.hits,
+        Part::Misses => &mut parts.misses,
     };
-    let Some(start) = start_time.or(base_time).or(first.map(|f| base + f)) else {
-        bail!("no StartTime, BaseTime or interval: not a histogram log");
-    };
-    let mut endpoints: BTreeMap<String, EndpointHistograms> = BTreeMap::new();
-    let mut per_second: Vec<Option<Histogram<u64>>> = Vec::new();
-    for (tag, at, histogram) in intervals {
-        match tag {
-            Some(tag) => {
-                let (endpoint, part) = parse_tag(&tag);
-                let parts = endpoints.entry(endpoint).or_default();
-                let slot = match part {
-                    Part::All => &mut parts.all,
-                    Part::Hits => &mut parts.hits,
-                    Part::Misses => &mut parts.misses,
-                };
-                let histogram = normalized(&histogram, new_histogram())
-                    .with_context(|| format!("Tag={tag}"))?;
-                slot.add(&histogram)
-                    .map_err(|e| anyhow!("Tag={tag}: {e:?}"))?;
-            }
-            None => {
-                if histogram.is_empty() {
-                    continue;
-                }
-                let second = (base + at).saturating_sub(start).as_secs() as usize;
-                if per_second.len() <= second {
-                    per_second.resize(second + 1, None);
-                }
-                let histogram = normalized(&histogram, coarse_histogram())
-                    .with_context(|| format!("second {second}"))?;
-                let slot = per_second[second].get_or_insert_with(coarse_histogram);
-                slot.add(&histogram)
-                    .map_err(|e| anyhow!("second {second}: {e:?}"))?;
-            }
-        }
+    let histogram = normalized(histogram, new_histogram()).with_context(|| format!("Tag={tag}"))?;
+    slot.add(&histogram)
+        .map_err(|e| anyhow!("Tag={tag}: {e:?}"))
+}
+
+/// Adds an untagged interval into the second it starts in.
+fn add_second(
+    per_second: &mut Vec<Option<Histogram<u64>>>,
+    second: usize,
+    histogram: &Histogram<u64>,
+) -> anyhow::Result<()> {
+    if per_second.len() <= second {
+        per_second.resize(second + 1, None);
     }
-    Ok(RunHistograms {
-        load_started: UNIX_EPOCH + start,
-        endpoints,
-        per_second: Seconds::Histograms(per_second),
-    })
+    let histogram =
+        normalized(histogram, coarse_histogram()).with_context(|| format!("second {second}"))?;
+    let slot = per_second[second].get_or_insert_with(coarse_histogram);
+    slot.add(&histogram)
+        .map_err(|e| anyhow!("second {second}: {e:?}"))
 }
 
 /// Reads the log at `path`.
@@ -643,11 +677,7 @@ mod tests {
             write(histograms, 200.0, "test", &mut text).expect("written");
             String::from_utf8(text).expect("text")
         };
-        let spooled = RunHistograms::of_run(
-            &folded,
-            at,
-            Seconds::Spooled(folding.finish_log()),
-        );
+        let spooled = RunHistograms::of_run(&folded, at, Seconds::Spooled(folding.finish_log()));
         let from_memory = RunHistograms::from_merged(&kept, at);
         let (spooled_text, memory_text) = (write(&spooled), write(&from_memory));
         // Identical but for second 10, which the late request joined only in memory.
