@@ -72,24 +72,29 @@ impl EndpointData {
 
     /// Adds another view's data for the same endpoint.
     pub fn merge(&mut self, other: &EndpointData) {
-        self.add_totals(&other.all, &other.hits, &other.misses, &other.statuses);
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.all.add(&other.all);
+        let _ = self.hits.add(&other.hits);
+        let _ = self.misses.add(&other.misses);
+        for (status, count) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += count;
+        }
         self.errors += other.errors;
         add_counts(&mut self.per_second, 0, &other.per_second);
     }
 
-    fn add_totals(
-        &mut self,
-        all: &Histogram<u64>,
-        hits: &Histogram<u64>,
-        misses: &Histogram<u64>,
-        statuses: &BTreeMap<u16, u64>,
-    ) {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = self.all.add(all);
-        let _ = self.hits.add(hits);
-        let _ = self.misses.add(misses);
-        for (status, count) in statuses {
-            *self.statuses.entry(*status).or_default() += count;
+    /// Records one request of this endpoint into the whole-run figures (a shard's; its
+    /// seconds are counted apart, see [`Recorder::record`]).
+    fn record(&mut self, sample: &Sample, micros: u64) {
+        record_into(&mut self.all, micros);
+        match sample.cache {
+            Some(CacheOutcome::Hit) => record_into(&mut self.hits, micros),
+            Some(CacheOutcome::Miss) => record_into(&mut self.misses, micros),
+            None => {}
+        }
+        *self.statuses.entry(sample.status).or_default() += 1;
+        if sample.error {
+            self.errors += 1;
         }
     }
 }
@@ -141,40 +146,6 @@ impl SecondLatency {
     }
 }
 
-/// One shard's whole-run figures for an endpoint.
-struct Totals {
-    all: Histogram<u64>,
-    hits: Histogram<u64>,
-    misses: Histogram<u64>,
-    statuses: BTreeMap<u16, u64>,
-    errors: u64,
-}
-
-impl Totals {
-    fn new() -> Self {
-        Self {
-            all: new_histogram(),
-            hits: new_histogram(),
-            misses: new_histogram(),
-            statuses: BTreeMap::new(),
-            errors: 0,
-        }
-    }
-
-    fn record(&mut self, sample: &Sample, micros: u64) {
-        record_into(&mut self.all, micros);
-        match sample.cache {
-            Some(CacheOutcome::Hit) => record_into(&mut self.hits, micros),
-            Some(CacheOutcome::Miss) => record_into(&mut self.misses, micros),
-            None => {}
-        }
-        *self.statuses.entry(sample.status).or_default() += 1;
-        if sample.error {
-            self.errors += 1;
-        }
-    }
-}
-
 /// One recent second in one shard: latency of all endpoints, counts per endpoint.
 struct SecondSlot {
     latency: Histogram<u64>,
@@ -201,7 +172,9 @@ impl SecondSlot {
 
 #[derive(Default)]
 struct Shard {
-    endpoints: BTreeMap<&'static str, Totals>,
+    /// Whole-run figures per endpoint (their per-second counts stay empty: the seconds are
+    /// in `recent`).
+    endpoints: BTreeMap<&'static str, EndpointData>,
     /// The seconds not folded yet.
     recent: BTreeMap<u64, SecondSlot>,
 }
@@ -338,7 +311,7 @@ impl Recorder {
             shard
                 .endpoints
                 .entry(sample.endpoint)
-                .or_insert_with(Totals::new)
+                .or_default()
                 .record(&sample, micros);
             // Read under the shard lock: a fold moves the boundary before it takes the
             // shards' seconds, so a second is either taken by it or seen as folded here.
@@ -465,8 +438,7 @@ impl Recorder {
             let shard = lock(shard);
             for (endpoint, totals) in &shard.endpoints {
                 let data = merged.endpoints.entry(endpoint.to_string()).or_default();
-                data.add_totals(&totals.all, &totals.hits, &totals.misses, &totals.statuses);
-                data.errors += totals.errors;
+                data.merge(totals);
             }
             for (second, slot) in &shard.recent {
                 let _ = merged
