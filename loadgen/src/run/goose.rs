@@ -54,31 +54,10 @@ pub(super) async fn drive_goose(
         .map_err(|e| anyhow::anyhow!("goose configuration: {e}"))?;
     let goose_error = |e: GooseError| anyhow::anyhow!("goose: {e:?}");
     let attack = GooseAttack::initialize_with_config(configuration)
-        .map_err(goose_error)?
-        .register_scenario(load)
-        .set_default(
-            GooseDefault::Host,
-            workload.api.targets().direct(Service::Order),
-        )
-        .map_err(goose_error)?
-        .set_default(GooseDefault::TestPlan, plan.as_str())
-        .map_err(goose_error)?
-        .set_default(GooseDefault::NoPrintMetrics, true)
-        .map_err(goose_error)?
-        .set_default(GooseDefault::NoErrorSummary, true)
-        .map_err(goose_error)?
-        .set_default(GooseDefault::NoTelnet, true)
-        .map_err(goose_error)?
-        // The load generator times every request itself (µs, per endpoint); goose's own
-        // request, transaction and scenario metrics would be a second, unused aggregation
-        // on every iteration: off, for the ceiling (issue 15).
-        .set_default(GooseDefault::NoMetrics, true)
-        .map_err(goose_error)?
-        .set_default(GooseDefault::NoTransactionMetrics, true)
-        .map_err(goose_error)?
-        .set_default(GooseDefault::NoScenarioMetrics, true)
-        .map_err(goose_error)?
-        .set_default(GooseDefault::Quiet, 1)
+        .map(|attack| attack.register_scenario(load))
+        .and_then(|attack| {
+            with_defaults(attack, workload.api.targets().direct(Service::Order), &plan)
+        })
         .map_err(goose_error)?;
 
     // A stop request reaches goose through its killswitch.
@@ -97,6 +76,31 @@ pub(super) async fn drive_goose(
     let result = attack.execute().await;
     watcher.abort();
     result.map(|_| ()).map_err(goose_error)
+}
+
+/// The host, the test plan, and goose's own output and metrics all off. The load generator
+/// times every request itself (µs, per endpoint), so goose's request, transaction and
+/// scenario metrics would be a second, unused aggregation on every iteration (issue 15).
+fn with_defaults(
+    attack: GooseAttack,
+    host: &str,
+    plan: &str,
+) -> Result<Box<GooseAttack>, GooseError> {
+    let mut attack = attack
+        .set_default(GooseDefault::Host, host)?
+        .set_default(GooseDefault::TestPlan, plan)?
+        .set_default(GooseDefault::Quiet, 1)?;
+    for off in [
+        GooseDefault::NoPrintMetrics,
+        GooseDefault::NoErrorSummary,
+        GooseDefault::NoTelnet,
+        GooseDefault::NoMetrics,
+        GooseDefault::NoTransactionMetrics,
+        GooseDefault::NoScenarioMetrics,
+    ] {
+        attack = attack.set_default(off, true)?;
+    }
+    Ok(attack)
 }
 
 fn user_start_transaction(shared: Arc<Shared>, workload: Arc<Workload>) -> Transaction {
