@@ -64,7 +64,9 @@ async fn saved_run(stack: &Stack, text: &str, reports: &Path) -> PathBuf {
     .wait()
     .await
     .expect("the run completes");
-    assert!(record.total_requests() >= 80, "{}", record.total_requests());
+    // 100 iterations are scheduled; a loaded machine drops some (counted as `dropped`).
+    // The gate needs `min_samples` (40) to judge p50, with room to spare.
+    assert!(record.total_requests() >= 50, "{}", record.total_requests());
     report::write_reports(&record, reports).expect("reports are written")
 }
 
