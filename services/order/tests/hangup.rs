@@ -69,7 +69,11 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
     // caller gone before its order is written leaves, correctly, no order at all.
     let warm_up_menu = stack.create_menu(STOCK, 1_000).await;
     let warm_up = stack.order(&tokens[0], &[(warm_up_menu, QUANTITY)]).await;
-    assert_eq!(warm_up.status(), 201, "the warm-up order is placed");
+    assert_eq!(
+        warm_up.status, 201,
+        "the warm-up order is placed: {}",
+        warm_up.body
+    );
     slow_inventory(&stack).await;
 
     let calls = (0..CALLERS).map(|i| hang_up(&stack, &tokens[i], &keys[i], menus[i]));
