@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::recorder::{CacheOutcome, Recorder, Sample, TRANSPORT_ERROR};
-use crate::scenario::{Fault, Service};
+use crate::service::Service;
+use crate::switch::Fault;
 
 /// Where the services are.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -3,7 +3,7 @@
 //! toxics on one link (`link`), a link down (`partition`) and a dependency outage
 //! (`dependency_down`, the `<service>->postgres|redis` links down). Owns their model, their
 //! checks (line-numbered like every scenario error), the link names a stack can have, and
-//! the words reports use for them. Driving them is [`crate::chaos_driver`]'s job.
+//! the words reports use for them. Driving them is the `chaos_driver` module's job.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::format_duration;
-use crate::scenario::Service;
+use crate::service::Service;
 
 /// The fault kinds this module owns, as `fault = "…"` names them.
 pub const KINDS: &[&str] = &[
@@ -337,76 +337,21 @@ pub struct RawChaos<'a> {
 pub fn check(raw: &RawChaos<'_>, at: Duration, run_time: Duration) -> Result<ChaosFault, String> {
     let kind = raw.fault;
     let fault = match kind {
-        "kill" | "restart" | "pause" | "resume" => {
-            let action = match kind {
-                "kill" => ProcessAction::Kill,
-                "restart" => ProcessAction::Restart,
-                "pause" => ProcessAction::Pause,
-                _ => ProcessAction::Resume,
-            };
-            refuse_fields(
-                raw,
-                &[
-                    "link",
-                    "toxic",
-                    "stream",
-                    "toxicity",
-                    "attributes",
-                    "dependency",
-                ],
-            )?;
-            let service = service_named(raw.service, kind)?;
-            ChaosFault::Process { action, service }
-        }
+        "kill" | "restart" | "pause" | "resume" => check_process(raw)?,
         "link" => {
-            refuse_fields(raw, &["service", "dependency"])?;
-            let link = link_named(raw.link, kind)?;
+            takes_only(raw, &["link", "toxic", "stream", "toxicity", "attributes"])?;
             ChaosFault::Link {
-                link,
+                link: link_named(raw.link, kind)?,
                 toxic: toxic_of(raw)?,
             }
         }
         "partition" => {
-            refuse_fields(
-                raw,
-                &[
-                    "service",
-                    "toxic",
-                    "stream",
-                    "toxicity",
-                    "attributes",
-                    "dependency",
-                ],
-            )?;
+            takes_only(raw, &["link"])?;
             ChaosFault::Partition {
                 link: link_named(raw.link, kind)?,
             }
         }
-        "dependency_down" => {
-            refuse_fields(raw, &["link", "toxic", "stream", "toxicity", "attributes"])?;
-            let dependency =
-                match raw.dependency {
-                    Some("postgres") => Dependency::Postgres,
-                    Some("redis") => Dependency::Redis,
-                    Some(other) => {
-                        return Err(format!(
-                            "faults: unknown dependency \"{other}\"; expected postgres or redis"
-                        ));
-                    }
-                    None => return Err(
-                        "faults: \"dependency_down\" needs dependency = \"postgres\" or \"redis\""
-                            .into(),
-                    ),
-                };
-            let service = match raw.service {
-                None | Some("all") => None,
-                Some(name) => Some(service_named(Some(name), kind)?),
-            };
-            ChaosFault::DependencyDown {
-                dependency,
-                service,
-            }
-        }
+        "dependency_down" => check_dependency_down(raw)?,
         other => {
             return Err(format!(
                 "faults: \"{other}\" is not a process, link or dependency fault"
@@ -415,6 +360,47 @@ pub fn check(raw: &RawChaos<'_>, at: Duration, run_time: Duration) -> Result<Cha
     };
     check_duration(kind, raw.duration, at, run_time)?;
     Ok(fault)
+}
+
+/// `kill`, `restart`, `pause` or `resume` of one service.
+fn check_process(raw: &RawChaos<'_>) -> Result<ChaosFault, String> {
+    let action = match raw.fault {
+        "kill" => ProcessAction::Kill,
+        "restart" => ProcessAction::Restart,
+        "pause" => ProcessAction::Pause,
+        _ => ProcessAction::Resume,
+    };
+    takes_only(raw, &["service"])?;
+    let service = service_named(raw.service, raw.fault)?;
+    Ok(ChaosFault::Process { action, service })
+}
+
+/// `dependency_down`: PostgreSQL or Redis, for one service or all (`service = "all"` or
+/// none).
+fn check_dependency_down(raw: &RawChaos<'_>) -> Result<ChaosFault, String> {
+    takes_only(raw, &["service", "dependency"])?;
+    let dependency = match raw.dependency {
+        Some("postgres") => Dependency::Postgres,
+        Some("redis") => Dependency::Redis,
+        Some(other) => {
+            return Err(format!(
+                "faults: unknown dependency \"{other}\"; expected postgres or redis"
+            ));
+        }
+        None => {
+            return Err(
+                "faults: \"dependency_down\" needs dependency = \"postgres\" or \"redis\"".into(),
+            );
+        }
+    };
+    let service = match raw.service {
+        None | Some("all") => None,
+        Some(name) => Some(service_named(Some(name), raw.fault)?),
+    };
+    Ok(ChaosFault::DependencyDown {
+        dependency,
+        service,
+    })
 }
 
 /// `duration`: required for faults that last (kill, link, partition, dependency_down),
@@ -459,7 +445,20 @@ fn check_duration(
     Ok(())
 }
 
-fn refuse_fields(raw: &RawChaos<'_>, fields: &[&str]) -> Result<(), String> {
+/// The fields of a `[[faults]]` table beyond `fault`, `at` and `duration` that the new
+/// kinds read, in the order a refusal names them.
+const FIELDS: [&str; 7] = [
+    "service",
+    "link",
+    "toxic",
+    "stream",
+    "toxicity",
+    "attributes",
+    "dependency",
+];
+
+/// Refuses the first of [`FIELDS`] that is given but not one of `taken`.
+fn takes_only(raw: &RawChaos<'_>, taken: &[&str]) -> Result<(), String> {
     let given = |field: &str| match field {
         "service" => raw.service.is_some(),
         "link" => raw.link.is_some(),
@@ -470,7 +469,10 @@ fn refuse_fields(raw: &RawChaos<'_>, fields: &[&str]) -> Result<(), String> {
         "dependency" => raw.dependency.is_some(),
         _ => false,
     };
-    match fields.iter().find(|field| given(field)) {
+    match FIELDS
+        .iter()
+        .find(|field| !taken.contains(field) && given(field))
+    {
         Some(field) => Err(format!("faults: \"{}\" takes no `{field}`", raw.fault)),
         None => Ok(()),
     }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::api::Targets;
 use crate::chaos::{ChaosFault, ChaosStep, ProcessAction};
-use crate::scenario::Service;
+use crate::service::Service;
 
 /// Where the control API and the fault proxy API are.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

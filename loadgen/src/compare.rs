@@ -478,7 +478,7 @@ mod tests {
     }
 
     fn histogram(values: &[(u64, u64)]) -> Histogram<u64> {
-        let mut histogram = crate::recorder::new_histogram();
+        let mut histogram = crate::histogram::new_histogram();
         for &(micros, count) in values {
             histogram.record_n(micros, count).expect("in range");
         }

@@ -205,6 +205,18 @@ mod tests {
     use super::*;
     use contract::OrderStatus;
 
+    /// A menu's stock audit: id, stock, initial stock, reserved and restored units.
+    fn audit(menu_id: i64, stock: i64, initial: i64, reserved: i64, restored: i64) -> StockAudit {
+        StockAudit {
+            menu_id,
+            stock,
+            initial_stock: initial,
+            reserved,
+            restored,
+            ..StockAudit::default()
+        }
+    }
+
     #[test]
     fn rows_show_drift_identity_and_oversell() {
         let stats = OrderStats {
@@ -212,23 +224,13 @@ mod tests {
             paid_quantities: BTreeMap::from([(7, 30), (8, 5)]),
             ..OrderStats::default()
         };
-        let exact = StockAudit {
-            menu_id: 7,
-            stock: 70,
-            initial_stock: 100,
-            reserved: 40,
-            restored: 10,
-            ..StockAudit::default()
-        };
-        let lost = StockAudit {
-            menu_id: 8,
-            stock: 3,
-            initial_stock: 10,
-            reserved: 7,
-            restored: 0,
-            ..StockAudit::default()
-        };
-        let rows = reconcile(&[("a".into(), exact), ("b".into(), lost)], &stats, None);
+        let exact = audit(7, 70, 100, 40, 10);
+        let lost = audit(8, 3, 10, 7, 0);
+        let rows = reconcile(
+            &[("a".into(), exact.clone()), ("b".into(), lost)],
+            &stats,
+            None,
+        );
         assert_eq!(rows[0].drift, 0);
         assert_eq!(rows[0].identity_gap, 0);
         assert!(rows[0].healthy());
@@ -248,15 +250,7 @@ mod tests {
             paid_quantities: BTreeMap::from([(7, 33), (8, 5)]),
             ..stats.clone()
         };
-        let inventory = StockAudit {
-            menu_id: 7,
-            stock: 70,
-            initial_stock: 100,
-            reserved: 40,
-            restored: 10,
-            ..StockAudit::default()
-        };
-        let rows = reconcile(&[("a".into(), inventory)], &before, Some(&after));
+        let rows = reconcile(&[("a".into(), exact)], &before, Some(&after));
         assert_eq!(rows[0].in_flight_units, 6);
         assert_eq!(rows[0].sold, 30, "sold is read before the stock");
     }

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::chaos::{ChaosStep, ProcessAction};
-use crate::scenario::{Fault, FaultStep, Service};
+use crate::service::Service;
+use crate::switch::{Fault, FaultStep};
 
 /// One span during which a fault was on.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

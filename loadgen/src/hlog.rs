@@ -35,7 +35,8 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use crate::recorder::{Merged, coarse_histogram, new_histogram};
+use crate::histogram::{coarse_histogram, new_histogram};
+use crate::recorder::Merged;
 use crate::seconds_log::{SecondsLog, second_lines};
 
 /// The log's file name in a run directory.
@@ -176,7 +177,7 @@ impl RunHistograms {
     }
 
     /// A run's histograms: the whole-run ones from `merged`, the per-second ones as given
-    /// (a recorder's [`crate::recorder::Recorder::finish_log`]).
+    /// (a recorder's [`Recorder::finish_log`](crate::recorder::Recorder::finish_log)).
     pub fn of_run(merged: &Merged, load_started: SystemTime, per_second: Seconds) -> Self {
         Self {
             load_started: to_millis(load_started),
@@ -319,9 +320,56 @@ fn normalized(
 
 /// Reads a log.
 pub fn read(bytes: &[u8]) -> anyhow::Result<RunHistograms> {
-    let mut start_time = None;
-    let mut base_time = None;
-    let mut intervals = Vec::new();
+    let entries = read_entries(bytes)?;
+    // Timestamps as Java's HistogramLogReader reads them: relative to BaseTime when there is
+    // one; else relative to StartTime when they are far smaller than it; else absolute.
+    let first = entries.intervals.first().map(|(_, at, _)| *at);
+    let year = Duration::from_secs(365 * 24 * 3600);
+    let base = match (entries.base_time, entries.start_time, first) {
+        (Some(base), _, _) => base,
+        (None, Some(start), Some(first)) if first + year < start => start,
+        _ => Duration::ZERO,
+    };
+    let Some(start) = entries
+        .start_time
+        .or(entries.base_time)
+        .or(first.map(|f| base + f))
+    else {
+        bail!("no StartTime, BaseTime or interval: not a histogram log");
+    };
+    let mut endpoints: BTreeMap<String, EndpointHistograms> = BTreeMap::new();
+    let mut per_second: Vec<Option<Histogram<u64>>> = Vec::new();
+    for (tag, at, histogram) in entries.intervals {
+        match tag {
+            Some(tag) => add_tagged(&mut endpoints, &tag, &histogram)?,
+            None if histogram.is_empty() => {}
+            None => {
+                let second = (base + at).saturating_sub(start).as_secs() as usize;
+                add_second(&mut per_second, second, &histogram)?;
+            }
+        }
+    }
+    Ok(RunHistograms {
+        load_started: UNIX_EPOCH + start,
+        endpoints,
+        per_second: Seconds::Histograms(per_second),
+    })
+}
+
+/// What a log holds, as written: its header times and its intervals (tag, start, histogram).
+struct LogEntries {
+    start_time: Option<Duration>,
+    base_time: Option<Duration>,
+    intervals: Vec<(Option<String>, Duration, Histogram<u64>)>,
+}
+
+/// Reads every line of a log, decoding each interval's histogram.
+fn read_entries(bytes: &[u8]) -> anyhow::Result<LogEntries> {
+    let mut entries = LogEntries {
+        start_time: None,
+        base_time: None,
+        intervals: Vec::new(),
+    };
     let mut deserializer = Deserializer::new();
     for (index, entry) in IntervalLogIterator::new(bytes).enumerate() {
         let entry = entry.map_err(|e| match e {
@@ -334,8 +382,8 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<RunHistograms> {
             }
         })?;
         match entry {
-            LogEntry::StartTime(at) => start_time = Some(at),
-            LogEntry::BaseTime(at) => base_time = Some(at),
+            LogEntry::StartTime(at) => entries.start_time = Some(at),
+            LogEntry::BaseTime(at) => entries.base_time = Some(at),
             LogEntry::Interval(interval) => {
                 let tag = interval.tag().map(|t| t.as_str().to_string());
                 let what = || match &tag {
@@ -354,60 +402,47 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<RunHistograms> {
                     .map_err(|e| {
                     anyhow!("{}: the histogram cannot be decoded: {e:?}", what())
                 })?;
-                intervals.push((tag, interval.start_timestamp(), histogram));
+                entries
+                    .intervals
+                    .push((tag, interval.start_timestamp(), histogram));
             }
         }
     }
-    // Timestamps as Java's HistogramLogReader reads them: relative to BaseTime when there is
-    // one; else relative to StartTime when they are far smaller than it; else absolute.
-    let first = intervals.first().map(|(_, at, _)| *at);
-    let year = Duration::from_secs(365 * 24 * 3600);
-    let base = match (base_time, start_time, first) {
-        (Some(base), _, _) => base,
-        (None, Some(start), Some(first)) if first + year < start => start,
-        _ => Duration::ZERO,
+    Ok(entries)
+}
+
+/// Adds a tagged interval into its endpoint's histogram (all, hits or misses).
+fn add_tagged(
+    endpoints: &mut BTreeMap<String, EndpointHistograms>,
+    tag: &str,
+    histogram: &Histogram<u64>,
+) -> anyhow::Result<()> {
+    let (endpoint, part) = parse_tag(tag);
+    let parts = endpoints.entry(endpoint).or_default();
+    let slot = match part {
+        Part::All => &mut parts.all,
+        Part::Hits => &mut parts.hits,
+        Part::Misses => &mut parts.misses,
     };
-    let Some(start) = start_time.or(base_time).or(first.map(|f| base + f)) else {
-        bail!("no StartTime, BaseTime or interval: not a histogram log");
-    };
-    let mut endpoints: BTreeMap<String, EndpointHistograms> = BTreeMap::new();
-    let mut per_second: Vec<Option<Histogram<u64>>> = Vec::new();
-    for (tag, at, histogram) in intervals {
-        match tag {
-            Some(tag) => {
-                let (endpoint, part) = parse_tag(&tag);
-                let parts = endpoints.entry(endpoint).or_default();
-                let slot = match part {
-                    Part::All => &mut parts.all,
-                    Part::Hits => &mut parts.hits,
-                    Part::Misses => &mut parts.misses,
-                };
-                let histogram = normalized(&histogram, new_histogram())
-                    .with_context(|| format!("Tag={tag}"))?;
-                slot.add(&histogram)
-                    .map_err(|e| anyhow!("Tag={tag}: {e:?}"))?;
-            }
-            None => {
-                if histogram.is_empty() {
-                    continue;
-                }
-                let second = (base + at).saturating_sub(start).as_secs() as usize;
-                if per_second.len() <= second {
-                    per_second.resize(second + 1, None);
-                }
-                let histogram = normalized(&histogram, coarse_histogram())
-                    .with_context(|| format!("second {second}"))?;
-                let slot = per_second[second].get_or_insert_with(coarse_histogram);
-                slot.add(&histogram)
-                    .map_err(|e| anyhow!("second {second}: {e:?}"))?;
-            }
-        }
+    let histogram = normalized(histogram, new_histogram()).with_context(|| format!("Tag={tag}"))?;
+    slot.add(&histogram)
+        .map_err(|e| anyhow!("Tag={tag}: {e:?}"))
+}
+
+/// Adds an untagged interval into the second it starts in.
+fn add_second(
+    per_second: &mut Vec<Option<Histogram<u64>>>,
+    second: usize,
+    histogram: &Histogram<u64>,
+) -> anyhow::Result<()> {
+    if per_second.len() <= second {
+        per_second.resize(second + 1, None);
     }
-    Ok(RunHistograms {
-        load_started: UNIX_EPOCH + start,
-        endpoints,
-        per_second: Seconds::Histograms(per_second),
-    })
+    let histogram =
+        normalized(histogram, coarse_histogram()).with_context(|| format!("second {second}"))?;
+    let slot = per_second[second].get_or_insert_with(coarse_histogram);
+    slot.add(&histogram)
+        .map_err(|e| anyhow!("second {second}: {e:?}"))
 }
 
 /// Reads the log at `path`.
@@ -419,8 +454,9 @@ pub fn read_file(path: &Path) -> anyhow::Result<RunHistograms> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recorder::tests::{record_second, sample};
     use crate::recorder::{CacheOutcome, Recorder, Sample};
-    use crate::scenario::ENDPOINTS;
+    use crate::service::ENDPOINTS;
 
     /// A recorder with requests on every endpoint over 5 seconds, cache outcomes on reads,
     /// a silent second 3 and latencies from 40 µs to beyond the 120 s ceiling.
@@ -617,5 +653,54 @@ mod tests {
         let error = format!("{:#}", read(text.as_bytes()).expect_err("refused"));
         assert!(error.contains("line 2"), "{error}");
         assert!(read(b"").is_err(), "an empty file is not a log");
+    }
+
+    #[test]
+    fn folded_seconds_write_the_same_log_as_kept_ones() {
+        // The recorder spools what it folds; written out, the log matches a recorder that
+        // kept every second in memory.
+        let folding = Recorder::with_shards(3).retaining(5);
+        let keeping = Recorder::with_shards(3).retaining(10_000);
+        for second in 0..200 {
+            record_second(&folding, second);
+            record_second(&keeping, second);
+        }
+        // A request ending long after its second was folded still counts.
+        folding.record(sample(&folding, "GET /menus", 3, 200, 10));
+        keeping.record(sample(&keeping, "GET /menus", 3, 200, 10));
+        assert_eq!(folding.late_samples(), 1);
+        let (folded, kept) = (folding.merged(), keeping.merged());
+        assert_eq!(folded.endpoint_snapshots(), kept.endpoint_snapshots());
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let write = |histograms: &RunHistograms| {
+            let mut text = Vec::new();
+            write(histograms, 200.0, "test", &mut text).expect("written");
+            String::from_utf8(text).expect("text")
+        };
+        let spooled = RunHistograms::of_run(&folded, at, Seconds::Spooled(folding.finish_log()));
+        let from_memory = RunHistograms::from_merged(&kept, at);
+        let (spooled_text, memory_text) = (write(&spooled), write(&from_memory));
+        // Identical but for second 10, which the late request joined only in memory.
+        let differing: Vec<(&str, &str)> = spooled_text
+            .lines()
+            .zip(memory_text.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(spooled_text.lines().count(), memory_text.lines().count());
+        assert_eq!(differing.len(), 1, "{differing:?}");
+        assert!(differing[0].0.starts_with("10.000,1.000,"), "{differing:?}");
+        let timeline = folded.timeline();
+        assert_eq!(
+            timeline,
+            kept.timeline()
+                .iter()
+                .map(|p| if p.second == 10 {
+                    timeline[10].clone()
+                } else {
+                    p.clone()
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(timeline[10].requests, 7);
     }
 }

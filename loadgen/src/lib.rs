@@ -17,14 +17,18 @@ pub mod consistency;
 pub mod dashboard;
 pub mod duration;
 pub mod fault_window;
+pub mod histogram;
 pub mod hlog;
 pub mod merge;
+pub mod record;
 pub mod recorder;
 pub mod recovery;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod seconds_log;
+pub mod service;
+pub mod switch;
 pub mod workflow;
 
 pub use run::{RunHandle, RunOptions, RunRecord, Snapshot, start_run};

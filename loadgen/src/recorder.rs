@@ -19,10 +19,8 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::histogram::{coarse_histogram, new_histogram, record_into};
 use crate::seconds_log::SecondsLog;
-
-/// Largest latency a histogram holds, in µs (longer ones are clamped to it).
-const MAX_MICROS: u64 = 120_000_000;
 
 /// The status of a request that got no HTTP answer (connect error, timeout).
 pub const TRANSPORT_ERROR: u16 = 0;
@@ -46,21 +44,6 @@ pub struct Sample {
     pub cache: Option<CacheOutcome>,
     /// The request failed in a way that counts against error-rate bounds.
     pub error: bool,
-}
-
-/// An empty per-endpoint histogram: 1 µs .. 120 s at 3 significant digits.
-pub(crate) fn new_histogram() -> Histogram<u64> {
-    // Bounded by construction: 1 µs .. MAX_MICROS at 3 significant digits.
-    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
-}
-
-/// An empty per-second histogram: 1 µs .. 120 s at 2 significant digits.
-pub(crate) fn coarse_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid histogram bounds")
-}
-
-fn record_into(histogram: &mut Histogram<u64>, micros: u64) {
-    histogram.saturating_record(micros.clamp(1, MAX_MICROS));
 }
 
 /// What a merged view knows of an endpoint.
@@ -89,24 +72,29 @@ impl EndpointData {
 
     /// Adds another view's data for the same endpoint.
     pub fn merge(&mut self, other: &EndpointData) {
-        self.add_totals(&other.all, &other.hits, &other.misses, &other.statuses);
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.all.add(&other.all);
+        let _ = self.hits.add(&other.hits);
+        let _ = self.misses.add(&other.misses);
+        for (status, count) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += count;
+        }
         self.errors += other.errors;
         add_counts(&mut self.per_second, 0, &other.per_second);
     }
 
-    fn add_totals(
-        &mut self,
-        all: &Histogram<u64>,
-        hits: &Histogram<u64>,
-        misses: &Histogram<u64>,
-        statuses: &BTreeMap<u16, u64>,
-    ) {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = self.all.add(all);
-        let _ = self.hits.add(hits);
-        let _ = self.misses.add(misses);
-        for (status, count) in statuses {
-            *self.statuses.entry(*status).or_default() += count;
+    /// Records one request of this endpoint into the whole-run figures (a shard's; its
+    /// seconds are counted apart, see [`Recorder::record`]).
+    fn record(&mut self, sample: &Sample, micros: u64) {
+        record_into(&mut self.all, micros);
+        match sample.cache {
+            Some(CacheOutcome::Hit) => record_into(&mut self.hits, micros),
+            Some(CacheOutcome::Miss) => record_into(&mut self.misses, micros),
+            None => {}
+        }
+        *self.statuses.entry(sample.status).or_default() += 1;
+        if sample.error {
+            self.errors += 1;
         }
     }
 }
@@ -158,40 +146,6 @@ impl SecondLatency {
     }
 }
 
-/// One shard's whole-run figures for an endpoint.
-struct Totals {
-    all: Histogram<u64>,
-    hits: Histogram<u64>,
-    misses: Histogram<u64>,
-    statuses: BTreeMap<u16, u64>,
-    errors: u64,
-}
-
-impl Totals {
-    fn new() -> Self {
-        Self {
-            all: new_histogram(),
-            hits: new_histogram(),
-            misses: new_histogram(),
-            statuses: BTreeMap::new(),
-            errors: 0,
-        }
-    }
-
-    fn record(&mut self, sample: &Sample, micros: u64) {
-        record_into(&mut self.all, micros);
-        match sample.cache {
-            Some(CacheOutcome::Hit) => record_into(&mut self.hits, micros),
-            Some(CacheOutcome::Miss) => record_into(&mut self.misses, micros),
-            None => {}
-        }
-        *self.statuses.entry(sample.status).or_default() += 1;
-        if sample.error {
-            self.errors += 1;
-        }
-    }
-}
-
 /// One recent second in one shard: latency of all endpoints, counts per endpoint.
 struct SecondSlot {
     latency: Histogram<u64>,
@@ -218,7 +172,9 @@ impl SecondSlot {
 
 #[derive(Default)]
 struct Shard {
-    endpoints: BTreeMap<&'static str, Totals>,
+    /// Whole-run figures per endpoint (their per-second counts stay empty: the seconds are
+    /// in `recent`).
+    endpoints: BTreeMap<&'static str, EndpointData>,
     /// The seconds not folded yet.
     recent: BTreeMap<u64, SecondSlot>,
 }
@@ -355,7 +311,7 @@ impl Recorder {
             shard
                 .endpoints
                 .entry(sample.endpoint)
-                .or_insert_with(Totals::new)
+                .or_default()
                 .record(&sample, micros);
             // Read under the shard lock: a fold moves the boundary before it takes the
             // shards' seconds, so a second is either taken by it or seen as folded here.
@@ -482,8 +438,7 @@ impl Recorder {
             let shard = lock(shard);
             for (endpoint, totals) in &shard.endpoints {
                 let data = merged.endpoints.entry(endpoint.to_string()).or_default();
-                data.add_totals(&totals.all, &totals.hits, &totals.misses, &totals.statuses);
-                data.errors += totals.errors;
+                data.merge(totals);
             }
             for (second, slot) in &shard.recent {
                 let _ = merged
@@ -738,10 +693,10 @@ impl Merged {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(
+    pub(crate) fn sample(
         recorder: &Recorder,
         endpoint: &'static str,
         ms: u64,
@@ -843,7 +798,7 @@ mod tests {
 
     /// Records `second`'s synthetic requests: three per endpoint, one of them an error,
     /// latency growing with the second so each second's percentiles differ.
-    fn record_second(recorder: &Recorder, second: u64) {
+    pub(crate) fn record_second(recorder: &Recorder, second: u64) {
         for endpoint in ["GET /menus", "POST /orders"] {
             for k in 0..3u64 {
                 recorder.record(Sample {
@@ -904,56 +859,5 @@ mod tests {
         assert_eq!(log.lines(), 3_600);
         assert_eq!(recorder.retained().histograms, 2 * 3);
         assert_eq!(recorder.late_samples(), 0);
-    }
-
-    #[test]
-    fn folded_seconds_write_the_same_log_as_kept_ones() {
-        let folding = Recorder::with_shards(3).retaining(5);
-        let keeping = Recorder::with_shards(3).retaining(10_000);
-        for second in 0..200 {
-            record_second(&folding, second);
-            record_second(&keeping, second);
-        }
-        // A request ending long after its second was folded still counts.
-        folding.record(sample(&folding, "GET /menus", 3, 200, 10));
-        keeping.record(sample(&keeping, "GET /menus", 3, 200, 10));
-        assert_eq!(folding.late_samples(), 1);
-        let (folded, kept) = (folding.merged(), keeping.merged());
-        assert_eq!(folded.endpoint_snapshots(), kept.endpoint_snapshots());
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let write = |histograms: &crate::hlog::RunHistograms| {
-            let mut text = Vec::new();
-            crate::hlog::write(histograms, 200.0, "test", &mut text).expect("written");
-            String::from_utf8(text).expect("text")
-        };
-        let spooled = crate::hlog::RunHistograms::of_run(
-            &folded,
-            at,
-            crate::hlog::Seconds::Spooled(folding.finish_log()),
-        );
-        let from_memory = crate::hlog::RunHistograms::from_merged(&kept, at);
-        let (spooled_text, memory_text) = (write(&spooled), write(&from_memory));
-        // Identical but for second 10, which the late request joined only in memory.
-        let differing: Vec<(&str, &str)> = spooled_text
-            .lines()
-            .zip(memory_text.lines())
-            .filter(|(a, b)| a != b)
-            .collect();
-        assert_eq!(spooled_text.lines().count(), memory_text.lines().count());
-        assert_eq!(differing.len(), 1, "{differing:?}");
-        assert!(differing[0].0.starts_with("10.000,1.000,"), "{differing:?}");
-        let timeline = folded.timeline();
-        assert_eq!(
-            timeline,
-            kept.timeline()
-                .iter()
-                .map(|p| if p.second == 10 {
-                    timeline[10].clone()
-                } else {
-                    p.clone()
-                })
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(timeline[10].requests, 7);
     }
 }

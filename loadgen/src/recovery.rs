@@ -434,6 +434,13 @@ mod tests {
         }
     }
 
+    /// The figure of one window, judged on `observed` with the default bounds.
+    fn figure_of_one(window: FaultWindow, observed: &Observed<'_>) -> RecoveryFigure {
+        let mut figures = measure(&[window], observed, RecoveryBounds::default());
+        assert_eq!(figures.len(), 1, "{figures:?}");
+        figures.remove(0)
+    }
+
     #[test]
     fn a_recovered_window_reports_each_measure_from_its_end() {
         // Fault 2..5 s: errors high in 2..6, p95 high until 7; books balance at 5.75 s.
@@ -449,12 +456,10 @@ mod tests {
             check(5.75, 0, 0, 0),
             check(6.0, 2, 0, -2),
         ];
-        let figures = measure(
-            &[window("payment_fail", 2.0, 5.0)],
+        let figure = &figure_of_one(
+            window("payment_fail", 2.0, 5.0),
             &finished(&points, &checks),
-            RecoveryBounds::default(),
         );
-        let figure = &figures[0];
         assert_eq!(figure.from_s, 5.0);
         assert_eq!(figure.until_s, None);
         assert_eq!(
@@ -483,11 +488,7 @@ mod tests {
             check(4.0, 4, 0, -4),
             check(9.5, 1, 0, 0),
         ];
-        let figure = &measure(
-            &[window("delay", 1.0, 2.0)],
-            &finished(&points, &checks),
-            RecoveryBounds::default(),
-        )[0];
+        let figure = &figure_of_one(window("delay", 1.0, 2.0), &finished(&points, &checks));
         assert_eq!(figure.errors, Recovery::NotRecovered { watched_s: 3.0 });
         assert_eq!(figure.p95, Recovery::NotRecovered { watched_s: 3.0 });
         match &figure.books {
@@ -501,11 +502,7 @@ mod tests {
             now_s: 4.6,
             ..finished(&points, &checks)
         };
-        let figure = &measure(
-            &[window("delay", 1.0, 2.0)],
-            &live,
-            RecoveryBounds::default(),
-        )[0];
+        let figure = &figure_of_one(window("delay", 1.0, 2.0), &live);
         match figure.errors {
             Recovery::Recovering { for_s } => assert!((for_s - 2.6).abs() < 1e-9, "{for_s}"),
             ref other => panic!("{other:?}"),
@@ -519,11 +516,7 @@ mod tests {
             &[30, 30, 0, 0, 20, 20, 0, 0, 0],
             &[50, 50, 50, 50, 50, 50, 50, 50, 50],
         );
-        let figure = &measure(
-            &[window("error", 0.0, 2.0)],
-            &finished(&points, &[]),
-            RecoveryBounds::default(),
-        )[0];
+        let figure = &figure_of_one(window("error", 0.0, 2.0), &finished(&points, &[]));
         assert_eq!(
             figure.errors,
             Recovery::Recovered {
@@ -574,11 +567,10 @@ mod tests {
     fn no_load_after_a_fault_is_not_measured_and_bounds_come_from_the_recovery_rule() {
         let points = timeline(&[0, 0, 0], &[50, 50, 50]);
         let checks = [check(3.1, 0, 0, 0)];
-        let figure = &measure(
-            &[window("payment_fail", 0.0, 3.0)],
+        let figure = &figure_of_one(
+            window("payment_fail", 0.0, 3.0),
             &finished(&points, &checks),
-            RecoveryBounds::default(),
-        )[0];
+        );
         assert!(matches!(figure.errors, Recovery::NotMeasured { .. }));
         assert!(matches!(figure.p95, Recovery::NotMeasured { .. }));
         assert!(figure.books.seconds().is_some());
@@ -634,11 +626,10 @@ mod tests {
             in_flight(3.5, 250.0, -2),
             check(4.0, 0, 0, 0),
         ];
-        let figure = &measure(
-            &[window("inventory_delay", 1.0, 3.0)],
+        let figure = &figure_of_one(
+            window("inventory_delay", 1.0, 3.0),
             &finished(&points, &checks),
-            RecoveryBounds::default(),
-        )[0];
+        );
         let books = figure.books.seconds().expect("balanced at 3.5");
         assert!((books - 0.52).abs() < 1e-9, "{books}");
     }

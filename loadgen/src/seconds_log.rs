@@ -182,7 +182,7 @@ impl Drop for SecondsLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recorder::coarse_histogram;
+    use crate::histogram::coarse_histogram;
 
     #[test]
     fn spooled_lines_read_back_from_file_and_memory() {
