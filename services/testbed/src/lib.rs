@@ -3,8 +3,10 @@
 //! same apps the per-service binaries run. Embedded storage (SQLite files, in-process cache)
 //! by default; real PostgreSQL and Redis when their URLs are given. With `--processes`, each
 //! service runs as its own child process under a [`supervisor`] with a [`control_api`].
-//! With `--fault-proxy`, every link goes through a fault proxy ([`links`]).
+//! With `--fault-proxy`, every link goes through a fault proxy ([`links`]). [`audit`] checks
+//! the books of a running stack (`testbed audit`).
 
+pub mod audit;
 pub mod control_api;
 pub mod links;
 pub mod processes;

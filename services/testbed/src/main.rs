@@ -1,4 +1,5 @@
-//! `testbed up`: the whole system on this machine with one command.
+//! `testbed up`: the whole system on this machine with one command; `testbed audit`: its
+//! books checked (see [`testbed::audit`]).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -41,6 +42,11 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         ttl_secs: i64,
     },
+    /// Check the books of a running stack: every menu's stock at drift 0 (`GET /inventory`),
+    /// optionally one menu's reserved units, and nothing PENDING (`GET /orders/stats`).
+    /// Prints a one-line verdict; exits 0 when they balance, 1 when not, 2 when they cannot
+    /// be read.
+    Audit(testbed::audit::AuditArgs),
     /// The load generator, as the `loadgen` binary (e.g. `testbed loadgen run
     /// inter-service-flow`): built with the launcher, so one build serves both.
     #[command(disable_help_flag = true)]
@@ -72,6 +78,9 @@ fn main() -> anyhow::Result<ExitCode> {
         let loadgen_args = std::iter::once("loadgen".into()).chain(args);
         return Ok(loadgen::cli::main_from(loadgen_args));
     }
+    // `testbed audit` answers with its own exit code.
+    let mut exit = ExitCode::SUCCESS;
+    let exit_slot = &mut exit;
     // First: SIGTERM/SIGINT are handled from here on, also during start-up.
     signals::run(|shutdown| async move {
         testbed_common::telemetry::init_tracing();
@@ -83,12 +92,16 @@ fn main() -> anyhow::Result<ExitCode> {
                 println!("{}", testbed::mint_service_token(&secret, ttl_secs)?);
                 Ok(())
             }
+            Command::Audit(args) => {
+                *exit_slot = testbed::audit::run(&args).await;
+                Ok(())
+            }
             Command::Loadgen { .. } => {
                 anyhow::bail!("the load generator runs as `testbed loadgen …`")
             }
         }
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit)
 }
 
 /// `testbed up`: start, print where everything is, serve until signalled, stop.
