@@ -3,9 +3,10 @@
 # `testbed up --processes --fault-proxy` on the real PostgreSQL + Redis: private databases
 # (chaosci_<random>_users|restaurants|orders, dropped at the end) and a private cache prefix,
 # an admin token, free ports. One line per scenario with its figures, reports kept under
-# target/ci/chaos-scenarios/<scenario>/; exits 1 if any failed.
-# Thin glue: the scenarios, the preflight and the fault driving are loadgen's. Used by
-# scripts/test.sh.
+# target/ci/chaos-scenarios/<scenario>/, then `testbed audit` on the books after all of them;
+# exits 1 if any failed. Thin glue: the scenarios, the preflight, the fault driving and the
+# verdicts are loadgen's (its exit code and run.json's `passed`); the Python below only
+# formats a digest of each run.json for the CI log. Used by scripts/test.sh.
 #
 #   scripts/chaos-scenarios.sh [scenario …]   (env: TEST_DATABASE_SERVER, TEST_REDIS_URL)
 set -euo pipefail
@@ -17,49 +18,15 @@ scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] ||
   scenarios=(order-crash restaurant-freeze redis-outage db-brownout partition slow-network)
 
-cargo build -q -p testbed --bin testbed
 cargo build -q -p loadgen --bin loadgen
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/chaos-scenarios.XXXXXX")"
 prefix="chaosci_$(date +%s)_${RANDOM}${RANDOM}_"
-admin="chaos-ci-$RANDOM$RANDOM$RANDOM"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-ports=("$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)")
-launcher=""
-cleanup() {
-  if [[ -n "$launcher" ]]; then
-    kill -TERM "$launcher" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$launcher" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$launcher" 2>/dev/null || true
-    wait "$launcher" 2>/dev/null || true
-  fi
-  for db in users restaurants orders; do
-    psql "$server/postgres" -qAtc "DROP DATABASE IF EXISTS \"${prefix}${db}\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+export ADMIN_TOKEN="chaos-ci-$RANDOM$RANDOM$RANDOM"
 # The default PENDING_TIMEOUT_SECS (30 s): a crash's orders are recovered by liveness, not age.
-(cd "$work" && ADMIN_TOKEN="$admin" RUST_LOG=warn exec "$root/target/debug/testbed" up \
-  --processes --fault-proxy \
-  --user-port "${ports[0]}" --restaurant-port "${ports[1]}" --order-port "${ports[2]}" \
-  --control-port "${ports[3]}" --fault-proxy-port "${ports[4]}" \
-  --database-server "$server" --database-prefix "$prefix" \
-  --redis-url "$redis" --cache-prefix "$prefix") \
-  >"$work/launcher.log" 2>&1 &
-launcher=$!
-export USER_URL="http://127.0.0.1:${ports[0]}" RESTAURANT_URL="http://127.0.0.1:${ports[1]}"
-export ORDER_URL="http://127.0.0.1:${ports[2]}" CONTROL_API_URL="http://127.0.0.1:${ports[3]}"
-export FAULT_PROXY_URL="http://127.0.0.1:${ports[4]}" ADMIN_TOKEN="$admin"
-for _ in $(seq 1 240); do
-  curl -fsS --max-time 2 -H "X-Admin-Token: $admin" "$CONTROL_API_URL/processes" >/dev/null 2>&1 &&
-    curl -fsS --max-time 2 "$ORDER_URL/ready" >/dev/null 2>&1 && break
-  kill -0 "$launcher" 2>/dev/null || { cat "$work/launcher.log"; echo "FAIL: the launcher exited" >&2; exit 1; }
-  sleep 0.5
-done
-curl -fsS --max-time 2 "$ORDER_URL/ready" >/dev/null || { cat "$work/launcher.log"; echo "FAIL: the stack is not ready" >&2; exit 1; }
+stack_args=(--database-server "$server" --database-prefix "$prefix" --redis-url "$redis" --cache-prefix "$prefix")
+STACK_PROCESSES=1 STACK_FAULT_PROXY=1 source "$root/scripts/stack.sh"
+work="$STACK_WORK"
+stack_cleanup_hooks+=("drop_databases '$server' '${prefix}users' '${prefix}restaurants' '${prefix}orders'")
 echo "stack: testbed up --processes --fault-proxy, databases ${prefix}*, control $CONTROL_API_URL, proxy $FAULT_PROXY_URL"
 
 reports="$root/target/ci/chaos-scenarios"
@@ -133,6 +100,9 @@ for note in run["notes"]:
 sys.exit(0 if passed else 1)
 PY
 done
+# Every scenario's own final check read the books; this reads them once more after all six.
+"$root/target/debug/testbed" audit --restaurant-url "$RESTAURANT_URL" --order-url "$ORDER_URL" --within-secs 60 ||
+  failed+=("books after the scenarios")
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "chaos-scenarios: failed: ${failed[*]} (logs: the launcher's follows)"
   tail -n 40 "$work/launcher.log"

@@ -11,32 +11,10 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-if ! command -v tmux >/dev/null 2>&1; then
-  echo "tmux is missing; installing it"
-  { apt-get install -y tmux || { apt-get update && apt-get install -y tmux; }; } >/dev/null 2>&1
-fi
-command -v tmux >/dev/null 2>&1 || { echo "FAIL: tmux is not available" >&2; exit 1; }
-
-cargo build -q -p testbed --bin testbed || exit 1
-cargo build -q -p loadgen --bin loadgen --example dashboard_panic || exit 1
-launcher="$root/target/debug/testbed"
-loadgen="$root/target/debug/loadgen"
+cargo build -q -p loadgen --example dashboard_panic || exit 1
 panicker="$root/target/debug/examples/dashboard_panic"
+source "$root/scripts/tmux-stack.sh"
 
-socket="dashboard-pty-$$"
-source "$root/scripts/stack.sh"
-work=$STACK_WORK
-launcher_pid=$stack_pid
-up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
-stack_cleanup_hooks+=("tmux -L '$socket' kill-server 2>/dev/null || true")
-
-passed=0; failed=0
-check() { # check <description> <command...>
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $what"
-  else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
-t() { tmux -L "$socket" "$@"; }
 screen() { t capture-pane -p -J -t pty -S -300; }
 on_screen() { screen | grep -qF -- "$1"; }
 not_on_screen() { ! on_screen "$1"; }
@@ -46,6 +24,11 @@ wait_for() { # wait_for <seconds> <text>: true once the text is on screen
   while [ $SECONDS -lt $deadline ]; do on_screen "$2" && return 0; sleep 0.25; done
   return 1
 }
+restored() { # restored WHEN: the terminal is as the shell had it (last: it clears the screen)
+  check "$1: the alternate screen was left" [ "$(pane '#{alternate_on}')" = 0 ]
+  check "$1: the cursor is shown" [ "$(pane '#{cursor_flag}')" = 1 ]
+  check "$1: the terminal is in cooked mode" [ "$(tty_mode)" = cooked ]
+}
 tty_mode() { # prints cooked or raw, as the shell in the pane sees its terminal
   t send-keys -t pty "clear; stty -a | grep -q -- ' -icanon' && echo tty-is-\$((0))raw || echo tty-is-\$((0))cooked" Enter
   wait_for 10 "tty-is-0" || { echo unknown; return; }
@@ -53,12 +36,12 @@ tty_mode() { # prints cooked or raw, as the shell in the pane sees its terminal
 }
 
 prompt='dashboard-pty$ '
-t new-session -d -s pty -x 140 -y 45 "env -u TMUX PS1='$prompt' bash --norc --noprofile"
+tmux_pane pty 140 45 "$prompt"
 wait_for 10 "$prompt" || { echo "FAIL: no shell in tmux" >&2; screen; exit 1; }
 
 # ----- a run, watched for ~10 s, then q -----
 started=$SECONDS
-t send-keys -t pty "cd '$work' && '$loadgen' run inter-service-flow --run-time 60s --users 10 --report-dir '$work/reports' --user-url http://127.0.0.1:$up --restaurant-url http://127.0.0.1:$rp --order-url http://127.0.0.1:$op; echo loadgen-exit=\$?" Enter
+t send-keys -t pty "cd '$work' && '$loadgen' run inter-service-flow --run-time 60s --users 10 --report-dir '$work/reports' $service_urls; echo loadgen-exit=\$?" Enter
 check "the dashboard appears (alternate screen, run header)" wait_for 30 "· inter-service-flow · RUNNING"
 check "the terminal is on the alternate screen while the dashboard shows" [ "$(pane '#{alternate_on}')" = 1 ]
 check "the cursor is hidden while the dashboard shows" [ "$(pane '#{cursor_flag}')" = 0 ]
@@ -81,8 +64,6 @@ check "? closes the help again" not_on_screen "stop the run gracefully"
 t send-keys -t pty q
 check "q asks the run to stop (header says so)" wait_for 5 "STOPPING"
 check "after q the process exits" wait_for 60 "loadgen-exit="
-check "the alternate screen was left" [ "$(pane '#{alternate_on}')" = 0 ]
-check "the cursor is shown again" [ "$(pane '#{cursor_flag}')" = 1 ]
 check "the shell's screen shows the verdict, not the dashboard" on_screen "[inter-service-flow] done:"
 check "no dashboard panel is left on the normal screen" not_on_screen "latency histogram"
 check "output held back during the dashboard is printed after it" on_screen "users launched."
@@ -91,23 +72,20 @@ check "loadgen exited with a verdict (0 or 1), not an error (exit $exit_code)" [
 report_dir=$(ls -d "$work"/reports/inter-service-flow/*/ 2>/dev/null | head -n1)
 check "the report was written (index.html)" [ -n "$report_dir" -a -s "${report_dir}index.html" ]
 check "the run record says it was stopped early" grep -q '"stopped_early": *true' "${report_dir}run.json"
-check "the terminal is back in cooked mode" [ "$(tty_mode)" = cooked ]
+restored "after q"
 check "the shell prompt is back" wait_for 5 "$prompt"
 
 # ----- a panic while the dashboard holds the terminal -----
 t send-keys -t pty "clear; '$panicker'; echo panic-exit=\$?" Enter
 check "the panicking program takes the terminal" wait_for 10 "holding the terminal, about to panic"
 check "the panicking program exits" wait_for 20 "panic-exit="
-check "after the panic the alternate screen was left" [ "$(pane '#{alternate_on}')" = 0 ]
-check "after the panic the cursor is shown" [ "$(pane '#{cursor_flag}')" = 1 ]
 check "the panic message is readable on the normal screen" on_screen "deliberate panic while the dashboard holds the terminal"
 check "output written before the panic is printed" on_screen "stray output written while the dashboard was up"
 check "the panic exit status is 101" on_screen "panic-exit=101"
-check "after the panic the terminal is in cooked mode" [ "$(tty_mode)" = cooked ]
+restored "after the panic"
 
 if [ "$failed" -gt 0 ]; then
   echo "--- screen at the end ---"; screen | tail -n 40
   echo "--- dashboard after ~10 s ---"; cat "$work/dashboard.txt" 2>/dev/null
 fi
-echo "dashboard-pty: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -13,27 +13,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out=$(realpath -m "${1:-$root/docs/dashboard.png}")
 cd "$root"
 
-for tool in tmux chromium; do
-  command -v "$tool" >/dev/null 2>&1 && continue
-  [ "$(id -u)" = 0 ] || { echo "$tool is needed (apt-get install -y $tool)" >&2; exit 1; }
-  { apt-get install -y "$tool" || { apt-get update && apt-get install -y "$tool"; }; } >/dev/null 2>&1
-done
-
-cargo build -q -p testbed --bin testbed
-cargo build -q -p loadgen --bin loadgen
-socket="dashboard-screenshot-$$"
+STACK_PROCESSES=1 source "$root/scripts/tmux-stack.sh"
+need_tool chromium || { echo "chromium is needed (apt-get install chromium)" >&2; exit 1; }
 scenario=${SHOT_SCENARIO:-restaurant-freeze}
 at=${SHOT_AT:-0:14}
-STACK_PROCESSES=1 source "$root/scripts/stack.sh"
-work=$STACK_WORK
-launcher_pid=$stack_pid
-up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
-stack_cleanup_hooks+=("tmux -L '$socket' kill-server 2>/dev/null || true")
-
-t() { tmux -L "$socket" "$@"; }
-t new-session -d -s shot -x 132 -y 40 "env -u TMUX PS1='$ ' bash --norc --noprofile"
+tmux_pane shot 132 40 '$ '
 sleep 1
-t send-keys -t shot "cd '$work' && '$root/target/debug/loadgen' run $scenario --user-url http://127.0.0.1:$up --restaurant-url http://127.0.0.1:$rp --order-url http://127.0.0.1:$op --control-url $CONTROL_API_URL" Enter
+t send-keys -t shot "cd '$work' && '$loadgen' run $scenario $service_urls --control-url $CONTROL_API_URL" Enter
 for _ in $(seq 1 400); do
   t capture-pane -p -t shot | grep -q "elapsed $at" && break
   sleep 0.25

@@ -13,21 +13,8 @@ pairs=${1:-3}; shift || true
 extra=("$@")
 [ ${#extra[@]} -gt 0 ] || extra=(--run-time 20s --users 40)
 
-command -v tmux >/dev/null 2>&1 || { echo "tmux is needed (apt-get install -y tmux)" >&2; exit 1; }
-cargo build -q -p testbed --bin testbed
-cargo build -q -p loadgen --bin loadgen
-launcher="$root/target/debug/testbed"
-loadgen="$root/target/debug/loadgen"
-
-socket="dashboard-throughput-$$"
-source "$root/scripts/stack.sh"
-work=$STACK_WORK
-launcher_pid=$stack_pid
-up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
-stack_cleanup_hooks+=("tmux -L '$socket' kill-server 2>/dev/null || true")
-
-t() { tmux -L "$socket" "$@"; }
-t new-session -d -s bench -x 140 -y 45 "env -u TMUX PS1='bench$ ' bash --norc --noprofile"
+source "$root/scripts/tmux-stack.sh"
+tmux_pane bench 140 45 'bench$ '
 sleep 1
 
 requests_per_second() { # <report dir>: requests / load seconds of the run saved there
@@ -43,7 +30,7 @@ run_side() { # run_side <dashboard|plain> <report dir>: one run in the pane
   runs=$((runs + 1))
   # The dashboard shows only when stdout is the pane; the plain run prints progress lines.
   [ "$side" = plain ] && { flags="--no-dashboard"; redirect=">/dev/null 2>&1"; }
-  t send-keys -t bench "clear; '$loadgen' run inter-service-flow ${extra[*]} $flags --report-dir '$dir' --user-url http://127.0.0.1:$up --restaurant-url http://127.0.0.1:$rp --order-url http://127.0.0.1:$op $redirect; echo bench-\$(($runs))done" Enter
+  t send-keys -t bench "clear; '$loadgen' run inter-service-flow ${extra[*]} $flags --report-dir '$dir' $service_urls $redirect; echo bench-\$(($runs))done" Enter
   sleep 2
   if [ "$side" = dashboard ]; then
     t capture-pane -p -t bench | grep -q 'inventory consistency\|SETTING UP' \

@@ -6,7 +6,8 @@
 # launcher (`testbed up`) on free ports with the shared PostgreSQL (throw-away databases,
 # dropped at the end) and Redis (a key prefix), or embedded with FUZZ_EMBEDDED=1. A user is
 # signed up and logged in, and its token is sent with every request, so the order endpoints
-# are exercised beyond 401. Used by scripts/test.sh; exits 1 when any service has a failure.
+# are exercised beyond 401. Afterwards `testbed audit` checks the books (drift 0, nothing
+# PENDING). Used by scripts/test.sh; exits 1 when any service has a failure.
 #
 #   scripts/fuzz.sh
 #
@@ -38,37 +39,15 @@ if ! "$st" --version 2>/dev/null | grep -qF "$VERSION"; then
         { echo "fuzz: could not install schemathesis $VERSION from PyPI" >&2; exit 1; }
 fi
 
-cargo build -q -p testbed --bin testbed || exit 1
-bin="$root/target/debug/testbed"
-work="$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX")"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-up=$(free_port); rp=$(free_port); op=$(free_port)
 prefix="fuzz_$(date +%s)_${RANDOM}_"
-storage=()
+stack_args=()
 if [[ "${FUZZ_EMBEDDED:-0}" != 1 ]]; then
-    storage=(--database-server "$server" --database-prefix "$prefix" --redis-url "$redis" --cache-prefix "$prefix")
+    stack_args=(--database-server "$server" --database-prefix "$prefix" --redis-url "$redis" --cache-prefix "$prefix")
 fi
-(cd "$work" && RUST_LOG=warn exec "$bin" up --user-port "$up" --restaurant-port "$rp" --order-port "$op" "${storage[@]}") \
-    >"$work/launcher.log" 2>&1 &
-pid=$!
-cleanup() {
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    if [[ ${#storage[@]} -gt 0 ]]; then
-        for db in users restaurants orders; do
-            psql "$server/postgres" -qAtc "DROP DATABASE IF EXISTS \"$prefix$db\" WITH (FORCE)" >/dev/null 2>&1
-        done
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-for _ in $(seq 1 240); do
-    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$op/ready" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/launcher.log"; echo "fuzz: launcher exited" >&2; exit 1; }
-    sleep 0.5
-done
-curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$op/ready" || { cat "$work/launcher.log"; echo "fuzz: launcher not ready" >&2; exit 1; }
+source "$root/scripts/stack.sh"
+work="$STACK_WORK"
+[[ "${FUZZ_EMBEDDED:-0}" == 1 ]] || stack_cleanup_hooks+=("drop_databases '$server' '${prefix}users' '${prefix}restaurants' '${prefix}orders'")
+up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
 
 name="fuzzer_$RANDOM$RANDOM"
 curl -fsS --max-time 10 -o /dev/null -H 'Content-Type: application/json' \
@@ -76,12 +55,10 @@ curl -fsS --max-time 10 -o /dev/null -H 'Content-Type: application/json' \
     { echo "fuzz: signup failed" >&2; exit 1; }
 token="$(curl -fsS --max-time 10 -H 'Content-Type: application/json' \
     -d "{\"username\":\"$name\",\"password\":\"fuzz-pass-123\"}" "http://127.0.0.1:$up/login" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')" ||
-    { echo "fuzz: login failed" >&2; exit 1; }
+    sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')"
+[[ -n "$token" ]] || { echo "fuzz: login failed" >&2; exit 1; }
 
 mkdir -p "$reports"
-passed=0
-failed=0
 for service in user:$up restaurant:$rp order:$op; do
     svc="${service%%:*}"
     port="${service##*:}"
@@ -98,27 +75,20 @@ for service in user:$up restaurant:$rp order:$op; do
         --report junit --report-junit-path "$reports/$svc.xml" --output-truncate false) \
         >"$work/$svc.out" 2>&1; then
         tail -n 25 "$work/$svc.out"
-        echo "PASS: $svc service: no 5xx, every answer matches its documented schema and status"
-        passed=$((passed + 1))
+        pass "$svc service: no 5xx, every answer matches its documented schema and status"
     else
         cat "$work/$svc.out"
-        echo "FAIL: $svc service: schemathesis found failures (above; JUnit in $reports/$svc.xml)"
-        failed=$((failed + 1))
+        fail "$svc service: schemathesis found failures (above; JUnit in $reports/$svc.xml)"
     fi
 done
 
-# What the fuzzing did to the data: orders it placed, and the stock books still balance.
+# What the fuzzing did to the data: the orders it placed by status, none left PENDING, and
+# the stock books still balance.
 echo
-stats="$(curl -fsS --max-time 10 "http://127.0.0.1:$op/orders/stats" || true)"
-echo "orders the fuzzer placed, by status: $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["by_status"])' "$stats" 2>/dev/null || echo "$stats")"
-audit="$(curl -fsS --max-time 10 "http://127.0.0.1:$rp/inventory" || true)"
-if python3 -c 'import json,sys; a=json.loads(sys.argv[1]); bad=[m for m in a if m["drift"] != 0]; print(f"{len(a)} menus audited, drift 0 on all" if not bad else f"drift on {bad}"); sys.exit(1 if bad else 0)' "$audit"; then
-    echo "PASS: stock books balance after fuzzing"
-    passed=$((passed + 1))
+if "$root/target/debug/testbed" audit --restaurant-url "$RESTAURANT_URL" --order-url "$ORDER_URL" --within-secs 30; then
+    pass "the books balance after fuzzing (drift 0 on every menu, nothing PENDING)"
 else
-    echo "FAIL: stock books do not balance after fuzzing: $audit"
-    failed=$((failed + 1))
+    fail "the books do not balance after fuzzing"
 fi
 echo
-echo "fuzz: $passed passed, $failed failed"
-[[ "$failed" == 0 ]]
+finish

@@ -12,28 +12,12 @@ set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 server="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-finish() {
-    echo "gateway-replicas: $passed passed, $failed failed"
-    [[ "$failed" == 0 ]] && exit 0 || exit 1
-}
+source "$root/scripts/check-lib.sh"
 
 cargo build -q -p restaurant-service --bin restaurant-service || { fail "build restaurant-service"; finish; }
+cargo build -q -p testbed --bin testbed || { fail "build testbed (its audit subcommand)"; finish; }
 bin="$root/target/debug/restaurant-service"
-NGINX="$(command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true)"
-if [[ -z "$NGINX" ]]; then
-    # Do not let the package start a system nginx on port 80.
-    policy=0
-    [[ -e /usr/sbin/policy-rc.d ]] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null 2>&1 ||
-        { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null 2>&1; }
-    [[ "$policy" == 1 ]] && rm -f /usr/sbin/policy-rc.d
-    NGINX="$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)"
-    [[ -x "$NGINX" ]] || { fail "nginx is not installed and could not be installed"; finish; }
-fi
+need_nginx || { fail "nginx is not installed and could not be installed (apt-get install nginx)"; finish; }
 
 W="$(mktemp -d "${TMPDIR:-/tmp}/gateway-replicas.XXXXXX")"
 db="gwrep_$(date +%s)_$RANDOM$RANDOM"
@@ -42,20 +26,13 @@ pids=()
 nginx_pid=""
 cleanup() {
     local pid
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    if [[ -n "$nginx_pid" ]]; then # QUIT lets the master stop its workers; KILL would orphan them
-        kill -QUIT "$nginx_pid" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$nginx_pid" 2>/dev/null
-        wait "$nginx_pid" 2>/dev/null
-    fi
-    psql "$server/postgres" -qAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
+    for pid in "${pids[@]}"; do stop_quietly "$pid" KILL; done
+    stop_quietly "$nginx_pid" QUIT # QUIT lets the master stop its workers; KILL would orphan them
+    drop_databases "$server" "$db"
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # start_replica NAME PORT -> pid in REPLICA_PID
 start_replica() {
@@ -63,14 +40,8 @@ start_replica() {
         exec "$bin") >"$W/$1.log" 2>&1 &
     REPLICA_PID=$!
     pids+=("$REPLICA_PID")
-    for _ in $(seq 1 120); do
-        curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$2/ready" 2>/dev/null && return 0
-        kill -0 "$REPLICA_PID" 2>/dev/null || break
-        sleep 0.25
-    done
-    cat "$W/$1.log"
-    fail "replica $1 did not become ready on port $2"
-    finish
+    wait_url "http://127.0.0.1:$2/ready" 30 "$REPLICA_PID" "$W/$1.log" ||
+        { fail "replica $1 did not become ready on port $2"; finish; }
 }
 
 pa="$(free_port)"; pb="$(free_port)"; gp="$(free_port)"; dead="$(free_port)"
@@ -87,20 +58,16 @@ fi
 "$NGINX" -p "$W/gw" -e "$W/gw/logs/error.log" -c "$W/gw/nginx.conf" >"$W/nginx.log" 2>&1 &
 nginx_pid=$!
 GW="http://127.0.0.1:$gp"
-for _ in $(seq 1 50); do curl -fsS --max-time 2 -o /dev/null "$GW/health" 2>/dev/null && break; sleep 0.1; done
-curl -fsS --max-time 2 -o /dev/null "$GW/health" || { cat "$W/gw/logs/error.log"; fail "nginx did not start"; finish; }
+wait_url "$GW/health" 5 "$nginx_pid" "$W/gw/logs/error.log" || { fail "nginx did not start"; finish; }
 pass "gateway on $GW with restaurant upstreams 127.0.0.1:$pa and 127.0.0.1:$pb"
 
 # run_requests N LABEL: N public requests through the gateway (menu list, one menu, the
 # restaurants); counts answers that are not 200.
 run_requests() {
     local n="$1" label="$2" bad=0 i status
+    local paths=(/api/restaurants/menus /api/restaurants/menus/1 /api/restaurants/restaurants)
     for i in $(seq 1 "$n"); do
-        case $((i % 3)) in
-            0) status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 "$GW/api/restaurants/menus")" ;;
-            1) status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 "$GW/api/restaurants/menus/1")" ;;
-            2) status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 "$GW/api/restaurants/restaurants")" ;;
-        esac
+        status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 "$GW${paths[i % 3]}")"
         if [[ "$status" != 200 ]]; then
             bad=$((bad + 1))
             echo "  $label request $i -> $status $(head -c 300 "$W/body" 2>/dev/null)"
@@ -129,9 +96,10 @@ if [[ "$((b_after - b_before))" -ge 80 ]]; then pass "replica b answered all $((
 status="$(curl -sS -o "$W/body" -w '%{http_code}' --max-time 10 -X PUT -H 'Content-Type: application/json' \
     -d '{"quantity":1,"order_id":900001}' "$GW/api/restaurants/inventory/1")"
 if [[ "$status" == 404 ]]; then pass "PUT /api/restaurants/inventory/1 through the gateway -> 404 (stock calls are not routed)"; else fail "PUT /api/restaurants/inventory/1 through the gateway -> $status $(head -c 300 "$W/body")"; fi
-audit="$(curl -sS --max-time 10 "http://127.0.0.1:$pb/inventory/1")"
-drift="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("drift"))' "$audit" 2>/dev/null)"
-reserved="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("reserved"))' "$audit" 2>/dev/null)"
-if [[ "$drift" == 0 && "$reserved" == 0 ]]; then pass "menu 1 (read directly at replica b): nothing reserved through the gateway, drift 0"; else fail "menu 1 audit after the kill: $audit (want reserved 0, drift 0)"; fi
+if "$root/target/debug/testbed" audit --restaurant-url "http://127.0.0.1:$pb" --menu 1 --reserved 0; then
+    pass "the books read directly at replica b: menu 1 has nothing reserved through the gateway, drift 0 on every menu"
+else
+    fail "the books at replica b after the kill (want menu 1 reserved 0, drift 0)"
+fi
 
 finish

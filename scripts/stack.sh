@@ -1,17 +1,24 @@
-# Sourced by the CI scripts: starts the all-in-one launcher (debug build, embedded storage,
-# a temporary directory, free ports) in the background and stops it on exit.
-# Sets USER_URL, RESTAURANT_URL, ORDER_URL, STACK_WORK, stack_ports and stack_pid.
+# Sourced by the CI scripts: starts the all-in-one launcher (debug build, embedded storage
+# unless stack_args says otherwise, a temporary directory, free ports) in the background and
+# stops it on exit. Sets USER_URL, RESTAURANT_URL, ORDER_URL, STACK_WORK, stack_ports and
+# stack_pid; the launcher inherits the caller's environment (e.g. ADMIN_TOKEN).
+# stack_args=(…) set before sourcing: more `testbed up` flags (storage, prefixes).
 # STACK_PROCESSES=1: each service as its own process (`up --processes`), with the control
 # API on a free port in CONTROL_API_URL (process faults: kill, pause, …).
+# STACK_FAULT_PROXY=1: every link through the fault proxy, its API in FAULT_PROXY_URL.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cargo build -q -p testbed --bin testbed
+source "$root/scripts/check-lib.sh"
+cargo build -q -p testbed --bin testbed || exit 1
 STACK_WORK=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-stack_ports=("$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)")
-stack_extra=()
+stack_ports=("$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)")
+stack_extra=("${stack_args[@]+"${stack_args[@]}"}")
 if [ "${STACK_PROCESSES:-0}" = 1 ]; then
-  stack_extra=(--processes --control-port "${stack_ports[3]}")
+  stack_extra+=(--processes --control-port "${stack_ports[3]}")
   export CONTROL_API_URL="http://127.0.0.1:${stack_ports[3]}"
+fi
+if [ "${STACK_FAULT_PROXY:-0}" = 1 ]; then
+  stack_extra+=(--fault-proxy --fault-proxy-port "${stack_ports[4]}")
+  export FAULT_PROXY_URL="http://127.0.0.1:${stack_ports[4]}"
 fi
 (cd "$STACK_WORK" && RUST_LOG=warn exec "$root/target/debug/testbed" up \
   --user-port "${stack_ports[0]}" --restaurant-port "${stack_ports[1]}" --order-port "${stack_ports[2]}" \
@@ -23,16 +30,16 @@ stack_cleanup_hooks=()
 stack_stop() {
   local hook
   for hook in "${stack_cleanup_hooks[@]}"; do eval "$hook"; done
-  kill -TERM "$stack_pid" 2>/dev/null || true
-  wait "$stack_pid" 2>/dev/null || true
+  stop_quietly "$stack_pid"
   rm -rf "$STACK_WORK"
 }
 trap stack_stop EXIT
-USER_URL="http://127.0.0.1:${stack_ports[0]}"
-RESTAURANT_URL="http://127.0.0.1:${stack_ports[1]}"
-ORDER_URL="http://127.0.0.1:${stack_ports[2]}"
-for _ in $(seq 1 120); do
-  curl -fsS --max-time 2 "$ORDER_URL/ready" >/dev/null 2>&1 && break
-  kill -0 "$stack_pid" 2>/dev/null || { cat "$STACK_WORK/launcher.log"; echo "launcher exited" >&2; exit 1; }
-  sleep 0.5
-done
+trap 'exit 130' INT TERM
+export USER_URL="http://127.0.0.1:${stack_ports[0]}"
+export RESTAURANT_URL="http://127.0.0.1:${stack_ports[1]}"
+export ORDER_URL="http://127.0.0.1:${stack_ports[2]}"
+wait_url "$ORDER_URL/ready" 120 "$stack_pid" "$STACK_WORK/launcher.log" || exit 1
+if [ "${STACK_PROCESSES:-0}" = 1 ]; then
+  wait_url "$CONTROL_API_URL/processes" 60 "$stack_pid" "$STACK_WORK/launcher.log" \
+    ${ADMIN_TOKEN:+-H "X-Admin-Token: $ADMIN_TOKEN"} || exit 1
+fi

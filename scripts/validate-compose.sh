@@ -263,10 +263,8 @@ else
 fi
 
 # ---- 3. the gateway template, rendered like the nginx image, through nginx -t ---------------
-find_nginx() { command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; }; }
-NGINX="$(find_nginx || true)"
-[[ -n "$NGINX" ]] || { apt_install nginx && NGINX="$(find_nginx)"; }
-command -v envsubst >/dev/null 2>&1 || apt_install gettext-base
+need_nginx || NGINX=""
+need_tool envsubst gettext-base
 if [[ -z "$NGINX" ]] || ! command -v envsubst >/dev/null 2>&1; then
     fail "nginx or envsubst is missing and could not be installed"; finish
 fi
@@ -331,7 +329,8 @@ else
     fail "nginx -t rejects the gateway config rendered with the compose environment"
 fi
 
-# The standalone renderer (used by scripts/gateway-test.sh) with loopback upstreams.
+# The standalone renderer (used by the gateway tests and scripts/gateway-replicas.sh) with
+# loopback upstreams.
 if "$here/render-gateway.sh" --port 127.0.0.1:8080 "$W/render" >/dev/null 2>"$W/render.err" &&
     "$NGINX" -t -q -p "$W/render" -e "$W/render/logs/error.log" -c "$W/render/nginx.conf" >"$W/render-t.log" 2>&1; then
     pass "scripts/render-gateway.sh output passes nginx -t"

@@ -343,10 +343,8 @@ else
 fi
 
 # ---- 4. the gateway config as the pods would render it, through nginx -t -------------------
-find_nginx() { command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; }; }
-NGINX="$(find_nginx || true)"
-[[ -n "$NGINX" ]] || { apt_install nginx && NGINX="$(find_nginx)"; }
-command -v envsubst >/dev/null 2>&1 || apt_install gettext-base
+need_nginx || NGINX=""
+need_tool envsubst gettext-base
 for envfile in "$W"/gateway_*.env; do
     [[ -e "$envfile" ]] || break
     stem="${envfile%.env}"; label="$(head -n1 "$stem.label")"

@@ -42,7 +42,7 @@ stop_stacks() { # whatever a run left running (an aborted run skips the workflow
   rm -rf "$scratch"
 }
 trap stop_stacks EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/check-lib.sh # free_port
 
 # The scenario for the failing run: 3 s of menu browsing and an assertion no run can meet.
 cat >"$scratch/cannot-pass.toml" <<'TOML'
