@@ -20,24 +20,13 @@ if [[ ! -f "$report" ]]; then
     exit 2
 fi
 
-browser=""
-for candidate in chromium chromium-browser; do
-    if command -v "$candidate" >/dev/null 2>&1; then
-        browser=$candidate
-        break
-    fi
-done
-if [[ -z "$browser" ]]; then
-    if [[ $(id -u) -eq 0 && -z "${REPORT_SCREENSHOT_NO_INSTALL:-}" ]] && command -v apt-get >/dev/null; then
-        echo "report-screenshot: installing Debian's chromium" >&2
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-        browser=chromium
-    else
-        echo "report-screenshot: chromium is not installed (apt-get install chromium)" >&2
-        exit 2
-    fi
+source "$(dirname "$0")/check-lib.sh"
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [[ -z "$browser" && -z "${REPORT_SCREENSHOT_NO_INSTALL:-}" ]]; then
+    echo "report-screenshot: installing Debian's chromium" >&2
+    need_tool chromium && browser=chromium
 fi
+[[ -n "$browser" ]] || { echo "report-screenshot: chromium is not installed (apt-get install chromium)" >&2; exit 2; }
 
 abs_report=$(cd "$(dirname "$report")" && pwd)/$(basename "$report")
 mkdir -p "$(dirname "$out")"
