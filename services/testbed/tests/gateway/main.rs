@@ -69,6 +69,11 @@ fn is_json(headers: &reqwest::header::HeaderMap) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_brief_flow_through_the_gateway() {
     let (stack, gateway) = gateway_in_front("gateway-flow").await;
+    let urls = stack.urls();
+    for url in [&urls.user_url, &urls.restaurant_url, &urls.order_url] {
+        let health = ServiceClient::new(url).health().await;
+        assert_eq!(health.expect("the service's own /health").status, "ok");
+    }
     let api = Api::new(&gateway.url);
     let health = api
         .gateway
@@ -77,7 +82,10 @@ async fn the_brief_flow_through_the_gateway() {
         .expect("GET /health on the gateway");
     assert_eq!(health.status, StatusCode::OK);
     assert!(is_json(&health.headers), "{:?}", health.headers);
-    assert_eq!(health.body.status, "ok");
+    assert_eq!(
+        (health.body.status.as_str(), health.body.service.as_str()),
+        ("ok", "gateway")
+    );
 
     let token = sign_up_and_log_in(&api).await;
     let menu = menu_in_stock(&api).await;
