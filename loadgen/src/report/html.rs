@@ -53,6 +53,12 @@ fn verdict(passed: bool) -> (&'static str, &'static str) {
     }
 }
 
+/// The class of a figure out of bounds; none otherwise (maud would write `class=""` for a
+/// class toggled off).
+fn bad(out_of_bounds: bool) -> Option<&'static str> {
+    out_of_bounds.then_some("bad")
+}
+
 /// A figure to one decimal.
 fn tenths(value: f64) -> String {
     format!("{value:.1}")
@@ -122,7 +128,7 @@ fn open_loop_iterations(record: &RunRecord) -> Markup {
         @if i.max_in_flight > 0 {
             p id="iterations" {
                 "Open-loop iterations: " (i.scheduled) " scheduled, "
-                span.bad[i.dropped > 0] { (i.dropped) " dropped" }
+                span class=[bad(i.dropped > 0)] { (i.dropped) " dropped" }
                 " (" (tenths(i.dropped_share() * 100.0)) "%: due while max_in_flight = "
                 (i.max_in_flight) " were running), at most " (i.peak_in_flight) " in flight."
             }
@@ -229,7 +235,7 @@ fn endpoints(record: &RunRecord) -> Markup {
                 tr {
                     td.l { (e.endpoint) }
                     td { (e.requests) }
-                    td.bad[e.errors > 0] { (e.errors) }
+                    td class=[bad(e.errors > 0)] { (e.errors) }
                     td.l { (statuses(e)) }
                     @for value in [l.p50, l.p90, l.p95, l.p99, l.p999, l.max] {
                         td { (micros(value)) }
@@ -610,12 +616,12 @@ fn consistency_row(row: &ConsistencyRow, during: i64) -> Markup {
             td.l { (row.key) }
             td { (row.menu_id) }
             td { (row.initial) }
-            td.bad[row.stock < 0] { (row.stock) }
+            td class=[bad(row.stock < 0)] { (row.stock) }
             td { (row.reserved) }
             td { (row.restored) }
-            td.bad[row.sold > row.initial] { (row.sold) }
-            td.bad[row.drift != 0] { (format!("{:+}", row.drift)) }
-            td.bad[row.identity_gap != 0] { (format!("{:+}", row.identity_gap)) }
+            td class=[bad(row.sold > row.initial)] { (row.sold) }
+            td class=[bad(row.drift != 0)] { (format!("{:+}", row.drift)) }
+            td class=[bad(row.identity_gap != 0)] { (format!("{:+}", row.identity_gap)) }
             td { (during) }
         }
     }
