@@ -326,6 +326,16 @@ mod tests {
         })
         .into_string();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        // Inside <svg> HTML has no void elements: an unclosed shape would swallow the rest.
+        for shape in ["rect", "line", "polyline", "text"] {
+            let opened = svg.matches(&format!("<{shape} ")).count();
+            assert!(opened > 0, "{shape}");
+            assert_eq!(
+                opened,
+                svg.matches(&format!("</{shape}>")).count(),
+                "{shape}"
+            );
+        }
         assert!(svg.contains("a &lt;b&gt;"));
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert!(svg.contains("class=\"marker\""));
