@@ -203,25 +203,34 @@ impl Api {
             .request(method, self.targets.public(service, path))
     }
 
+    /// A timed `POST` of a JSON body to the User Service.
+    async fn post_user(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        body: &impl Serialize,
+        expected: &[u16],
+    ) -> Reply {
+        let request = self.public(Method::POST, Service::User, path).json(body);
+        self.timed(endpoint, request, None, expected).await
+    }
+
+    /// `POST /signup`; 409 (the name is taken) is an answer, not an error.
     pub async fn signup(&self, username: &str, password: &str) -> Reply {
-        let request = self
-            .public(Method::POST, Service::User, "/signup")
-            .json(&SignupRequest {
-                username: username.to_string(),
-                password: password.to_string(),
-                email: None,
-            });
-        self.timed("POST /signup", request, None, &[409]).await
+        let (username, password) = (username.to_string(), password.to_string());
+        let body = SignupRequest {
+            username,
+            password,
+            email: None,
+        };
+        self.post_user("POST /signup", "/signup", &body, &[409])
+            .await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Reply {
-        let request = self
-            .public(Method::POST, Service::User, "/login")
-            .json(&LoginRequest {
-                username: username.to_string(),
-                password: password.to_string(),
-            });
-        self.timed("POST /login", request, None, &[]).await
+        let (username, password) = (username.to_string(), password.to_string());
+        let body = LoginRequest { username, password };
+        self.post_user("POST /login", "/login", &body, &[]).await
     }
 
     pub async fn validate(&self, token: &str, intended: Option<Instant>) -> Reply {

@@ -16,11 +16,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use hdrhistogram::Histogram;
+use maud::{Markup, html};
 use serde::Serialize;
 
 use crate::duration::{format_micros, parse_duration};
 use crate::merge::{LoadedRun, load_run};
-use crate::report::{STYLE, escape};
+use crate::report::page;
 use crate::scenario::{CompareThresholds, parse_percent};
 
 /// Requests an endpoint needs in both runs unless told otherwise.
@@ -387,54 +388,58 @@ pub fn text(comparison: &Comparison) -> String {
 
 /// The comparison as a self-contained HTML page, styled like the run reports.
 pub fn html(comparison: &Comparison) -> String {
-    let verdict = if comparison.passed { "pass" } else { "fail" };
-    let mut page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name} — loadgen compare</title>\
-<style>{STYLE}</style></head><body><h1>{name}: run vs baseline <span class=\"badge {verdict}\">{word}</span></h1>\
-<p class=\"muted\">baseline {base}<br>run {run}</p><p class=\"muted\">A change counts only past its threshold, \
-when both runs have enough requests to measure the figure, and — for latency — when it exceeds the noise floor.</p>",
-        name = escape(&comparison.scenario),
-        word = verdict.to_uppercase(),
-        base = escape(&comparison.baseline),
-        run = escape(&comparison.run),
-    );
-    page.push_str("<table id=\"compare\"><tr><th class=\"l\">endpoint</th><th class=\"l\">figure</th><th>baseline</th><th>run</th><th>change</th><th>limit</th><th class=\"l\">verdict</th></tr>");
-    for e in &comparison.endpoints {
-        for (i, d) in e.deltas.iter().enumerate() {
-            let name = if i == 0 {
-                format!(
-                    "{}<br><span class=\"muted\">{} → {} requests</span>",
-                    escape(&e.endpoint),
-                    e.baseline_requests,
-                    e.run_requests
-                )
-            } else {
-                String::new()
-            };
-            let class = match d.verdict {
-                Verdict::Regression => " class=\"bad\"",
-                Verdict::TooFewSamples | Verdict::NotSignificant => " class=\"muted\"",
-                Verdict::Ok => "",
-            };
-            let _ = write!(
-                page,
-                "<tr><td class=\"l\">{name}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td{class}>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
-                escape(&d.figure),
-                show(&d.figure, d.baseline),
-                show(&d.figure, d.run),
-                show_change(d),
-                d.threshold
-                    .map_or("–".to_string(), |t| format!("{:.0}%", t * 100.0)),
-                verdict_word(d.verdict)
-            );
+    let body = html! {
+        p.muted { "baseline " (comparison.baseline) br; "run " (comparison.run) }
+        p.muted {
+            "A change counts only past its threshold, when both runs have enough requests to \
+            measure the figure, and — for latency — when it exceeds the noise floor."
+        }
+        table id="compare" {
+            tr {
+                th.l { "endpoint" } th.l { "figure" } th { "baseline" } th { "run" }
+                th { "change" } th { "limit" } th.l { "verdict" }
+            }
+            @for e in &comparison.endpoints {
+                @for (i, d) in e.deltas.iter().enumerate() {
+                    (delta_row((i == 0).then_some(e), d))
+                }
+            }
+        }
+        @for note in &comparison.notes {
+            p.muted { "note: " (note) }
+        }
+    };
+    let title = format!("{} — loadgen compare", comparison.scenario);
+    let heading = format!("{}: run vs baseline", comparison.scenario);
+    page(&title, &heading, comparison.passed, body)
+}
+
+/// One figure of one endpoint; `first` names the endpoint on its first row.
+fn delta_row(first: Option<&EndpointComparison>, d: &Delta) -> Markup {
+    let class = match d.verdict {
+        Verdict::Regression => Some("bad"),
+        Verdict::TooFewSamples | Verdict::NotSignificant => Some("muted"),
+        Verdict::Ok => None,
+    };
+    let limit = d
+        .threshold
+        .map_or("–".to_string(), |t| format!("{:.0}%", t * 100.0));
+    html! {
+        tr {
+            td.l {
+                @if let Some(e) = first {
+                    (e.endpoint) br;
+                    span.muted { (e.baseline_requests) " → " (e.run_requests) " requests" }
+                }
+            }
+            td.l { (d.figure) }
+            td { (show(&d.figure, d.baseline)) }
+            td { (show(&d.figure, d.run)) }
+            td class=[class] { (show_change(d)) }
+            td { (limit) }
+            td.l { (verdict_word(d.verdict)) }
         }
     }
-    page.push_str("</table>");
-    for note in &comparison.notes {
-        let _ = write!(page, "<p class=\"muted\">note: {}</p>", escape(note));
-    }
-    page.push_str("</body></html>");
-    page
 }
 
 /// Writes `compare.html` and `compare.json` into `dir`.

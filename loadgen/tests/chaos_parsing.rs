@@ -116,10 +116,9 @@ service = "user"
     assert_eq!(steps[0].end(), Some(Duration::from_secs(7)));
 }
 
-#[test]
-fn link_partition_and_dependency_faults_parse() {
-    let scenario = good(
-        r#"[[faults]]
+/// Two links with toxics, a timeout on the load generator's own link, a partition, and a
+/// dependency down for every service and for the restaurant only.
+const LINK_FAULTS: &str = r#"[[faults]]
 at = "5s"
 fault = "link"
 link = "restaurant->postgres"
@@ -163,8 +162,11 @@ fault = "dependency_down"
 dependency = "postgres"
 service = "restaurant"
 duration = "2s"
-"#,
-    );
+"#;
+
+#[test]
+fn link_partition_and_dependency_faults_parse() {
+    let scenario = good(LINK_FAULTS);
     let faults: Vec<&ChaosFault> = scenario.chaos.iter().map(|s| &s.fault).collect();
     assert_eq!(
         faults[0],

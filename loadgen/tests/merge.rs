@@ -12,6 +12,7 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use loadgen::api::Targets;
 use loadgen::report;
 use loadgen::run::RunRecord;
 use testbed_common::testing::unique;
@@ -95,21 +96,14 @@ fn read_log_independently(path: &Path) -> BTreeMap<String, Histogram<u64>> {
     by_tag
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_load_processes_at_once_merge_into_summed_counts_and_the_p99_of_all_samples() {
-    let stack = start_stack().await;
-    let dir = std::env::temp_dir().join(unique("loadgen-merge"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("merge-two.toml");
-    std::fs::write(&file, SCENARIO).expect("scenario written");
-
-    // Both processes start together; different user counts give them different latencies.
-    let targets = stack.targets.clone();
+/// Starts two `loadgen run`s of the scenario at once, with different user counts so their
+/// latencies differ; returns their run directories once both succeeded.
+async fn run_two_at_once(targets: &Targets, file: &Path, dir: &Path) -> (PathBuf, PathBuf) {
     let (dir_a, dir_b) = (dir.join("a"), dir.join("b"));
     let spawn = |report_dir: &Path, users: &str| {
         Command::new(env!("CARGO_BIN_EXE_loadgen"))
             .arg("run")
-            .arg(&file)
+            .arg(file)
             .args(["--no-dashboard", "--users", users, "--report-dir"])
             .arg(report_dir)
             .args(["--user-url", &targets.user])
@@ -131,34 +125,32 @@ async fn two_load_processes_at_once_merge_into_summed_counts_and_the_p99_of_all_
     .expect("joined");
     assert!(a.status.success(), "run a: {}", described(&a));
     assert!(b.status.success(), "run b: {}", described(&b));
-    let (run_a, run_b) = (run_dir(&dir_a), run_dir(&dir_b));
+    (run_dir(&dir_a), run_dir(&dir_b))
+}
 
-    let merged_dir = dir.join("merged");
-    let merge = tokio::task::spawn_blocking({
-        let (run_a, run_b, merged_dir) = (run_a.clone(), run_b.clone(), merged_dir.clone());
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_loadgen"))
-                .arg("merge")
-                .arg(&run_a)
-                .arg(&run_b)
-                .arg("--out")
-                .arg(&merged_dir)
-                .output()
-                .expect("loadgen merge runs")
-        }
-    })
-    .await
-    .expect("joined");
+/// `loadgen merge a b --out merged`, which must succeed.
+async fn merge(run_a: &Path, run_b: &Path, merged_dir: &Path) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    command
+        .arg("merge")
+        .arg(run_a)
+        .arg(run_b)
+        .arg("--out")
+        .arg(merged_dir);
+    let merge = tokio::task::spawn_blocking(move || command.output().expect("loadgen merge runs"))
+        .await
+        .expect("joined");
     assert!(merge.status.success(), "merge: {}", described(&merge));
     println!("{}", String::from_utf8_lossy(&merge.stdout));
+}
 
-    let load = |dir: &Path| -> RunRecord {
-        report::load_record(&dir.join("run.json")).expect("a saved run")
-    };
-    let (record_a, record_b, merged) = (load(&run_a), load(&run_b), load(&merged_dir));
+fn load(dir: &Path) -> RunRecord {
+    report::load_record(&dir.join("run.json")).expect("a saved run")
+}
+
+/// Counts are sums, and the aligned timeline holds every request.
+fn assert_counts_are_sums(merged: &RunRecord, record_a: &RunRecord, record_b: &RunRecord) {
     assert!(record_a.total_requests() > 0 && record_b.total_requests() > 0);
-
-    // Counts are sums.
     assert_eq!(
         merged.total_requests(),
         record_a.total_requests() + record_b.total_requests()
@@ -174,10 +166,18 @@ async fn two_load_processes_at_once_merge_into_summed_counts_and_the_p99_of_all_
     );
     assert_eq!(merged.merged_from.len(), 2);
     assert_eq!(merged.tally.paid, record_a.tally.paid + record_b.tally.paid);
+}
 
-    // Every endpoint's merged p99 is the p99 of both processes' samples together.
-    let samples_a = read_log_independently(&run_a.join("histograms.hlog"));
-    let samples_b = read_log_independently(&run_b.join("histograms.hlog"));
+/// One endpoint's requests and p99 in a run (0, 0 when it has none).
+fn own(record: &RunRecord, endpoint: &str) -> (u64, u64) {
+    let found = record.endpoints.iter().find(|e| e.endpoint == endpoint);
+    found.map_or((0, 0), |e| (e.requests, e.latency.p99))
+}
+
+/// Every endpoint's merged p99 is the p99 of both processes' samples together, read from
+/// their own histogram logs; prints how often averaging the two p99s would have been wrong.
+fn assert_p99s_of_all_samples(merged: &RunRecord, runs: [(&RunRecord, &Path); 2]) {
+    let samples = runs.map(|(_, dir)| read_log_independently(&dir.join("histograms.hlog")));
     let mut averaged_differs = 0;
     println!(
         "{:<20} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -192,48 +192,27 @@ async fn two_load_processes_at_once_merge_into_summed_counts_and_the_p99_of_all_
         "merged p99"
     );
     for endpoint in &merged.endpoints {
-        let tag = endpoint.endpoint.replace(' ', "_");
+        let name = &endpoint.endpoint;
+        let tag = name.replace(' ', "_");
         let mut all: Histogram<u64> = Histogram::new(3).expect("a fresh histogram");
-        for samples in [&samples_a, &samples_b] {
-            if let Some(histogram) = samples.get(&tag) {
-                all.add(histogram).expect("adds");
-            }
+        for histogram in samples.iter().filter_map(|s| s.get(&tag)) {
+            all.add(histogram).expect("adds");
         }
-        let own = |record: &RunRecord| {
-            record
-                .endpoints
-                .iter()
-                .find(|e| e.endpoint == endpoint.endpoint)
-                .map_or((0, 0), |e| (e.requests, e.latency.p99))
-        };
-        let ((requests_a, p99_a), (requests_b, p99_b)) = (own(&record_a), own(&record_b));
+        let [(requests_a, p99_a), (requests_b, p99_b)] = runs.map(|(record, _)| own(record, name));
         let average = (p99_a + p99_b) / 2;
+        let all_p99 = all.value_at_quantile(0.99);
         println!(
-            "{:<20} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            endpoint.endpoint,
-            requests_a,
-            requests_b,
-            endpoint.requests,
-            p99_a,
-            p99_b,
-            average,
-            all.value_at_quantile(0.99),
-            endpoint.latency.p99
+            "{name:<20} {requests_a:>8} {requests_b:>8} {:>8} {p99_a:>10} {p99_b:>10} {average:>10} \
+             {all_p99:>10} {:>10}",
+            endpoint.requests, endpoint.latency.p99
         );
+        assert_eq!(endpoint.requests, requests_a + requests_b, "{name}");
+        assert_eq!(endpoint.requests, all.len(), "{name}");
         assert_eq!(
-            endpoint.requests,
-            requests_a + requests_b,
-            "{}",
-            endpoint.endpoint
+            endpoint.latency.p99, all_p99,
+            "{name}: the merged p99 is the p99 of all samples"
         );
-        assert_eq!(endpoint.requests, all.len(), "{}", endpoint.endpoint);
-        assert_eq!(
-            endpoint.latency.p99,
-            all.value_at_quantile(0.99),
-            "{}: the merged p99 is the p99 of all samples",
-            endpoint.endpoint
-        );
-        assert_eq!(endpoint.latency.max, all.max(), "{}", endpoint.endpoint);
+        assert_eq!(endpoint.latency.max, all.max(), "{name}");
         if requests_a > 0 && requests_b > 0 && average != endpoint.latency.p99 {
             averaged_differs += 1;
         }
@@ -242,8 +221,10 @@ async fn two_load_processes_at_once_merge_into_summed_counts_and_the_p99_of_all_
         "{averaged_differs} of {} endpoints: the average of the two p99s differs from the true p99",
         merged.endpoints.len()
     );
+}
 
-    // The merged directory is a complete report, with its own (merged) histogram log.
+/// The merged directory is a complete report, with its own (merged) histogram log.
+fn assert_complete_report(merged: &RunRecord, merged_dir: &Path) {
     for file in [
         "index.html",
         "summary.json",
@@ -259,5 +240,23 @@ async fn two_load_processes_at_once_merge_into_summed_counts_and_the_p99_of_all_
         Some(merged.total_requests()),
         "the merged per-second intervals hold every request"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_load_processes_at_once_merge_into_summed_counts_and_the_p99_of_all_samples() {
+    let stack = start_stack().await;
+    let dir = std::env::temp_dir().join(unique("loadgen-merge"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("merge-two.toml");
+    std::fs::write(&file, SCENARIO).expect("scenario written");
+
+    let (run_a, run_b) = run_two_at_once(&stack.targets, &file, &dir).await;
+    let merged_dir = dir.join("merged");
+    merge(&run_a, &run_b, &merged_dir).await;
+
+    let (record_a, record_b, merged) = (load(&run_a), load(&run_b), load(&merged_dir));
+    assert_counts_are_sums(&merged, &record_a, &record_b);
+    assert_p99s_of_all_samples(&merged, [(&record_a, &run_a), (&record_b, &run_b)]);
+    assert_complete_report(&merged, &merged_dir);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -113,12 +113,9 @@ async fn every_scenario_passes_in_short_mode() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_after_a_fault_is_measured_with_checks_every_quarter_second() {
-    let stack = start_stack().await;
-    let scenario = scenario::parse_scenario(
-        "recovery-probe.toml",
-        r#"
+/// Inventory delay on the restaurant from 1 s to 3 s under a small load, with consistency
+/// checks every 2 s (so the quarter-second checks after a fault stand out).
+const RECOVERY_PROBE: &str = r#"
 name = "recovery-probe"
 description = "Inventory delay from 1 s to 3 s under a small load"
 
@@ -152,9 +149,13 @@ menus = ["rice"]
 kind = "recovered_within"
 within = "5s"
 measure = "books"
-"#,
-    )
-    .expect("the probe parses");
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_after_a_fault_is_measured_with_checks_every_quarter_second() {
+    let stack = start_stack().await;
+    let scenario =
+        scenario::parse_scenario("recovery-probe.toml", RECOVERY_PROBE).expect("the probe parses");
     let handle = start_run(RunOptions {
         scenario,
         users: None,

@@ -67,12 +67,8 @@ fn menus_latency() -> LatencySummary {
     }
 }
 
-/// A run 12 s into 30 s: `POST /orders` and `GET /menus` recorded, payment failing at 30 %
-/// on the order service since 10 s (a recent change), the user service delayed since the
-/// start (an old change), restaurant 500s from 4 s to 8 s (recovered: books balanced 0.41 s
-/// after), menu `bulgogi` consistent and menu `kimchi` missing two units with no order in
-/// flight.
-pub fn snapshot() -> Snapshot {
+/// `POST /orders` (3 errors) and `GET /menus`, 12 s into the run.
+fn endpoints() -> Vec<EndpointSnapshot> {
     let orders = EndpointSnapshot {
         endpoint: "POST /orders".into(),
         latency: orders_latency(),
@@ -93,48 +89,51 @@ pub fn snapshot() -> Snapshot {
         errors_per_second: vec![0; 13],
         ..EndpointSnapshot::default()
     };
-    let faults = BTreeMap::from([
+    vec![menus, orders]
+}
+
+/// The fault switches each service reports: user delayed 250 ms, order failing 30 % of
+/// payments, restaurant clean.
+fn faults() -> BTreeMap<Service, ChaosSnapshot> {
+    let clean = |service: Service| ChaosSnapshot {
+        service: service.name().into(),
+        ..ChaosSnapshot::default()
+    };
+    let payment_fail = BTreeMap::from([("fail_percent".to_string(), 30)]);
+    BTreeMap::from([
         (
             Service::User,
             ChaosSnapshot {
-                service: "user".into(),
                 delay_ms: 250,
-                ..ChaosSnapshot::default()
+                ..clean(Service::User)
             },
         ),
-        (
-            Service::Restaurant,
-            ChaosSnapshot {
-                service: "restaurant".into(),
-                ..ChaosSnapshot::default()
-            },
-        ),
+        (Service::Restaurant, clean(Service::Restaurant)),
         (
             Service::Order,
             ChaosSnapshot {
-                service: "order".into(),
-                switches: BTreeMap::from([(
-                    "payment_fail".to_string(),
-                    BTreeMap::from([("fail_percent".to_string(), 30)]),
-                )]),
-                ..ChaosSnapshot::default()
+                switches: BTreeMap::from([("payment_fail".to_string(), payment_fail)]),
+                ..clean(Service::Order)
             },
         ),
-    ]);
-    let markers = vec![
-        FaultMarker {
-            at_secs: 0.0,
-            service: Service::User,
-            description: "delay 250 ms".into(),
-            origin: "scenario".into(),
-        },
-        FaultMarker {
-            at_secs: 10.0,
-            service: Service::Order,
-            description: "payment fail 30%".into(),
-            origin: "scenario".into(),
-        },
-    ];
+    ])
+}
+
+fn markers() -> Vec<FaultMarker> {
+    let marker = |at_secs, service, description: &str| FaultMarker {
+        at_secs,
+        service,
+        description: description.into(),
+        origin: "scenario".into(),
+    };
+    vec![
+        marker(0.0, Service::User, "delay 250 ms"),
+        marker(10.0, Service::Order, "payment fail 30%"),
+    ]
+}
+
+/// Menu `bulgogi` consistent, menu `kimchi` missing two units with no order in flight.
+fn consistency() -> ConsistencyCheck {
     let row = |key: &str, menu_id, initial, stock, reserved, restored, sold| ConsistencyRow {
         key: key.into(),
         menu_id,
@@ -147,7 +146,7 @@ pub fn snapshot() -> Snapshot {
         identity_gap: stock - (initial - reserved + restored),
         in_flight_units: 0,
     };
-    let consistency = ConsistencyCheck {
+    ConsistencyCheck {
         at_secs: 11.0,
         rows: vec![
             row("bulgogi", 1, 1_000, 300, 1_000, 300, 700),
@@ -159,33 +158,46 @@ pub fn snapshot() -> Snapshot {
             ("FAILED".to_string(), 297),
             ("PENDING".to_string(), 0),
         ]),
-        error: None,
-        compensations_outstanding: 0,
         took_ms: 9.0,
-        oldest_pending_age_ms: None,
-    };
-    let window = |kind: &str, target: &str, start_s, end_s| FaultWindow {
+        ..ConsistencyCheck::default()
+    }
+}
+
+fn window(kind: &str, target: &str, start_s: f64, end_s: f64) -> FaultWindow {
+    FaultWindow {
         kind: kind.into(),
         target: target.into(),
         label: format!("{target}: {kind}"),
         start_s,
         end_s,
-    };
+    }
+}
+
+/// The restaurant's 500s from 4 s to 8 s, recovered: books balanced 0.41 s after.
+fn recovery() -> Vec<RecoveryFigure> {
     let recovered = |after_s| Recovery::Recovered {
         after_s,
         first_s: after_s,
         relapses: 0,
     };
-    let restaurant_errors = window("error", "restaurant", 4.0, 8.0);
-    let recovery = vec![RecoveryFigure {
-        window: restaurant_errors.clone(),
+    vec![RecoveryFigure {
+        window: window("error", "restaurant", 4.0, 8.0),
         from_s: 8.0,
         until_s: Some(10.0),
         bounds: RecoveryBounds::default(),
         errors: recovered(1.0),
         p95: recovered(0.0),
         books: recovered(0.41),
-    }];
+    }]
+}
+
+/// A run 12 s into 30 s: `POST /orders` and `GET /menus` recorded, payment failing at 30 %
+/// on the order service since 10 s (a recent change), the user service delayed since the
+/// start (an old change), restaurant 500s from 4 s to 8 s (recovered: books balanced 0.41 s
+/// after), menu `bulgogi` consistent and menu `kimchi` missing two units with no order in
+/// flight.
+pub fn snapshot() -> Snapshot {
+    let recovery = recovery();
     Snapshot {
         scenario: "chaos-payment-fail".into(),
         mode: LoadMode::ClosedLoop {
@@ -200,11 +212,11 @@ pub fn snapshot() -> Snapshot {
         total_requests: 1_400,
         total_errors: 3,
         current_rps: 107,
-        endpoints: vec![menus, orders],
+        endpoints: endpoints(),
         timeline: Vec::new(),
-        faults,
-        markers,
-        consistency: Some(consistency),
+        faults: faults(),
+        markers: markers(),
+        consistency: Some(consistency()),
         tally: TallySnapshot::default(),
         iterations: Default::default(),
         in_flight: 0,
@@ -212,7 +224,7 @@ pub fn snapshot() -> Snapshot {
             window("delay", "user", 0.0, 12.4),
             window("payment_fail", "order", 10.0, 12.4),
         ],
-        ended_faults: vec![restaurant_errors],
+        ended_faults: vec![recovery[0].window.clone()],
         recovery,
     }
 }

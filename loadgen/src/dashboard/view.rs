@@ -676,89 +676,91 @@ fn active_windows(snapshot: &Snapshot) -> impl Iterator<Item = &FaultWindow> {
 }
 
 fn render_faults(frame: &mut Frame, area: Rect, snapshot: &Snapshot) {
-    let now = snapshot.elapsed.as_secs_f64();
-    let mut lines = Vec::new();
-    for service in Service::ALL {
-        let state = snapshot.faults.get(&service);
-        let mut description = state.map_or_else(|| "unknown yet".to_string(), |s| s.describe());
-        // A process fault (kill, pause, restart) on it comes first: it is what matters now.
-        if let Some(process) = active_windows(snapshot).find(|w| {
-            w.target == service.name() && matches!(w.kind.as_str(), "kill" | "pause" | "restart")
-        }) {
-            description = match description.as_str() {
-                "none" | "unknown yet" => process.label.to_uppercase(),
-                switches => format!("{} · {switches}", process.label.to_uppercase()),
-            };
-        }
-        let description_style = match description.as_str() {
-            "none" => Style::new().fg(Color::Green),
-            "unknown yet" => Style::new().fg(Color::DarkGray),
-            _ => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        };
-        let last_change = snapshot
-            .markers
-            .iter()
-            .filter(|m| m.service == service)
-            .map(|m| m.at_secs)
-            .fold(None, |latest: Option<f64>, at| {
-                Some(latest.map_or(at, |l| l.max(at)))
-            });
-        let recent = last_change
-            .map(|at| (now - at).max(0.0))
-            .filter(|ago| *ago <= RECENT_CHANGE.as_secs_f64());
-        let changed = Style::new()
-            .fg(Color::Black)
-            .bg(Color::Yellow)
-            .add_modifier(Modifier::BOLD);
-        let mut line = vec![
-            Span::styled(if recent.is_some() { "⚑" } else { " " }, changed),
-            " ".into(),
-            Span::styled(format!("{:<11}", service.name()), Style::new().bold()),
-        ];
-        match (recent, last_change) {
-            (Some(ago), _) => {
-                line.push(Span::styled(description, changed));
-                line.push(Span::styled(
-                    format!("  changed {ago:.0}s ago"),
-                    Style::new().fg(Color::Yellow),
-                ));
-            }
-            (None, Some(at)) => {
-                line.push(Span::styled(description, description_style));
-                line.push(Span::styled(
-                    format!("  since +{at:.0}s"),
-                    Style::new().fg(Color::DarkGray),
-                ));
-            }
-            (None, None) => line.push(Span::styled(description, description_style)),
-        }
-        lines.push(Line::from(line));
-    }
+    let mut lines: Vec<Line> = Service::ALL
+        .into_iter()
+        .map(|service| service_fault_line(snapshot, service))
+        .collect();
     lines.extend(fault_window_lines(snapshot));
-    if !snapshot.markers.is_empty() {
-        lines.push(Line::from("changes (newest first)".dark_gray()));
-        for marker in snapshot.markers.iter().rev() {
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!("{:>+7.1}s ", marker.at_secs),
-                    Style::new().fg(Color::DarkGray),
-                ),
-                Span::styled(
-                    format!("{:<11}", marker.service.name()),
-                    Style::new().bold(),
-                ),
-                Span::from(marker.description.clone()),
-                Span::styled(
-                    format!(" ({})", marker.origin),
-                    Style::new().fg(Color::DarkGray),
-                ),
-            ]));
-        }
-    }
+    lines.extend(fault_change_lines(snapshot));
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" fault settings ")),
         area,
     );
+}
+
+/// What is on for one service now: a process fault first (it is what matters now), then
+/// its switches.
+fn service_faults(snapshot: &Snapshot, service: Service) -> String {
+    let state = snapshot.faults.get(&service);
+    let description = state.map_or_else(|| "unknown yet".to_string(), |s| s.describe());
+    let process = active_windows(snapshot).find(|w| {
+        w.target == service.name() && matches!(w.kind.as_str(), "kill" | "pause" | "restart")
+    });
+    match (process, description.as_str()) {
+        (None, _) => description,
+        (Some(process), "none" | "unknown yet") => process.label.to_uppercase(),
+        (Some(process), switches) => format!("{} · {switches}", process.label.to_uppercase()),
+    }
+}
+
+/// One service's line: flagged while it changed recently, else when it last changed.
+fn service_fault_line(snapshot: &Snapshot, service: Service) -> Line<'static> {
+    let now = snapshot.elapsed.as_secs_f64();
+    let description = service_faults(snapshot, service);
+    let description_style = match description.as_str() {
+        "none" => Style::new().fg(Color::Green),
+        "unknown yet" => Style::new().fg(Color::DarkGray),
+        _ => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+    };
+    let changes = snapshot.markers.iter().filter(|m| m.service == service);
+    let last_change = changes.map(|m| m.at_secs).reduce(f64::max);
+    let recent = last_change
+        .map(|at| (now - at).max(0.0))
+        .filter(|ago| *ago <= RECENT_CHANGE.as_secs_f64());
+    let changed = Style::new()
+        .fg(Color::Black)
+        .bg(Color::Yellow)
+        .add_modifier(Modifier::BOLD);
+    let mut line = vec![
+        Span::styled(if recent.is_some() { "⚑" } else { " " }, changed),
+        " ".into(),
+        Span::styled(format!("{:<11}", service.name()), Style::new().bold()),
+    ];
+    match (recent, last_change) {
+        (Some(ago), _) => {
+            line.push(Span::styled(description, changed));
+            let ago = format!("  changed {ago:.0}s ago");
+            line.push(Span::styled(ago, Style::new().fg(Color::Yellow)));
+        }
+        (None, Some(at)) => {
+            line.push(Span::styled(description, description_style));
+            let since = format!("  since +{at:.0}s");
+            line.push(Span::styled(since, Style::new().fg(Color::DarkGray)));
+        }
+        (None, None) => line.push(Span::styled(description, description_style)),
+    }
+    Line::from(line)
+}
+
+/// Every fault change so far, newest first.
+fn fault_change_lines(snapshot: &Snapshot) -> Vec<Line<'static>> {
+    if snapshot.markers.is_empty() {
+        return Vec::new();
+    }
+    let grey = Style::new().fg(Color::DarkGray);
+    let changes = snapshot.markers.iter().rev().map(|marker| {
+        Line::from(vec![
+            Span::styled(format!("{:>+7.1}s ", marker.at_secs), grey),
+            Span::styled(
+                format!("{:<11}", marker.service.name()),
+                Style::new().bold(),
+            ),
+            Span::from(marker.description.clone()),
+            Span::styled(format!(" ({})", marker.origin), grey),
+        ])
+    });
+    let heading = Line::from("changes (newest first)".dark_gray());
+    std::iter::once(heading).chain(changes).collect()
 }
 
 /// How a consistency row reads on screen.
@@ -818,69 +820,53 @@ fn render_consistency(frame: &mut Frame, area: Rect, snapshot: &Snapshot) {
         );
         return;
     }
-    let header = Row::new(
-        [
-            "menu", "initial", "stock", "reserved", "restored", "sold", "drift", "ledger",
-        ]
-        .map(|h| {
-            if h == "menu" {
-                Cell::from(h)
-            } else {
-                Cell::from(Line::from(h).right_aligned())
-            }
-        }),
-    )
+    frame.render_widget(consistency_table(check, snapshot.phase).block(block), area);
+}
+
+/// The rows of a consistency check, each coloured by its health.
+fn consistency_table(check: &ConsistencyCheck, phase: Phase) -> Table<'static> {
+    let columns = [
+        "menu", "initial", "stock", "reserved", "restored", "sold", "drift", "ledger",
+    ];
+    let header = Row::new(columns.map(|h| match h {
+        "menu" => Cell::from(h),
+        _ => Cell::from(Line::from(h).right_aligned()),
+    }))
     .style(Style::new().fg(Color::DarkGray));
-    let rows: Vec<Row> = check
+    let rows = check
         .rows
         .iter()
-        .map(|row| {
-            let health = row_health(row, check, snapshot.phase);
-            let color = match health {
-                RowHealth::Holds => Color::Green,
-                RowHealth::InFlight => Color::Yellow,
-                RowHealth::Broken => Color::Red,
-            };
-            let figure = |value: i64| Cell::from(Line::from(value.to_string()).right_aligned());
-            let difference = |value: i64| {
-                let style = if value == 0 {
-                    Style::new().fg(Color::Green)
-                } else {
-                    Style::new().fg(color).add_modifier(Modifier::BOLD)
-                };
-                Cell::from(Line::from(signed(value)).right_aligned()).style(style)
-            };
-            Row::new(vec![
-                Cell::from(row.key.clone()),
-                figure(row.initial),
-                figure(row.stock),
-                figure(row.reserved),
-                figure(row.restored),
-                figure(row.sold),
-                difference(row.drift),
-                difference(row.identity_gap),
-            ])
-            .style(Style::new().fg(color))
-        })
-        .collect();
-    frame.render_widget(
-        Table::new(
-            rows,
-            [
-                Constraint::Fill(1),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(7),
-                Constraint::Length(6),
-                Constraint::Length(6),
-            ],
-        )
-        .header(header)
-        .block(block),
-        area,
-    );
+        .map(|row| consistency_row(row, check, phase));
+    let widths = [7, 7, 8, 8, 7, 6, 6].map(Constraint::Length);
+    Table::new(rows, std::iter::once(Constraint::Fill(1)).chain(widths)).header(header)
+}
+
+fn consistency_row(row: &ConsistencyRow, check: &ConsistencyCheck, phase: Phase) -> Row<'static> {
+    let color = match row_health(row, check, phase) {
+        RowHealth::Holds => Color::Green,
+        RowHealth::InFlight => Color::Yellow,
+        RowHealth::Broken => Color::Red,
+    };
+    let figure = |value: i64| Cell::from(Line::from(value.to_string()).right_aligned());
+    let difference = |value: i64| {
+        let style = if value == 0 {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new().fg(color).add_modifier(Modifier::BOLD)
+        };
+        Cell::from(Line::from(signed(value)).right_aligned()).style(style)
+    };
+    Row::new(vec![
+        Cell::from(row.key.clone()),
+        figure(row.initial),
+        figure(row.stock),
+        figure(row.reserved),
+        figure(row.restored),
+        figure(row.sold),
+        difference(row.drift),
+        difference(row.identity_gap),
+    ])
+    .style(Style::new().fg(color))
 }
 
 /// A few lines for a terminal too small for the panels.

@@ -37,12 +37,9 @@ fn latency(p50: u64, p95: u64, max: u64, count: u64) -> LatencySummary {
     }
 }
 
-pub fn fixed_run() -> RunRecord {
-    let scenario = parse_scenario(
-        "scenarios/chaos-payment-fail.toml",
-        include_str!("../../../scenarios/chaos-payment-fail.toml"),
-    )
-    .expect("the shipped scenario parses");
+/// `POST /orders` (2 errors, in seconds 5 and 6) and `GET /orders/{id}` with cache hits
+/// and misses.
+fn endpoints() -> Vec<EndpointSnapshot> {
     let orders = EndpointSnapshot {
         endpoint: "POST /orders".into(),
         latency: latency(20_000, 90_000, 400_000, 1000),
@@ -64,7 +61,11 @@ pub fn fixed_run() -> RunRecord {
         rps: vec![50; 10],
         errors_per_second: vec![0; 10],
     };
-    let timeline: Vec<SecondPoint> = (0..10)
+    vec![orders, reads]
+}
+
+fn timeline() -> Vec<SecondPoint> {
+    (0..10)
         .map(|second| SecondPoint {
             second,
             requests: 150,
@@ -73,7 +74,12 @@ pub fn fixed_run() -> RunRecord {
             p95: 60_000,
             p99: 180_000,
         })
-        .collect();
+        .collect()
+}
+
+/// A check during the run that saw drift −2, and the final check, 12 ms long, that found
+/// the books balanced.
+fn consistency_history() -> Vec<ConsistencyCheck> {
     let row = ConsistencyRow {
         key: "bibimbap".into(),
         menu_id: 41,
@@ -82,9 +88,7 @@ pub fn fixed_run() -> RunRecord {
         reserved: 998,
         restored: 298,
         sold: 700,
-        drift: 0,
-        identity_gap: 0,
-        in_flight_units: 0,
+        ..ConsistencyRow::default()
     };
     let final_check = ConsistencyCheck {
         at_secs: 10.4,
@@ -95,10 +99,8 @@ pub fn fixed_run() -> RunRecord {
             ("FAILED".into(), 300),
             ("CANCELLED".into(), 0),
         ]),
-        error: None,
-        compensations_outstanding: 0,
         took_ms: 12.0,
-        oldest_pending_age_ms: None,
+        ..ConsistencyCheck::default()
     };
     let during = ConsistencyCheck {
         at_secs: 4.0,
@@ -110,8 +112,93 @@ pub fn fixed_run() -> RunRecord {
         }],
         ..final_check.clone()
     };
-    // Payment failing from the start until the teardown at 10 s; the final check, begun 0.4 s
-    // later and 12 ms long, found the books balanced.
+    vec![during, final_check]
+}
+
+fn config() -> RunConfig {
+    RunConfig {
+        users: 20,
+        hatch_rate: 10.0,
+        run_time: Duration::from_secs(10),
+        think_min: Duration::from_millis(10),
+        think_max: Duration::from_millis(50),
+        short: true,
+        seed: 7,
+        mode: LoadMode::ClosedLoop {
+            engine: "goose 0.19".into(),
+        },
+        targets: Targets::default(),
+        faults: vec![FaultStep {
+            at: Duration::ZERO,
+            service: Service::Order,
+            fault: Fault::PaymentFail { percent: 30 },
+        }],
+        menu_ids: BTreeMap::from([("bibimbap".into(), 41)]),
+        run_tag: "120000abcd".into(),
+        max_in_flight: None,
+        chaos: Vec::new(),
+        chaos_targets: None,
+    }
+}
+
+/// Payment failing on the order service from the start until the teardown at 10 s.
+fn markers() -> Vec<FaultMarker> {
+    let marker = |at_secs, description: &str, origin: &str| FaultMarker {
+        at_secs,
+        service: Service::Order,
+        description: description.into(),
+        origin: origin.into(),
+    };
+    vec![
+        marker(0.0, "payment fail 30%", "scenario"),
+        marker(10.0, "all faults off", "teardown"),
+    ]
+}
+
+/// Two assertions that held and a latency bound that did not.
+fn assertions() -> Vec<AssertionResult> {
+    let result = |title: &str, line, expected: &str, actual: &str, detail: &str| AssertionResult {
+        title: title.into(),
+        line,
+        passed: detail.is_empty(),
+        expected: expected.into(),
+        actual: actual.into(),
+        detail: detail.into(),
+    };
+    vec![
+        result(
+            "no stock drift",
+            40,
+            "drift 0 on every menu",
+            "total |drift| 0",
+            "",
+        ),
+        result(
+            "FAILED share 30% ± 8%",
+            43,
+            "30.0% ± 8.0%",
+            "29.9% (298 of 998)",
+            "",
+        ),
+        result(
+            "POST /orders p95 < 50ms",
+            48,
+            "p95 < 50.0ms",
+            "p95 = 90.0ms",
+            "40.0ms over the bound (80% above)",
+        ),
+    ]
+}
+
+pub fn fixed_run() -> RunRecord {
+    let scenario = parse_scenario(
+        "scenarios/chaos-payment-fail.toml",
+        include_str!("../../../scenarios/chaos-payment-fail.toml"),
+    )
+    .expect("the shipped scenario parses");
+    let timeline = timeline();
+    let consistency_history = consistency_history();
+    // The final check began 0.4 s after the fault window closed.
     let fault_windows = vec![FaultWindow {
         kind: "payment_fail".into(),
         target: "order".into(),
@@ -119,70 +206,29 @@ pub fn fixed_run() -> RunRecord {
         start_s: 0.0,
         end_s: 10.0,
     }];
-    let consistency_history = vec![during, final_check.clone()];
-    let recovery = recovery::measure(
-        &fault_windows,
-        &Observed {
-            timeline: &timeline,
-            checks: &consistency_history,
-            whole_secs: 10,
-            now_s: 10.4,
-            finished: true,
-        },
-        RecoveryBounds::default(),
-    );
+    let observed = Observed {
+        timeline: &timeline,
+        checks: &consistency_history,
+        whole_secs: 10,
+        now_s: 10.4,
+        finished: true,
+    };
+    let recovery = recovery::measure(&fault_windows, &observed, RecoveryBounds::default());
+    let config = config();
     RunRecord {
         format_version: 1,
-        config: RunConfig {
-            users: 20,
-            hatch_rate: 10.0,
-            run_time: Duration::from_secs(10),
-            think_min: Duration::from_millis(10),
-            think_max: Duration::from_millis(50),
-            short: true,
-            seed: 7,
-            mode: LoadMode::ClosedLoop {
-                engine: "goose 0.19".into(),
-            },
-            targets: Targets::default(),
-            faults: vec![FaultStep {
-                at: Duration::ZERO,
-                service: Service::Order,
-                fault: Fault::PaymentFail { percent: 30 },
-            }],
-            menu_ids: BTreeMap::from([("bibimbap".into(), 41)]),
-            run_tag: "120000abcd".into(),
-            max_in_flight: None,
-            chaos: Vec::new(),
-            chaos_targets: None,
-        },
-        measurement: LoadMode::ClosedLoop {
-            engine: "goose 0.19".into(),
-        }
-        .measurement(),
+        measurement: config.mode.measurement(),
+        config,
         scenario,
         started_at: "2026-05-01T12:00:00+00:00".into(),
         finished_at: "2026-05-01T12:00:12+00:00".into(),
         load_secs: 10.0,
         stopped_early: false,
-        endpoints: vec![orders, reads],
+        endpoints: endpoints(),
         timeline,
-        markers: vec![
-            FaultMarker {
-                at_secs: 0.0,
-                service: Service::Order,
-                description: "payment fail 30%".into(),
-                origin: "scenario".into(),
-            },
-            FaultMarker {
-                at_secs: 10.0,
-                service: Service::Order,
-                description: "all faults off".into(),
-                origin: "teardown".into(),
-            },
-        ],
+        markers: markers(),
+        final_check: consistency_history.last().cloned(),
         consistency_history,
-        final_check: Some(final_check),
         tally: TallySnapshot {
             order_attempts: 1000,
             paid: 700,
@@ -193,32 +239,7 @@ pub fn fixed_run() -> RunRecord {
         },
         windows: Vec::new(),
         iterations: Default::default(),
-        assertions: vec![
-            AssertionResult {
-                title: "no stock drift".into(),
-                line: 40,
-                passed: true,
-                expected: "drift 0 on every menu".into(),
-                actual: "total |drift| 0".into(),
-                detail: String::new(),
-            },
-            AssertionResult {
-                title: "FAILED share 30% ± 8%".into(),
-                line: 43,
-                passed: true,
-                expected: "30.0% ± 8.0%".into(),
-                actual: "29.9% (298 of 998)".into(),
-                detail: String::new(),
-            },
-            AssertionResult {
-                title: "POST /orders p95 < 50ms".into(),
-                line: 48,
-                passed: false,
-                expected: "p95 < 50.0ms".into(),
-                actual: "p95 = 90.0ms".into(),
-                detail: "40.0ms over the bound (80% above)".into(),
-            },
-        ],
+        assertions: assertions(),
         passed: false,
         notes: Vec::new(),
         load_started_at: Some("2026-05-01T12:00:01.250+00:00".into()),

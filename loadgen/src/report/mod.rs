@@ -14,9 +14,8 @@ use serde_json::{Value, json};
 use crate::hlog;
 use crate::run::RunRecord;
 
-pub(crate) use html::STYLE;
+pub(crate) use html::page;
 pub use html::render_html;
-pub(crate) use svg::escape;
 
 /// Writes the report files for `record` under `report_dir`; returns the run's directory.
 pub fn write_reports(record: &RunRecord, report_dir: &Path) -> anyhow::Result<PathBuf> {

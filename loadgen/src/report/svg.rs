@@ -1,8 +1,9 @@
 //! Small inline-SVG line charts for the HTML report: axes with ticks, several series, an
 //! optional log scale, labelled vertical markers (fault changes) and shaded bands (fault
-//! windows).
+//! windows). Built with maud like the page around them, so every label is escaped; every
+//! element is closed explicitly, since inside `<svg>` HTML has no void elements.
 
-use std::fmt::Write as _;
+use maud::{Markup, html};
 
 /// Colours for series, in order.
 pub const PALETTE: [&str; 8] = [
@@ -13,6 +14,16 @@ pub struct Series {
     pub name: String,
     pub color: String,
     pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    pub fn new(name: &str, color: &str, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            color: color.into(),
+            points,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -45,215 +56,231 @@ pub struct Chart {
     pub y_format: fn(f64) -> String,
 }
 
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 const WIDTH: f64 = 860.0;
 const HEIGHT: f64 = 300.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 170.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 45.0;
+const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
+const PLOT_H: f64 = HEIGHT - TOP - BOTTOM;
+/// The y of the x axis.
+const BASE: f64 = TOP + PLOT_H;
 
-/// Renders the chart as an `<svg>` element.
-pub fn render(chart: &Chart) -> String {
-    let points = chart.series.iter().flat_map(|s| s.points.iter());
-    let (mut x_min, mut x_max, mut y_max) = (f64::MAX, f64::MIN, 0.0f64);
-    let mut y_min_positive = f64::MAX;
-    for (x, y) in points {
-        x_min = x_min.min(*x);
-        x_max = x_max.max(*x);
-        y_max = y_max.max(*y);
-        if *y > 0.0 {
-            y_min_positive = y_min_positive.min(*y);
+/// A coordinate as written into the SVG: one decimal.
+fn at(value: f64) -> String {
+    format!("{value:.1}")
+}
+
+/// Where data lands on the plot: the ranges of x and y, and whether y is logarithmic.
+struct Scale {
+    x_min: f64,
+    x_max: f64,
+    y_low: f64,
+    y_high: f64,
+    log_y: bool,
+}
+
+impl Scale {
+    fn fit(chart: &Chart) -> Self {
+        let (x_min, x_max) = x_range(chart);
+        let (y_low, y_high) = y_range(chart);
+        Self {
+            x_min,
+            x_max,
+            y_low,
+            y_high,
+            log_y: chart.log_y,
         }
     }
-    for (x, _) in &chart.x_ticks {
-        x_min = x_min.min(*x);
-        x_max = x_max.max(*x);
+
+    fn x(&self, x: f64) -> f64 {
+        LEFT + (x - self.x_min) / (self.x_max - self.x_min) * PLOT_W
     }
-    for marker in &chart.markers {
-        x_max = x_max.max(marker.x);
-    }
-    for band in &chart.bands {
-        x_max = x_max.max(band.to);
-    }
-    if x_min > x_max {
-        x_min = 0.0;
-        x_max = 1.0;
-    }
-    if (x_max - x_min).abs() < f64::EPSILON {
-        x_max = x_min + 1.0;
-    }
-    let (y_low, y_high) = if chart.log_y {
-        let low = if y_min_positive == f64::MAX {
-            1.0
+
+    fn y(&self, y: f64) -> f64 {
+        let fraction = if self.log_y {
+            let y = y.max(self.y_low);
+            (y.log10() - self.y_low.log10()) / (self.y_high.log10() - self.y_low.log10())
         } else {
-            y_min_positive
+            (y - self.y_low) / (self.y_high - self.y_low)
         };
-        let low = 10f64.powf(low.log10().floor());
-        let high = 10f64.powf(y_max.max(low * 10.0).log10().ceil());
-        (low, high)
+        BASE - fraction.clamp(0.0, 1.0) * PLOT_H
+    }
+
+    /// Powers of ten on a log scale, six even steps otherwise.
+    fn y_ticks(&self) -> Vec<f64> {
+        if !self.log_y {
+            return (0..=5)
+                .map(|i| self.y_low + (self.y_high - self.y_low) * f64::from(i) / 5.0)
+                .collect();
+        }
+        let mut ticks = Vec::new();
+        let mut tick = self.y_low;
+        while tick <= self.y_high * 1.0001 {
+            ticks.push(tick);
+            tick *= 10.0;
+        }
+        ticks
+    }
+
+    /// The chart's own ticks, or six even ones.
+    fn x_ticks(&self, chart: &Chart) -> Vec<(f64, String)> {
+        if !chart.x_ticks.is_empty() {
+            return chart.x_ticks.clone();
+        }
+        (0..=5)
+            .map(|i| {
+                let x = self.x_min + (self.x_max - self.x_min) * f64::from(i) / 5.0;
+                (x, format!("{x:.0}"))
+            })
+            .collect()
+    }
+}
+
+/// The x range: the points and ticks; markers and bands can only widen it to the right.
+fn x_range(chart: &Chart) -> (f64, f64) {
+    let points = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0));
+    let ticks = chart.x_ticks.iter().map(|t| t.0);
+    let (min, max) = points
+        .chain(ticks)
+        .fold((f64::MAX, f64::MIN), |(min, max), x| {
+            (min.min(x), max.max(x))
+        });
+    let ends = chart.markers.iter().map(|m| m.x);
+    let max = ends
+        .chain(chart.bands.iter().map(|b| b.to))
+        .fold(max, f64::max);
+    if min > max {
+        (0.0, 1.0)
+    } else if (max - min).abs() < f64::EPSILON {
+        (min, min + 1.0)
     } else {
-        (
+        (min, max)
+    }
+}
+
+/// The y range: from 0 to a round ceiling, or between powers of ten on a log scale.
+fn y_range(chart: &Chart) -> (f64, f64) {
+    let ys = || {
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+    };
+    let y_max = ys().fold(0.0, f64::max);
+    if !chart.log_y {
+        return (
             0.0,
             if y_max <= 0.0 {
                 1.0
             } else {
                 nice_ceiling(y_max)
             },
-        )
-    };
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
-    let sx = |x: f64| LEFT + (x - x_min) / (x_max - x_min) * plot_w;
-    let sy = |y: f64| {
-        let fraction = if chart.log_y {
-            let y = y.max(y_low);
-            (y.log10() - y_low.log10()) / (y_high.log10() - y_low.log10())
-        } else {
-            (y - y_low) / (y_high - y_low)
-        };
-        TOP + plot_h - fraction.clamp(0.0, 1.0) * plot_h
-    };
+        );
+    }
+    let smallest = ys().filter(|y| *y > 0.0).fold(f64::MAX, f64::min);
+    let smallest = if smallest == f64::MAX { 1.0 } else { smallest };
+    let low = 10f64.powf(smallest.log10().floor());
+    let high = 10f64.powf(y_max.max(low * 10.0).log10().ceil());
+    (low, high)
+}
 
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" class=\"chart\">\
-<title>{}</title><rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#ffffff\"/>\
-<text x=\"{LEFT}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">{}</text>",
-        escape(&chart.title),
-        escape(&chart.title)
-    );
-    // Fault windows, behind everything else; a band's label sits at its bottom.
-    for (index, band) in chart.bands.iter().enumerate() {
-        let (from, to) = (sx(band.from.max(x_min)), sx(band.to.min(x_max)));
-        if to < from {
-            continue;
+/// Renders the chart as an `<svg>` element.
+pub fn render(chart: &Chart) -> Markup {
+    let scale = Scale::fit(chart);
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
+            width=(WIDTH) height=(HEIGHT) role="img" class="chart" {
+            title { (chart.title) }
+            rect x="0" y="0" width=(WIDTH) height=(HEIGHT) fill="#ffffff" {}
+            text x=(LEFT) y="18" font-size="14" font-weight="bold" { (chart.title) }
+            // Fault windows first: behind everything else.
+            (bands(chart, &scale))
+            (axes(chart, &scale))
+            (markers(chart, &scale))
+            (series(chart, &scale))
         }
-        let _ = write!(
-            svg,
-            "<rect x=\"{from:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{plot_h}\" fill=\"{}\" fill-opacity=\"0.12\" class=\"fault-window\"><title>{}</title></rect>\
-<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" fill=\"{}\">{}</text>",
-            (to - from).max(1.0),
-            band.color,
-            escape(&band.label),
-            from + 2.0,
-            TOP + plot_h - 4.0 - (index % 4) as f64 * 10.0,
-            band.color,
-            escape(&band.label)
-        );
     }
-    // Y grid and ticks.
-    let y_ticks: Vec<f64> = if chart.log_y {
-        let mut ticks = Vec::new();
-        let mut tick = y_low;
-        while tick <= y_high * 1.0001 {
-            ticks.push(tick);
-            tick *= 10.0;
+}
+
+/// The fault windows; a band's label sits at its bottom, staggered so neighbours stay legible.
+fn bands(chart: &Chart, scale: &Scale) -> Markup {
+    html! {
+        @for (index, band) in chart.bands.iter().enumerate() {
+            @let from = scale.x(band.from.max(scale.x_min));
+            @let to = scale.x(band.to.min(scale.x_max));
+            @if to >= from {
+                rect x=(at(from)) y=(TOP) width=(at((to - from).max(1.0))) height=(PLOT_H)
+                    fill=(band.color) fill-opacity="0.12" class="fault-window" {
+                    title { (band.label) }
+                }
+                text x=(at(from + 2.0)) y=(at(BASE - 4.0 - (index % 4) as f64 * 10.0))
+                    font-size="9" fill=(band.color) { (band.label) }
+            }
         }
-        ticks
-    } else {
-        (0..=5)
-            .map(|i| y_low + (y_high - y_low) * f64::from(i) / 5.0)
-            .collect()
-    };
-    for tick in y_ticks {
-        let y = sy(tick);
-        let _ = write!(
-            svg,
-            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e5e5e5\"/>\
-<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
-            LEFT + plot_w,
-            LEFT - 6.0,
-            y + 4.0,
-            escape(&(chart.y_format)(tick))
-        );
     }
-    // X ticks.
-    let x_ticks: Vec<(f64, String)> = if chart.x_ticks.is_empty() {
-        (0..=5)
-            .map(|i| {
-                let x = x_min + (x_max - x_min) * f64::from(i) / 5.0;
-                (x, format!("{x:.0}"))
-            })
-            .collect()
-    } else {
-        chart.x_ticks.clone()
-    };
-    for (x, label) in &x_ticks {
-        let px = sx(*x);
-        let _ = write!(
-            svg,
-            "<line x1=\"{px:.1}\" y1=\"{:.1}\" x2=\"{px:.1}\" y2=\"{:.1}\" stroke=\"#999\"/>\
-<text x=\"{px:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
-            TOP + plot_h,
-            TOP + plot_h + 5.0,
-            TOP + plot_h + 18.0,
-            escape(label)
-        );
-    }
-    let _ = write!(
-        svg,
-        "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"none\" stroke=\"#666\"/>\
-<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\">{}</text>\
-<text x=\"14\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 {:.1})\">{}</text>",
-        LEFT + plot_w / 2.0,
-        HEIGHT - 8.0,
-        escape(&chart.x_label),
-        TOP + plot_h / 2.0,
-        TOP + plot_h / 2.0,
-        escape(&chart.y_label)
-    );
-    // Markers.
-    for (index, marker) in chart.markers.iter().enumerate() {
-        let px = sx(marker.x);
-        let label_y = TOP + 12.0 + (index % 4) as f64 * 12.0;
-        let _ = write!(
-            svg,
-            "<line x1=\"{px:.1}\" y1=\"{TOP}\" x2=\"{px:.1}\" y2=\"{:.1}\" stroke=\"{}\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\" class=\"marker\"/>\
-<text x=\"{:.1}\" y=\"{label_y:.1}\" font-size=\"10\" fill=\"{}\">{}</text>",
-            TOP + plot_h,
-            marker.color,
-            px + 3.0,
-            marker.color,
-            escape(&marker.label)
-        );
-    }
-    // Series and legend.
-    for (index, series) in chart.series.iter().enumerate() {
-        if !series.points.is_empty() {
-            let path: Vec<String> = series
-                .points
-                .iter()
-                .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
-                .collect();
-            let _ = write!(
-                svg,
-                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\" class=\"series\"/>",
-                series.color,
-                path.join(" ")
-            );
+}
+
+/// Grid lines and tick labels on y, ticks on x, the plot frame and the axis titles.
+fn axes(chart: &Chart, scale: &Scale) -> Markup {
+    html! {
+        @for tick in scale.y_ticks() {
+            @let y = scale.y(tick);
+            line x1=(LEFT) y1=(at(y)) x2=(at(LEFT + PLOT_W)) y2=(at(y)) stroke="#e5e5e5" {}
+            text x=(at(LEFT - 6.0)) y=(at(y + 4.0)) font-size="11" text-anchor="end" {
+                ((chart.y_format)(tick))
+            }
         }
-        let ly = TOP + 10.0 + index as f64 * 16.0;
-        let lx = LEFT + plot_w + 12.0;
-        let _ = write!(
-            svg,
-            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"12\" height=\"4\" fill=\"{}\"/>\
-<text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\">{}</text>",
-            ly - 5.0,
-            series.color,
-            lx + 16.0,
-            escape(&series.name)
-        );
+        @for (x, label) in scale.x_ticks(chart) {
+            @let x = at(scale.x(x));
+            line x1=(x) y1=(at(BASE)) x2=(x) y2=(at(BASE + 5.0)) stroke="#999" {}
+            text x=(x) y=(at(BASE + 18.0)) font-size="11" text-anchor="middle" { (label) }
+        }
+        rect x=(LEFT) y=(TOP) width=(PLOT_W) height=(PLOT_H) fill="none" stroke="#666" {}
+        text x=(at(LEFT + PLOT_W / 2.0)) y=(at(HEIGHT - 8.0)) font-size="12" text-anchor="middle" {
+            (chart.x_label)
+        }
+        @let middle = at(TOP + PLOT_H / 2.0);
+        text x="14" y=(middle) font-size="12" text-anchor="middle"
+            transform={ "rotate(-90 14 " (middle) ")" } { (chart.y_label) }
     }
-    svg.push_str("</svg>");
-    svg
+}
+
+/// Dashed vertical lines (fault changes) with their labels staggered at the top.
+fn markers(chart: &Chart, scale: &Scale) -> Markup {
+    html! {
+        @for (index, marker) in chart.markers.iter().enumerate() {
+            @let x = scale.x(marker.x);
+            line x1=(at(x)) y1=(TOP) x2=(at(x)) y2=(at(BASE)) stroke=(marker.color)
+                stroke-width="1.5" stroke-dasharray="5,3" class="marker" {}
+            text x=(at(x + 3.0)) y=(at(TOP + 12.0 + (index % 4) as f64 * 12.0)) font-size="10"
+                fill=(marker.color) { (marker.label) }
+        }
+    }
+}
+
+/// Each series as a line, and its entry in the legend right of the plot.
+fn series(chart: &Chart, scale: &Scale) -> Markup {
+    let legend_x = LEFT + PLOT_W + 12.0;
+    html! {
+        @for (index, series) in chart.series.iter().enumerate() {
+            @if !series.points.is_empty() {
+                @let points: Vec<String> = series.points.iter()
+                    .map(|(x, y)| format!("{},{}", at(scale.x(*x)), at(scale.y(*y))))
+                    .collect();
+                polyline fill="none" stroke=(series.color) stroke-width="2"
+                    points=(points.join(" ")) class="series" {}
+            }
+            @let legend_y = TOP + 10.0 + index as f64 * 16.0;
+            rect x=(at(legend_x)) y=(at(legend_y - 5.0)) width="12" height="4"
+                fill=(series.color) {}
+            text x=(at(legend_x + 16.0)) y=(at(legend_y)) font-size="11" { (series.name) }
+        }
+    }
 }
 
 /// The smallest 1, 2 or 5 × 10ⁿ at or above `value`.
@@ -296,8 +323,19 @@ mod tests {
                 color: "#d62728".into(),
             }],
             y_format: |v| format!("{v}"),
-        });
+        })
+        .into_string();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        // Inside <svg> HTML has no void elements: an unclosed shape would swallow the rest.
+        for shape in ["rect", "line", "polyline", "text"] {
+            let opened = svg.matches(&format!("<{shape} ")).count();
+            assert!(opened > 0, "{shape}");
+            assert_eq!(
+                opened,
+                svg.matches(&format!("</{shape}>")).count(),
+                "{shape}"
+            );
+        }
         assert!(svg.contains("a &lt;b&gt;"));
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert!(svg.contains("class=\"marker\""));

@@ -1,6 +1,7 @@
 //! A scenario file as serde reads it (every table and field, spans kept so messages can
 //! say where), and the [`Locator`] that turns those spans into the file, line and column of
-//! a [`ScenarioError`].
+//! a [`ScenarioError`]. serde reads a missing `Option` field as `None`, so only the other
+//! fields that may be left out carry `#[serde(default)]`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -36,26 +37,18 @@ pub(super) struct RawScenario {
     pub(super) workflows: Spanned<Vec<Spanned<RawWorkflow>>>,
     #[serde(default)]
     pub(super) assertions: Vec<Spanned<RawAssertion>>,
-    #[serde(default)]
     pub(super) compare: Option<Spanned<RawCompare>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCompare {
-    #[serde(default)]
     pub(super) p50_regression: Option<String>,
-    #[serde(default)]
     pub(super) p95_regression: Option<String>,
-    #[serde(default)]
     pub(super) p99_regression: Option<String>,
-    #[serde(default)]
     pub(super) throughput_drop: Option<String>,
-    #[serde(default)]
     pub(super) error_rate_increase: Option<String>,
-    #[serde(default)]
     pub(super) min_samples: Option<u64>,
-    #[serde(default)]
     pub(super) min_change: Option<String>,
 }
 
@@ -63,33 +56,22 @@ pub(super) struct RawCompare {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLoad {
     pub(super) users: usize,
-    #[serde(default)]
     pub(super) hatch_rate: Option<f64>,
     pub(super) run_time: Spanned<String>,
-    #[serde(default)]
     pub(super) rate: Option<f64>,
-    #[serde(default)]
     pub(super) think_time: Option<Spanned<String>>,
-    #[serde(default)]
     pub(super) request_timeout: Option<Spanned<String>>,
-    #[serde(default)]
     pub(super) consistency_every: Option<Spanned<String>>,
-    #[serde(default)]
     pub(super) settle: Option<Spanned<String>>,
-    #[serde(default)]
     pub(super) short: Option<RawShort>,
-    #[serde(default)]
     pub(super) max_in_flight: Option<usize>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawShort {
-    #[serde(default)]
     pub(super) users: Option<usize>,
-    #[serde(default)]
     pub(super) run_time: Option<Spanned<String>>,
-    #[serde(default)]
     pub(super) rate: Option<f64>,
 }
 
@@ -97,7 +79,6 @@ pub(super) struct RawShort {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMenu {
     pub(super) key: String,
-    #[serde(default)]
     pub(super) name: Option<String>,
     #[serde(default = "default_price")]
     pub(super) price: i64,
@@ -111,31 +92,19 @@ fn default_price() -> i64 {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFault {
-    #[serde(default)]
     pub(super) at: Option<String>,
-    #[serde(default)]
     pub(super) service: Option<String>,
     pub(super) fault: String,
     // Process, link and dependency faults (the chaos module checks them).
-    #[serde(default)]
     pub(super) duration: Option<String>,
-    #[serde(default)]
     pub(super) link: Option<String>,
-    #[serde(default)]
     pub(super) toxic: Option<String>,
-    #[serde(default)]
     pub(super) stream: Option<String>,
-    #[serde(default)]
     pub(super) toxicity: Option<f64>,
-    #[serde(default)]
     pub(super) attributes: Option<BTreeMap<String, i64>>,
-    #[serde(default)]
     pub(super) dependency: Option<String>,
-    #[serde(default)]
     pub(super) delay_ms: Option<u64>,
-    #[serde(default)]
     pub(super) percent: Option<u8>,
-    #[serde(default)]
     pub(super) enable: Option<bool>,
 }
 
@@ -151,7 +120,6 @@ pub(super) struct RawWorkflow {
     pub(super) quantity: u32,
     #[serde(default)]
     pub(super) reads: u32,
-    #[serde(default)]
     pub(super) read_pause: Option<String>,
 }
 
@@ -166,31 +134,18 @@ fn one_u32() -> u32 {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAssertion {
     pub(super) kind: String,
-    #[serde(default)]
     pub(super) endpoint: Option<String>,
-    #[serde(default)]
     pub(super) percentile: Option<f64>,
-    #[serde(default)]
     pub(super) max: Option<String>,
-    #[serde(default)]
     pub(super) max_rate: Option<f64>,
-    #[serde(default)]
     pub(super) target: Option<f64>,
-    #[serde(default)]
     pub(super) tolerance: Option<f64>,
-    #[serde(default)]
     pub(super) min: Option<u64>,
-    #[serde(default)]
     pub(super) min_misses: Option<u64>,
-    #[serde(default)]
     pub(super) window: Option<String>,
-    #[serde(default)]
     pub(super) max_p95: Option<String>,
-    #[serde(default)]
     pub(super) within: Option<String>,
-    #[serde(default)]
     pub(super) measure: Option<String>,
-    #[serde(default)]
     pub(super) fault: Option<String>,
 }
 
