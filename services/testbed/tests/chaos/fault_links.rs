@@ -89,6 +89,32 @@ async fn set_enabled(http: &reqwest::Client, api_url: &str, link: &str, enabled:
     assert_eq!(body["enabled"], enabled, "{body}");
 }
 
+/// The fastest call `with` the toxic took at least `latency_ms`, and at least 90 % of it more
+/// than the fastest `without`; returns that fastest faulted call.
+fn assert_latency_added(without: &[Duration], with: &[Duration], latency_ms: u64) -> Duration {
+    let fastest_without = *without.iter().min().expect("unfaulted samples");
+    let fastest_with = *with.iter().min().expect("faulted samples");
+    let latency = Duration::from_millis(latency_ms);
+    assert!(fastest_with >= latency, "{with:?}");
+    assert!(
+        fastest_with.saturating_sub(fastest_without) >= latency * 9 / 10,
+        "added latency under 90 % of {latency_ms} ms: without {without:?}, with {with:?}"
+    );
+    fastest_with
+}
+
+/// `POST /reset`: every proxy enabled, every toxic removed.
+async fn reset(http: &reqwest::Client, api_url: &str) {
+    let (status, _) = api(
+        http,
+        reqwest::Method::POST,
+        format!("{api_url}/reset"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+}
+
 /// POST /orders for one unit of `menu`: the order or the refusal, and how long it took.
 async fn place(
     http: &reqwest::Client,
@@ -174,29 +200,16 @@ async fn in_process_links_carry_orders_and_take_latency() {
         placed.expect("an order");
         with.push(took);
     }
-    let (fastest_without, fastest_with) =
-        (without.iter().min().unwrap(), with.iter().min().unwrap());
     eprintln!(
         "fault links: POST /orders without toxic {without:?}, with 300 ms on order->restaurant {with:?}"
     );
     // The reservation's answer is held 300 ms: no order can be faster than that.
-    assert!(*fastest_with >= Duration::from_millis(300), "{with:?}");
-    assert!(
-        fastest_with.saturating_sub(*fastest_without) >= Duration::from_millis(270),
-        "added latency under 90 % of 300 ms: without {without:?}, with {with:?}"
-    );
-    let (status, _) = api(
-        &http,
-        reqwest::Method::POST,
-        format!("{api_url}/reset"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
+    let fastest_with = assert_latency_added(&without, &with, 300);
+    reset(&http, &api_url).await;
     let (placed, took) = place(&http, &stack.order_url, &token, menu).await;
     placed.expect("an order");
     assert!(
-        took < *fastest_with,
+        took < fastest_with,
         "reset removed the toxic: {took:?} vs {with:?}"
     );
     stack.stop().await.expect("clean stop");
@@ -287,21 +300,8 @@ async fn postgres_latency_slows_stock_reservations() {
     eprintln!(
         "fault links: PUT /inventory without toxic {without:?}, with 200 ms on restaurant->postgres {with:?}"
     );
-    let (fastest_without, fastest_with) =
-        (without.iter().min().unwrap(), with.iter().min().unwrap());
-    assert!(*fastest_with >= Duration::from_millis(200), "{with:?}");
-    assert!(
-        fastest_with.saturating_sub(*fastest_without) >= Duration::from_millis(180),
-        "added latency under 90 % of 200 ms: without {without:?}, with {with:?}"
-    );
-    let (status, _) = api(
-        &http,
-        reqwest::Method::POST,
-        format!("{api_url}/reset"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
+    assert_latency_added(&without, &with, 200);
+    reset(&http, &api_url).await;
     stack.stop().await.expect("clean stop");
 }
 
