@@ -10,7 +10,7 @@
 //!   ones resumed, every window recorded, the books balance.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use loadgen::api::Targets;
@@ -393,47 +393,19 @@ kind = "client_agrees"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn process_faults_kill_and_pause_then_bring_the_service_back() {
-    let dir = TempDir::new("chaos-processes");
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
-    let child = Command::new(env!("CARGO_BIN_EXE_testbed"))
-        .args([
-            "up",
-            "--processes",
-            "--fault-proxy",
-            "--pending-timeout-secs=2",
-        ])
-        .arg(format!("--user-port={}", ports[0]))
-        .arg(format!("--restaurant-port={}", ports[1]))
-        .arg(format!("--order-port={}", ports[2]))
-        .arg(format!("--control-port={}", ports[3]))
-        .arg(format!("--fault-proxy-port={}", ports[4]))
-        .current_dir(&dir.0)
-        .env("RUST_LOG", "warn")
-        .env_remove("ADMIN_TOKEN")
-        .env_remove("DATABASE_SERVER")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("launcher starts");
-    let mut launcher = Launcher { child, _dir: dir };
-    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let mut launcher = Launcher::start("chaos-processes", None);
+    launcher.wait_ready().await;
     let chaos = ChaosTargets {
-        control_url: url(ports[3]),
-        proxy_url: url(ports[4]),
+        control_url: launcher.control.clone(),
+        proxy_url: launcher.proxy_api.clone(),
     };
     let driver = ChaosDriver::new(chaos.clone(), None).expect("driver");
     let deadline = Instant::now() + Duration::from_secs(90);
-    while driver.processes().await.is_err()
-        || testbed_common::server::wait_ready(&url(ports[2]), Duration::from_secs(1))
-            .await
-            .is_err()
-    {
-        let exited = launcher.child.try_wait().expect("launcher status");
-        assert!(exited.is_none(), "launcher exited: {exited:?}");
-        assert!(Instant::now() < deadline, "the stack is not ready in 90 s");
+    while driver.processes().await.is_err() {
+        assert!(Instant::now() < deadline, "no control API in 90 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let targets = targets_of(&url(ports[0]), &url(ports[1]), &url(ports[2]));
+    let targets = targets_of(&launcher.user, &launcher.restaurant, &launcher.order);
     let record = run_scenario(PROCESS_FAULTS, targets, chaos).await;
     eprintln!(
         "fault windows: {:#?}\ntally: {:?}",

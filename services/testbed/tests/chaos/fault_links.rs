@@ -6,7 +6,6 @@
 //! PostgreSQL + Redis a latency toxic on `restaurant->postgres` slows stock reservations; an
 //! unknown link is a 404 JSON answer. Every wait is bounded.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use contract::{
@@ -14,7 +13,7 @@ use contract::{
 };
 use serde_json::{Value, json};
 use testbed::links::{self, running_links};
-use testkit::{Clients, Databases, TempDir, database_server, free_port, redis_url, unique};
+use testkit::{Clients, Databases, TempDir, database_server, redis_url, unique};
 
 use crate::launcher::Launcher;
 
@@ -308,57 +307,21 @@ async fn postgres_latency_slows_stock_reservations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_links_carry_orders_and_partition() {
     const ADMIN: &str = "fault-links-admin-token";
-    let dir = TempDir::new("links-processes");
-    let ports = [
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
+    let mut launcher = Launcher::start("links-processes", Some(ADMIN));
+    launcher.wait_ready().await;
+    let api_url = launcher.proxy_api.clone();
+    let urls = [
+        launcher.user.as_str(),
+        launcher.restaurant.as_str(),
+        launcher.order.as_str(),
     ];
-    let child = Command::new(env!("CARGO_BIN_EXE_testbed"))
-        .args([
-            "up".to_string(),
-            "--processes".to_string(),
-            "--fault-proxy".to_string(),
-            format!("--user-port={}", ports[0]),
-            format!("--restaurant-port={}", ports[1]),
-            format!("--order-port={}", ports[2]),
-            format!("--control-port={}", ports[3]),
-            format!("--fault-proxy-port={}", ports[4]),
-            "--pending-timeout-secs=2".to_string(),
-        ])
-        .current_dir(&dir.0)
-        .env("RUST_LOG", "warn")
-        .env("ADMIN_TOKEN", ADMIN)
-        .env_remove("DATABASE_SERVER")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("launcher starts");
-    let mut launcher = Launcher { child, _dir: dir };
-    let url = |port: u16| format!("http://127.0.0.1:{port}");
-    let (user, restaurant, order, api_url) =
-        (url(ports[0]), url(ports[1]), url(ports[2]), url(ports[4]));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while testbed_common::server::wait_ready(&order, Duration::from_secs(1))
-        .await
-        .is_err()
-    {
-        let exited = launcher.child.try_wait().expect("launcher status");
-        assert!(exited.is_none(), "launcher exited: {exited:?}");
-        assert!(
-            Instant::now() < deadline,
-            "the stack is not ready through its links in 90 s"
-        );
-    }
     let mut listed = running_links(&api_url).await.expect("links listed");
     listed.sort();
     let mut expected = EMBEDDED_LINKS.map(String::from).to_vec();
     expected.sort();
     assert_eq!(listed, expected);
     let http = http();
-    partition_then_heal(&http, &api_url, [&user, &restaurant, &order], Some(ADMIN)).await;
+    partition_then_heal(&http, &api_url, urls, Some(ADMIN)).await;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(launcher.child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
