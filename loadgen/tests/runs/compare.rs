@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use loadgen::report;
-use loadgen::run::{RunOptions, start_run};
+use loadgen::run::start_run;
 use loadgen::scenario::parse_scenario;
 use testkit::unique;
 
@@ -47,22 +47,10 @@ delay_ms = 300
 
 async fn saved_run(stack: &Stack, text: &str, reports: &Path) -> PathBuf {
     let scenario = parse_scenario("compare-gate.toml", text).expect("parses");
-    let record = start_run(RunOptions {
-        scenario,
-        users: None,
-        run_time: None,
-        rate: None,
-        short: false,
-        targets: stack.targets.clone(),
-        admin_token: None,
-        seed: 1,
-        progress: false,
-        max_in_flight: None,
-        chaos: Default::default(),
-    })
-    .wait()
-    .await
-    .expect("the run completes");
+    let record = start_run(stack.options(scenario))
+        .wait()
+        .await
+        .expect("the run completes");
     // 100 iterations are scheduled; a loaded machine drops some (counted as `dropped`).
     // The gate needs `min_samples` (40) to judge p50, with room to spare.
     assert!(record.total_requests() >= 50, "{}", record.total_requests());

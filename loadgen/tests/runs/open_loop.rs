@@ -46,17 +46,8 @@ fn listings(record: &RunRecord) -> u64 {
 async fn run(stack: &Stack, max_in_flight: Option<usize>) -> RunRecord {
     let scenario = parse_scenario("open-loop-cap.toml", SLOW_BROWSING).expect("parses");
     start_run(RunOptions {
-        scenario,
-        users: None,
-        run_time: None,
-        rate: None,
-        short: false,
-        targets: stack.targets.clone(),
-        admin_token: None,
-        seed: 1,
-        progress: false,
         max_in_flight,
-        chaos: Default::default(),
+        ..stack.options(scenario)
     })
     .wait()
     .await

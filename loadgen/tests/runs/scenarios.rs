@@ -52,17 +52,8 @@ async fn every_scenario_passes_in_short_mode() {
             continue;
         }
         let handle = start_run(RunOptions {
-            scenario,
-            users: None,
-            run_time: None,
-            rate: None,
             short: true,
-            targets: stack.targets.clone(),
-            admin_token: None,
-            seed: 1,
-            progress: false,
-            max_in_flight: None,
-            chaos: Default::default(),
+            ..stack.options(scenario)
         });
         let record = handle.wait().await.expect("the run completes");
         assert!(
@@ -154,19 +145,7 @@ measure = "books"
 "#,
     )
     .expect("the probe parses");
-    let handle = start_run(RunOptions {
-        scenario,
-        users: None,
-        run_time: None,
-        rate: None,
-        short: false,
-        targets: stack.targets.clone(),
-        admin_token: None,
-        seed: 1,
-        progress: false,
-        max_in_flight: None,
-        chaos: Default::default(),
-    });
+    let handle = start_run(stack.options(scenario));
     let record = handle.wait().await.expect("the run completes");
     assert_eq!(record.fault_windows.len(), 1, "{:?}", record.fault_windows);
     let window = &record.fault_windows[0];
@@ -281,17 +260,10 @@ async fn snapshots_show_a_live_run_and_stop_ends_it_gracefully() {
     let stack = start_stack().await;
     let scenario = scenario::resolve("chaos-payment-fail").expect("scenario resolves");
     let handle = start_run(RunOptions {
-        scenario,
         users: Some(4),
         run_time: Some(std::time::Duration::from_secs(15)),
-        rate: None,
         short: true,
-        targets: stack.targets.clone(),
-        admin_token: None,
-        seed: 1,
-        progress: false,
-        max_in_flight: None,
-        chaos: Default::default(),
+        ..stack.options(scenario)
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let live = loop {
