@@ -21,17 +21,7 @@ use loadgen::scenario::parse_scenario;
 use serde_json::Value;
 use testkit::{TempDir, free_port};
 
-use crate::launcher::Launcher;
-
-/// The in-process embedded stack behind the fault proxy (no postgres/redis links).
-async fn proxied_stack(dir: &TempDir) -> testbed::Stack {
-    let mut config = testbed::StackConfig::embedded(dir.0.clone());
-    (config.user_port, config.restaurant_port, config.order_port) = (0, 0, 0);
-    config.fault_proxy = true;
-    config.fault_proxy_port = 0;
-    config.pending_timeout_secs = 2;
-    testbed::Stack::start(&config).await.expect("stack starts")
-}
+use crate::stacks::{Launcher, proxied_stack};
 
 fn targets_of(user: &str, restaurant: &str, order: &str) -> Targets {
     Targets {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use testbed::links::{self, running_links};
 use testkit::{Clients, Databases, TempDir, database_server, redis_url, unique};
 
-use crate::launcher::Launcher;
+use crate::stacks::{Launcher, proxied_config, proxied_stack};
 
 const EMBEDDED_LINKS: [&str; 5] = [
     "loadgen->user",
@@ -30,18 +30,6 @@ fn http() -> reqwest::Client {
         .timeout(Duration::from_secs(15))
         .build()
         .expect("HTTP client")
-}
-
-/// The in-process stack behind the fault proxy, every port (and the API's) picked freely.
-fn proxied_config(dir: &TempDir) -> testbed::StackConfig {
-    let mut config = testbed::StackConfig::embedded(dir.0.clone());
-    config.user_port = 0;
-    config.restaurant_port = 0;
-    config.order_port = 0;
-    config.fault_proxy = true;
-    config.fault_proxy_port = 0;
-    config.pending_timeout_secs = 2;
-    config
 }
 
 /// A call at the fault proxy API: status and JSON body (`Null` when empty).
@@ -163,9 +151,7 @@ async fn partition_then_heal(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_links_carry_orders_and_take_latency() {
     let dir = TempDir::new("links");
-    let stack = testbed::Stack::start(&proxied_config(&dir))
-        .await
-        .expect("stack starts");
+    let stack = proxied_stack(&dir).await;
     let api_url = stack.fault_links().expect("fault proxy on").api_url();
     assert_eq!(
         stack.links(),
@@ -217,9 +203,7 @@ async fn in_process_links_carry_orders_and_take_latency() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_partition_fails_orders_and_the_books_balance_after() {
     let dir = TempDir::new("links");
-    let stack = testbed::Stack::start(&proxied_config(&dir))
-        .await
-        .expect("stack starts");
+    let stack = proxied_stack(&dir).await;
     let api_url = stack.fault_links().expect("fault proxy on").api_url();
     let http = http();
     let urls = [
@@ -234,9 +218,7 @@ async fn in_process_partition_fails_orders_and_the_books_balance_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_link_is_a_404_json_answer() {
     let dir = TempDir::new("links");
-    let stack = testbed::Stack::start(&proxied_config(&dir))
-        .await
-        .expect("stack starts");
+    let stack = proxied_stack(&dir).await;
     let api_url = stack.fault_links().expect("fault proxy on").api_url();
     let http = http();
     for (method, path) in [

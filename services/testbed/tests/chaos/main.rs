@@ -4,4 +4,4 @@
 
 mod chaos_scenarios;
 mod fault_links;
-mod launcher;
+mod stacks;

@@ -1,5 +1,6 @@
-//! `testbed up --processes --fault-proxy` as a child of the test, on embedded storage and
-//! free ports: asked to stop with SIGTERM when dropped, so it stops its own children (a
+//! The stacks the chaos tests fault, every port picked freely: the launcher's in-process
+//! stack behind the fault proxy, and `testbed up --processes --fault-proxy` as a child of
+//! the test — asked to stop with SIGTERM when dropped, so it stops its own children (a
 //! SIGKILL would orphan them), and killed if it has not stopped within 30 s.
 
 use std::process::{Child, Command, Stdio};
@@ -7,6 +8,25 @@ use std::time::{Duration, Instant};
 
 use testkit::{TempDir, free_port};
 
+/// The in-process stack behind the fault proxy, on embedded storage in `dir` (no
+/// postgres/redis links); PENDING orders time out after 2 s.
+pub fn proxied_config(dir: &TempDir) -> testbed::StackConfig {
+    let mut config = testbed::StackConfig::embedded(dir.0.clone());
+    (config.user_port, config.restaurant_port, config.order_port) = (0, 0, 0);
+    config.fault_proxy = true;
+    config.fault_proxy_port = 0;
+    config.pending_timeout_secs = 2;
+    config
+}
+
+/// [`proxied_config`]'s stack, started.
+pub async fn proxied_stack(dir: &TempDir) -> testbed::Stack {
+    testbed::Stack::start(&proxied_config(dir))
+        .await
+        .expect("stack starts")
+}
+
+/// `testbed up --processes --fault-proxy`, a child of the test.
 pub struct Launcher {
     pub child: Child,
     pub user: String,
