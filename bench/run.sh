@@ -26,6 +26,6 @@ status=0
 PYTHONDONTWRITEBYTECODE=1 python3 bench/run.py "${args[@]}" || status=$?
 # The login/signup flood against the release User Service (issue 16): peak RSS and /health
 # latency while 500 anonymous requests for random names arrive at once.
-timeout 300 cargo test --release -q -p testbed --test flood -- --nocapture 2>&1 | grep "flood of" |
+timeout 300 cargo test --release -q -p testbed --test security -- flood:: --nocapture 2>&1 | grep "flood of" |
   tee "reports/bench/login-flood-$(date +%F).txt"
 exit "$status"

@@ -11,7 +11,7 @@
 #     profile's deploy/observability/prometheus.yml, pointed at this stack, scrapes all three (`up` == 1) and has the order placed here in `testbed_orders`.
 # Starts the all-in-one launcher (scripts/stack.sh), signs up, orders, reads menus twice
 # and switches one fault on, so every metric has samples. Values are asserted by the
-# services' own tests (tests/metrics.rs); this script proves the formats.
+# services' own tests (tests/*/metrics.rs); this script proves the formats.
 #
 #   scripts/metrics-check.sh
 set -uo pipefail

@@ -48,7 +48,7 @@ while IFS='|' read -r script proves; do
 done <<'STEPS'
 validate-compose.sh|docker-compose.yml and the gateway config (compose client's config, nginx -t)
 validate-k8s.sh|Kubernetes manifests (kustomize render, strict schema validation, nginx -t)
-gateway-ci.sh|the NGINX gateway in front of the real services (Rust test target testbed/tests/gateway)
+gateway-ci.sh|the NGINX gateway in front of the real services (Rust tests testbed/tests/outside/gateway.rs)
 gateway-replicas.sh|the gateway with two Restaurant Service replicas, one killed
 fuzz.sh|API fuzzing: schemathesis against every service's /openapi.json, then testbed audit
 report-ci.sh|a scenario run end to end: reports written, HTML rendered in headless Chromium

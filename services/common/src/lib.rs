@@ -16,12 +16,12 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod kit;
+pub mod net;
 pub mod ops;
 pub mod server;
 pub mod service_auth;
 pub mod signals;
 pub mod telemetry;
-pub mod testing;
 
 pub use error::{ApiError, ApiResult};
 pub use kit::Kit;

@@ -133,7 +133,7 @@ async fn up_processes(mut args: UpArgs, shutdown: CancellationToken) -> anyhow::
         &mut config.order_port,
     ] {
         if *port == 0 {
-            *port = testbed_common::testing::free_port();
+            *port = testbed_common::net::free_port();
         }
     }
     let Some(processes) = Processes::start_unless(config, args.control_port, &shutdown).await?

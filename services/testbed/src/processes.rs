@@ -117,7 +117,7 @@ impl Processes {
 /// yet (or killed) is a refused connection, as it would be without the proxy. The public
 /// ports (already resolved, never 0) are the `loadgen-><service>` links'.
 pub async fn wire_through(config: &StackConfig, links: &mut FaultLinks) -> anyhow::Result<Wiring> {
-    let internal = |_| links::loopback(testbed_common::testing::free_port());
+    let internal = |_| links::loopback(testbed_common::net::free_port());
     let [user, restaurant, order] = [(); 3].map(internal);
     let mut wiring = Wiring::direct(config);
     for (name, internal_addr, public_port) in [
@@ -172,7 +172,7 @@ mod tests {
         let mut config = StackConfig::embedded(std::path::PathBuf::from("/tmp/wired"));
         config.fault_proxy = true;
         config.fault_proxy_port = 0;
-        let free = testbed_common::testing::free_port;
+        let free = testbed_common::net::free_port;
         (config.user_port, config.restaurant_port, config.order_port) = (free(), free(), free());
         config.database_server = Some("postgres://postgres@127.0.0.1:5432".into());
         config.redis_url = Some("redis://127.0.0.1:6379".into());
