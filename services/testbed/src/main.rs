@@ -114,12 +114,7 @@ async fn up(config: StackConfig, shutdown: CancellationToken) -> anyhow::Result<
     let urls = [&stack.user_url, &stack.restaurant_url, &stack.order_url];
     print_banner(&config, urls, started.elapsed());
     print_links(stack.fault_links());
-    println!("  Ctrl-C stops everything.");
-    println!();
-    shutdown.cancelled().await;
-    stack.stop().await?;
-    println!("stopped");
-    Ok(())
+    serve_until_signalled(&shutdown, stack.stop()).await
 }
 
 /// `testbed up --processes`: the same, each service a supervised child process.
@@ -153,10 +148,19 @@ async fn up_processes(mut args: UpArgs, shutdown: CancellationToken) -> anyhow::
     println!(
         "    curl -X POST {control}/processes/order/kill   (also stop, start, pause, resume, restart)"
     );
+    serve_until_signalled(&shutdown, processes.stop()).await
+}
+
+/// The end of both `up` modes: say how to stop, wait for Ctrl-C or SIGTERM, then run `stop`
+/// (which only starts when awaited) and say so.
+async fn serve_until_signalled(
+    shutdown: &CancellationToken,
+    stop: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     println!("  Ctrl-C stops everything.");
     println!();
     shutdown.cancelled().await;
-    processes.stop().await?;
+    stop.await?;
     println!("stopped");
     Ok(())
 }
