@@ -8,9 +8,11 @@ pub mod restaurants;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    TransactionTrait,
 };
+use testbed_common::db::Db;
 
 /// Ledger entry kinds.
 pub const RESERVE: &str = "reserve";
@@ -23,8 +25,31 @@ pub struct LedgerTotals {
     pub restored: i64,
 }
 
-/// A menu row, locked for update (`FOR UPDATE` on PostgreSQL; SQLite callers serialize
-/// writers themselves).
+/// Runs `work` in one write transaction, committed when it succeeds and rolled back when it
+/// fails; on SQLite the whole transaction holds the write gate.
+pub async fn in_write_transaction<T, E, F>(db: &Db, work: F) -> Result<T, E>
+where
+    E: From<DbErr>,
+    F: for<'t> AsyncFnOnce(&'t DatabaseTransaction) -> Result<T, E>,
+{
+    let _writer = db.write_guard().await;
+    let txn = db.conn.begin().await?;
+    match work(&txn).await {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // Rolling back a failed business rule is the normal path; a failed rollback is
+            // harmless too (the connection drops the transaction).
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// A menu row, locked for update (`FOR UPDATE` on PostgreSQL; on SQLite the write gate of
+/// [`in_write_transaction`] serializes writers instead).
 pub async fn lock_menu(
     db: &impl ConnectionTrait,
     menu_id: i64,
@@ -233,15 +258,16 @@ pub async fn ledger_totals(
     Ok(totals.into_iter().collect())
 }
 
+/// A new menu whose accounting starts at its stock (on SQLite under the write gate).
 pub async fn insert_menu(
-    db: &impl ConnectionTrait,
+    db: &Db,
     restaurant_id: i64,
     name: &str,
     description: Option<&str>,
     price: i64,
     stock: i64,
 ) -> Result<menus::Model, sea_orm::DbErr> {
-    menus::ActiveModel {
+    let menu = menus::ActiveModel {
         restaurant_id: Set(restaurant_id),
         name: Set(name.to_string()),
         description: Set(description.map(str::to_string)),
@@ -249,9 +275,9 @@ pub async fn insert_menu(
         stock: Set(stock),
         initial_stock: Set(stock),
         ..Default::default()
-    }
-    .insert(db)
-    .await
+    };
+    let _writer = db.write_guard().await;
+    menu.insert(&db.conn).await
 }
 
 pub async fn find_restaurant(
