@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod kit;
 pub mod ops;
+pub mod responses;
 pub mod server;
 pub mod service_auth;
 pub mod signals;

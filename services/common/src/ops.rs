@@ -14,6 +14,7 @@ use crate::chaos::MAX_DELAY_MS;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::kit::Kit;
+use crate::responses::{AdminTokenRequired, MalformedJson};
 
 /// Tag of the operational routes in the docs.
 pub const OPS_TAG: &str = "operations";
@@ -89,7 +90,7 @@ async fn metrics(State(kit): State<Kit>, headers: HeaderMap) -> Response {
 #[utoipa::path(get, path = "/chaos", tag = CHAOS_TAG,
     description = "The fault settings in force: global delay, random errors and this service's own switches.",
     responses((status = 200, description = "current settings", body = ChaosSnapshot),
-              (status = 401, description = "admin token required", body = ErrorBody)))]
+              AdminTokenRequired))]
 async fn get_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
     Json(kit.chaos.snapshot())
 }
@@ -98,7 +99,7 @@ async fn get_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
 #[utoipa::path(delete, path = "/chaos", tag = CHAOS_TAG,
     description = "Turns every fault of this service off and answers the resulting settings.",
     responses((status = 200, description = "all faults off", body = ChaosSnapshot),
-              (status = 401, description = "admin token required", body = ErrorBody)))]
+              AdminTokenRequired))]
 async fn reset_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
     kit.chaos.reset();
     tracing::warn!("all faults off");
@@ -112,8 +113,8 @@ async fn reset_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
                    requests wait.",
     request_body = DelayRequest,
     responses((status = 200, description = "new settings", body = ChaosSnapshot),
-              (status = 400, description = "malformed JSON", body = ErrorBody),
-              (status = 401, description = "admin token required", body = ErrorBody),
+              MalformedJson,
+              AdminTokenRequired,
               (status = 422, description = "delay out of range", body = ErrorBody)))]
 async fn set_delay(
     State(kit): State<Kit>,
@@ -135,8 +136,8 @@ async fn set_delay(
                    `injected_fault`) with the given probability, 50 % by default.",
     request_body = ErrorRequest,
     responses((status = 200, description = "new settings", body = ChaosSnapshot),
-              (status = 400, description = "malformed JSON", body = ErrorBody),
-              (status = 401, description = "admin token required", body = ErrorBody),
+              MalformedJson,
+              AdminTokenRequired,
               (status = 422, description = "percent out of range", body = ErrorBody)))]
 async fn set_error(
     State(kit): State<Kit>,
@@ -160,8 +161,8 @@ async fn set_error(
     params(("switch" = String, Path, description = "switch name, e.g. `payment_fail`")),
     request_body(content = Object, example = json!({"fail_percent": 30})),
     responses((status = 200, description = "new settings", body = ChaosSnapshot),
-              (status = 400, description = "malformed JSON", body = ErrorBody),
-              (status = 401, description = "admin token required", body = ErrorBody),
+              MalformedJson,
+              AdminTokenRequired,
               (status = 404, description = "no such switch", body = ErrorBody),
               (status = 422, description = "value out of range or wrong field", body = ErrorBody)))]
 async fn set_switch(

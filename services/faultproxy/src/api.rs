@@ -91,13 +91,7 @@ async fn proxy_index(State(registry): Shared) -> Response {
 }
 
 async fn proxy_create(State(registry): Shared, body: Bytes) -> ApiResult {
-    let object = json_object(&body)?;
-    let spec = ProxySpec {
-        name: optional_str(&object, "name")?.unwrap_or_default(),
-        listen: optional_str(&object, "listen")?.unwrap_or_default(),
-        upstream: optional_str(&object, "upstream")?.unwrap_or_default(),
-        enabled: optional_bool(&object, "enabled")?.unwrap_or(true),
-    };
+    let spec = proxy_spec(&json_object(&body)?)?;
     let proxy = registry.create(spec).await?;
     Ok((StatusCode::CREATED, Json(proxy.to_json())).into_response())
 }
@@ -140,14 +134,20 @@ fn populate_specs(body: &[u8]) -> Result<Vec<ProxySpec>, ApiError> {
                     "expected a proxy object, got {item}"
                 )));
             };
-            Ok(ProxySpec {
-                name: optional_str(&object, "name")?.unwrap_or_default(),
-                listen: optional_str(&object, "listen")?.unwrap_or_default(),
-                upstream: optional_str(&object, "upstream")?.unwrap_or_default(),
-                enabled: optional_bool(&object, "enabled")?.unwrap_or(true),
-            })
+            proxy_spec(&object)
         })
         .collect()
+}
+
+/// A proxy as a create or populate body describes it (missing fields empty, enabled unless
+/// said otherwise; the registry checks what is required).
+fn proxy_spec(object: &Map<String, Value>) -> Result<ProxySpec, ApiError> {
+    Ok(ProxySpec {
+        name: optional_str(object, "name")?.unwrap_or_default(),
+        listen: optional_str(object, "listen")?.unwrap_or_default(),
+        upstream: optional_str(object, "upstream")?.unwrap_or_default(),
+        enabled: optional_bool(object, "enabled")?.unwrap_or(true),
+    })
 }
 
 async fn proxy_show(State(registry): Shared, Path(proxy): Path<String>) -> ApiResult {

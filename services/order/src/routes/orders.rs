@@ -8,6 +8,7 @@ use contract::{CreateOrder, ErrorBody, OrderStats, OrderView};
 use testbed_common::auth::BearerUser;
 use testbed_common::cache::cached_json;
 use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::responses::{DatabaseUnavailable, IdNotANumber, MalformedJson, TokenRefused};
 use testbed_common::telemetry::request_id;
 use testbed_common::{ApiError, ApiResult};
 
@@ -36,7 +37,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 128;
     responses(
         (status = 201, description = "PAID", body = OrderView),
         (status = 200, description = "replayed: the order an earlier request with this Idempotency-Key created", body = OrderView),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
+        MalformedJson,
         (status = 401, description = "no, invalid or expired token", body = ErrorBody,
             example = json!({"error": "missing_token", "message": "a bearer token is needed: send `Authorization: Bearer <access_token>` from POST /login"})),
         (status = 402, description = "payment declined; order FAILED, stock given back", body = ErrorBody,
@@ -100,8 +101,8 @@ pub async fn create_order(
     responses(
         (status = 200, description = "the order", body = OrderView,
             headers(("X-Cache" = String, description = "HIT or MISS"))),
-        (status = 400, description = "the id is not a number", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
+        IdNotANumber,
+        TokenRefused,
         (status = 403, description = "another user's order", body = ErrorBody),
         (status = 404, description = "no such order", body = ErrorBody),
     ))]
@@ -123,8 +124,8 @@ pub async fn get_order(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "cancelled", body = OrderView),
-        (status = 400, description = "the id is not a number", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
+        IdNotANumber,
+        TokenRefused,
         (status = 403, description = "another user's order", body = ErrorBody),
         (status = 404, description = "no such order", body = ErrorBody),
         (status = 409, description = "not PAID", body = ErrorBody,
@@ -151,7 +152,7 @@ pub async fn cancel_order(
                    can tell orders in flight from orders left behind.",
     responses(
         (status = 200, description = "counts", body = OrderStats),
-        (status = 503, description = "the database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ))]
 pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<OrderStats>> {
     Ok(Json(state.orders.stats().await?))

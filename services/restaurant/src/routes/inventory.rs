@@ -6,6 +6,7 @@ use axum::extract::State;
 use contract::{ErrorBody, Reservation, ReserveRequest, Restoration, RestoreRequest, StockAudit};
 use testbed_common::ApiResult;
 use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::responses::{DatabaseUnavailable, ServiceTokenRefused};
 use testbed_common::service_auth::OrderServiceCaller;
 
 use super::RestaurantState;
@@ -26,13 +27,12 @@ pub const TAG: &str = "inventory";
     responses(
         (status = 200, description = "reserved", body = Reservation),
         (status = 400, description = "malformed JSON or non-numeric id", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired service token (a user's token is refused too)", body = ErrorBody),
-        (status = 403, description = "a service token for another audience", body = ErrorBody),
+        ServiceTokenRefused,
         (status = 404, description = "no such menu", body = ErrorBody),
         (status = 409, description = "not enough stock (body says how many are left), or the order was already compensated", body = ErrorBody,
             example = json!({"error": "insufficient_stock", "message": "menu 3 has 1 left; 2 were requested", "menu_id": 3, "available": 1, "requested": 2})),
         (status = 422, description = "quantity ≤ 0 or above 10000, unknown fields", body = ErrorBody),
-        (status = 503, description = "the database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ))]
 pub async fn reserve(
     _caller: OrderServiceCaller,
@@ -59,12 +59,11 @@ pub async fn reserve(
     responses(
         (status = 200, description = "restored (possibly 0)", body = Restoration),
         (status = 400, description = "malformed JSON or non-numeric id", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired service token (a user's token is refused too)", body = ErrorBody),
-        (status = 403, description = "a service token for another audience", body = ErrorBody),
+        ServiceTokenRefused,
         (status = 404, description = "no such menu", body = ErrorBody),
         (status = 409, description = "more than the order reserved", body = ErrorBody),
         (status = 422, description = "bad quantity or unknown fields", body = ErrorBody),
-        (status = 503, description = "the database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ))]
 pub async fn restore(
     _caller: OrderServiceCaller,
@@ -88,7 +87,7 @@ pub async fn restore(
         (status = 200, description = "audit figures", body = StockAudit),
         (status = 400, description = "non-numeric id", body = ErrorBody),
         (status = 404, description = "no such menu", body = ErrorBody),
-        (status = 503, description = "the database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ))]
 pub async fn audit_one(
     State(state): State<RestaurantState>,
@@ -106,7 +105,7 @@ pub async fn audit_one(
     description = "The audit figures of every menu (see GET /inventory/{menuId}).",
     responses(
         (status = 200, description = "audit figures", body = [StockAudit]),
-        (status = 503, description = "the database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ))]
 pub async fn audit_all(State(state): State<RestaurantState>) -> ApiResult<Json<Vec<StockAudit>>> {
     Ok(Json(state.inventory.audit(None).await?))

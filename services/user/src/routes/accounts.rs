@@ -6,9 +6,20 @@ use axum::http::{StatusCode, header};
 use contract::{ErrorBody, LoginRequest, LoginResponse, SignupRequest, UserProfile};
 use testbed_common::auth::BearerUser;
 use testbed_common::extract::{ApiJson, ApiPath, ClientAddr};
+use testbed_common::responses::{IdNotANumber, MalformedJson, TokenRefused};
 use testbed_common::{ApiError, ApiResult};
 
 use super::{TAG, UserState};
+
+/// 503: the password hashing pool is full (signup and login both hash).
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 503,
+    description = "the password hashing pool is full; retry after `Retry-After`"
+)]
+pub struct HashingPoolFull(
+    #[expect(dead_code, reason = "the body type is read by the OpenAPI derive only")] ErrorBody,
+);
 
 /// Create an account.
 #[utoipa::path(post, path = "/signup", tag = TAG,
@@ -16,12 +27,12 @@ use super::{TAG, UserState};
     request_body = SignupRequest,
     responses(
         (status = 201, description = "created", body = UserProfile),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
+        MalformedJson,
         (status = 409, description = "the name is taken", body = ErrorBody,
             example = json!({"error": "username_taken", "message": "the user name `kim` is taken"})),
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "empty or over-long name, short password, bad email", body = ErrorBody),
-        (status = 503, description = "the password hashing pool is full; retry after `Retry-After`", body = ErrorBody),
+        HashingPoolFull,
     ))]
 pub async fn signup(
     State(state): State<UserState>,
@@ -78,12 +89,12 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     )),
     responses(
         (status = 200, description = "logged in", body = LoginResponse),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
+        MalformedJson,
         (status = 401, description = "wrong name or password", body = ErrorBody,
             example = json!({"error": "invalid_credentials", "message": "wrong user name or password"})),
         (status = 422, description = "missing fields", body = ErrorBody),
         (status = 429, description = "too many attempts for this name, or failures from this address", body = ErrorBody),
-        (status = 503, description = "the password hashing pool is full; retry after `Retry-After`", body = ErrorBody),
+        HashingPoolFull,
     ))]
 pub async fn login(
     State(state): State<UserState>,
@@ -110,8 +121,8 @@ pub async fn login(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "the profile", body = UserProfile),
-        (status = 400, description = "the id is not a number", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
+        IdNotANumber,
+        TokenRefused,
         (status = 404, description = "no such user", body = ErrorBody),
     ))]
 pub async fn get_user(
