@@ -128,7 +128,7 @@ impl ServiceDoc {
         S: Send + Sync + Clone + 'static,
     {
         use utoipa::openapi::tag::TagBuilder;
-        use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder};
+        use utoipa::openapi::{ComponentsBuilder, InfoBuilder, LicenseBuilder, OpenApiBuilder};
         let tags = self.tags.iter().chain(&SHARED_TAGS).map(|(name, about)| {
             TagBuilder::new()
                 .name(*name)
@@ -140,7 +140,12 @@ impl ServiceDoc {
                 InfoBuilder::new()
                     .title(self.title)
                     .version(env!("CARGO_PKG_VERSION"))
-                    .description(Some(self.description)),
+                    .description(Some(self.description))
+                    .license(Some(
+                        LicenseBuilder::new()
+                            .name(env!("CARGO_PKG_LICENSE"))
+                            .build(),
+                    )),
             )
             .tags(Some(tags))
             .components(Some(
