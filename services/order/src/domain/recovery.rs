@@ -106,7 +106,7 @@ impl Orders {
 
     /// Registers `me` as alive now (also the first beat, before any order is placed).
     pub async fn beat(&self, me: &Process) -> anyhow::Result<()> {
-        instances::beat(&self.db, &me.id, me.started_at, Utc::now()).await?;
+        instances::beat(&self.db, &me.id, me.started_at).await?;
         Ok(())
     }
 

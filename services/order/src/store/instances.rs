@@ -36,14 +36,11 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Registers the process or records its beat (one upsert, on SQLite under the write gate).
-pub async fn beat(
-    db: &Db,
-    id: &str,
-    started_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+/// Registers the process or records its beat now (one upsert, on SQLite under the write
+/// gate; the beat's time is taken once the gate is held).
+pub async fn beat(db: &Db, id: &str, started_at: DateTime<Utc>) -> Result<(), DbErr> {
     let _writer = db.write_guard().await;
+    let now = Utc::now();
     let row = ActiveModel {
         id: Set(id.to_string()),
         started_at: Set(started_at),

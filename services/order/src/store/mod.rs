@@ -42,16 +42,15 @@ pub async fn insert_pending(
     db: &Db,
     new: NewOrder<'_>,
 ) -> Result<Option<OrderWithItems>, sea_orm::DbErr> {
+    let writer = db.write_guard().await;
     // Microseconds, as PostgreSQL stores them: the answer equals what a read would show.
     let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
-    let inserted = {
-        let _writer = db.write_guard().await;
-        if db.is_sqlite() {
-            insert_pending_step_by_step(&db.conn, &new, now).await
-        } else {
-            postgres::insert_pending(&db.conn, &new, now).await
-        }
+    let inserted = if db.is_sqlite() {
+        insert_pending_step_by_step(&db.conn, &new, now).await
+    } else {
+        postgres::insert_pending(&db.conn, &new, now).await
     };
+    drop(writer);
     let (order_id, ids) = match inserted {
         Ok(inserted) => inserted,
         Err(e)
