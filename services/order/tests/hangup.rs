@@ -1,8 +1,9 @@
 //! Callers that hang up mid-order (issue 13). The saga runs in a task of its own, so a closed
-//! connection (a client or gateway timeout) does not interrupt it: with an inventory delay of
-//! 400 ms, callers that give up after 150 ms still get their orders settled, nothing is left
-//! PENDING, the books balance, and a retry with the same `Idempotency-Key` answers the
-//! outcome. A graceful stop of the Order Service waits for such sagas too. Both backends.
+//! connection (a client or gateway timeout) does not interrupt it: with an inventory delay
+//! longer than the callers' patience, callers that give up still get their orders settled,
+//! nothing is left PENDING, the books balance, and a retry with the same `Idempotency-Key`
+//! answers the outcome (or places the order its caller gave up on before it was written).
+//! A graceful stop of the Order Service waits for such sagas too. Both backends.
 
 mod support;
 
@@ -22,7 +23,7 @@ const HANG_UP_AFTER: Duration = Duration::from_millis(300);
 const STOCK: i64 = 50;
 const QUANTITY: i64 = 2;
 
-/// A client that gives up (closes the connection) 150 ms into a request.
+/// A client that gives up (closes the connection) `HANG_UP_AFTER` into a request.
 fn impatient() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(HANG_UP_AFTER)
@@ -103,8 +104,11 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
         assert_eq!(stack.stock(menu).await, STOCK - stats.sold(menu));
     }
 
-    // A retry with the same key answers the outcome, and creates nothing.
+    // A retry with the same key answers the caller's one order: the first attempt's outcome
+    // (200, a replay) when that attempt's order was written, or, for a caller gone before it
+    // was, the order the retry itself places (201). Never a second order for a key.
     let mut ids = Vec::new();
+    let mut placed_by_retries = 0;
     for i in 0..CALLERS {
         let retry = stack
             .orders
@@ -115,7 +119,11 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
             )
             .await
             .expect("retry");
-        assert_eq!(retry.status, StatusCode::OK, "replayed");
+        match retry.status {
+            StatusCode::OK => {}
+            StatusCode::CREATED => placed_by_retries += 1,
+            other => panic!("retry {i} answered {other}: {:?}", retry.body),
+        }
         let order = retry.body;
         let settled = [OrderStatus::Paid, OrderStatus::Failed];
         assert!(settled.contains(&order.status), "{order:?}");
@@ -125,7 +133,31 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), CALLERS, "one order per caller");
-    assert_eq!(stack.stats().await, stats, "the retries created nothing");
+
+    let after = stack.stats().await;
+    let orders = CALLERS as i64 + 1; // the warm-up's and one per caller
+    assert_eq!(
+        after.count(OrderStatus::Paid) + after.count(OrderStatus::Failed),
+        orders,
+        "exactly one order per key: {after:?}"
+    );
+    assert!(
+        placed_by_retries <= orders - ended,
+        "{placed_by_retries} retries placed an order, but only {} callers had none: {stats:?}",
+        orders - ended
+    );
+    if ended == orders {
+        assert_eq!(
+            after, stats,
+            "every first attempt was written: the retries created nothing"
+        );
+    }
+    assert_eq!(after.count(OrderStatus::Pending), 0, "{after:?}");
+    assert_eq!(after.compensation_pending, 0, "{after:?}");
+    for &menu in &menus {
+        stack.assert_zero_drift(menu).await;
+        assert_eq!(stack.stock(menu).await, STOCK - after.sold(menu));
+    }
 }
 
 #[tokio::test]
