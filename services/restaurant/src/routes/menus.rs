@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use contract::{ErrorBody, MenuDetail, MenuSummary, RestaurantView};
+use contract::{MenuDetail, MenuSummary, RestaurantView};
 use testbed_common::ApiResult;
 use testbed_common::cache::cached_json;
 use testbed_common::extract::ApiPath;
 use testbed_common::responses::{DatabaseUnavailable, IdNotANumber};
 
-use super::RestaurantState;
+use super::{NoSuchMenu, RestaurantState};
 
 pub const TAG: &str = "menus";
 
@@ -44,7 +44,7 @@ pub async fn list_menus(State(state): State<RestaurantState>) -> ApiResult<Respo
     responses((status = 200, description = "the menu", body = MenuDetail,
                 headers(("X-Cache" = String, description = "HIT or MISS"))),
               IdNotANumber,
-              (status = 404, description = "no such menu", body = ErrorBody),
+              NoSuchMenu,
               DatabaseUnavailable))]
 pub async fn get_menu(
     State(state): State<RestaurantState>,

@@ -14,6 +14,11 @@ use utoipa_axum::routes;
 use crate::domain::Inventory;
 use crate::domain::catalog::Catalog;
 
+testbed_common::error_responses! {
+    /// No menu has the id (the routes on one menu).
+    NoSuchMenu = 404, "no such menu";
+}
+
 /// State of the Restaurant Service handlers.
 #[derive(Clone)]
 pub struct RestaurantState {

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use contract::{ErrorBody, LoginRequest, LoginResponse, SignupRequest, UserProfile};
 use testbed_common::auth::BearerUser;
 use testbed_common::extract::{ApiJson, ApiPath, ClientAddr};
-use testbed_common::responses::{IdNotANumber, MalformedJson, TokenRefused};
+use testbed_common::responses::{BearerPathRefused, MalformedJson};
 use testbed_common::{ApiError, ApiResult};
 
 use super::{TAG, UserState};
@@ -121,8 +121,7 @@ pub async fn login(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "the profile", body = UserProfile),
-        IdNotANumber,
-        TokenRefused,
+        BearerPathRefused,
         (status = 404, description = "no such user", body = ErrorBody),
     ))]
 pub async fn get_user(
