@@ -11,15 +11,18 @@ use testbed_common::{ApiError, ApiResult};
 
 use super::{TAG, UserState};
 
-/// 503: the password hashing pool is full (signup and login both hash).
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 503,
-    description = "the password hashing pool is full; retry after `Retry-After`"
-)]
-pub struct HashingPoolFull(
-    #[expect(dead_code, reason = "the body type is read by the OpenAPI derive only")] ErrorBody,
-);
+testbed_common::error_responses! {
+    /// The body is sent as neither JSON nor (login only) the OAuth2 password form.
+    UnsupportedBody = 415, "not JSON (login also takes the OAuth2 password form)";
+    /// The password hashing pool is full.
+    HashingPoolFull = 503, "the password hashing pool is full; retry after `Retry-After`";
+}
+
+testbed_common::response_set! {
+    /// 400, 415 and 503: signup and login, which both hash a password, refused before the
+    /// credentials are looked at: an unreadable body, or no room to hash.
+    PasswordCallRefused = MalformedJson, UnsupportedBody, HashingPoolFull;
+}
 
 /// Create an account.
 #[utoipa::path(post, path = "/signup", tag = TAG,
@@ -27,12 +30,10 @@ pub struct HashingPoolFull(
     request_body = SignupRequest,
     responses(
         (status = 201, description = "created", body = UserProfile),
-        MalformedJson,
         (status = 409, description = "the name is taken", body = ErrorBody,
             example = json!({"error": "username_taken", "message": "the user name `kim` is taken"})),
-        (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "empty or over-long name, short password, bad email", body = ErrorBody),
-        HashingPoolFull,
+        PasswordCallRefused,
     ))]
 pub async fn signup(
     State(state): State<UserState>,
@@ -53,11 +54,10 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let is_form = req.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(b"application/x-www-form-urlencoded")
+        });
         if is_form {
             let axum::Form(body) = axum::Form::<LoginRequest>::from_request(req, state)
                 .await
@@ -89,12 +89,11 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     )),
     responses(
         (status = 200, description = "logged in", body = LoginResponse),
-        MalformedJson,
         (status = 401, description = "wrong name or password", body = ErrorBody,
             example = json!({"error": "invalid_credentials", "message": "wrong user name or password"})),
         (status = 422, description = "missing fields", body = ErrorBody),
         (status = 429, description = "too many attempts for this name, or failures from this address", body = ErrorBody),
-        HashingPoolFull,
+        PasswordCallRefused,
     ))]
 pub async fn login(
     State(state): State<UserState>,
