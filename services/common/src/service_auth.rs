@@ -11,9 +11,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::StatusCode;
-use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -133,23 +131,12 @@ impl ServiceKeys {
         }
         Ok(claims)
     }
-}
 
-/// An extractor proving the caller is the Order Service, for the Restaurant Service's stock
-/// calls. Rejects with 401/403 JSON before the handler (and so before any stock moves).
-#[derive(Debug, Clone)]
-pub struct OrderServiceCaller;
-
-impl<S> FromRequestParts<S> for OrderServiceCaller
-where
-    ServiceKeys: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let keys = ServiceKeys::from_ref(state);
-        let token = bearer_token(&parts.headers).map_err(|_| {
+    /// Checks that a request to the Restaurant Service's stock calls comes from the Order
+    /// Service: 401/403 JSON otherwise, to be answered before anything else is read (and so
+    /// before any stock moves).
+    pub fn check_stock_caller(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let token = bearer_token(headers).map_err(|_| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "service_token_required",
@@ -157,8 +144,8 @@ where
                  (`Authorization: Bearer <service token>`)",
             )
         })?;
-        keys.verify(token, ORDER_SERVICE, RESTAURANT_STOCK)?;
-        Ok(OrderServiceCaller)
+        self.verify(token, ORDER_SERVICE, RESTAURANT_STOCK)?;
+        Ok(())
     }
 }
 

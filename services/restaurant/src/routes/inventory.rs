@@ -6,7 +6,6 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use contract::{ErrorBody, Reservation, ReserveRequest, Restoration, RestoreRequest, StockAudit};
 use testbed_common::extract::{ApiJson, ApiPath};
 use testbed_common::responses::{DatabaseUnavailable, ServiceTokenRefused};
-use testbed_common::service_auth::OrderServiceCaller;
 use testbed_common::{ApiError, ApiResult};
 
 use super::{NoSuchMenu, RestaurantState};
@@ -45,7 +44,7 @@ where
 
     async fn from_request(req: Request, state: &RestaurantState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
-        OrderServiceCaller::from_request_parts(&mut parts, state).await?;
+        state.service_keys.check_stock_caller(&parts.headers)?;
         let ApiPath(menu) = ApiPath::from_request_parts(&mut parts, state).await?;
         let ApiJson(body) = ApiJson::from_request(Request::from_parts(parts, body), state).await?;
         let inventory = state.inventory.clone();

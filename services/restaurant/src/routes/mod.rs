@@ -4,7 +4,6 @@ mod admin;
 mod inventory;
 mod menus;
 
-use axum::extract::FromRef;
 use testbed_common::Kit;
 use testbed_common::docs::{ServiceDoc, ServiceTokenAddon};
 use testbed_common::service_auth::ServiceKeys;
@@ -27,12 +26,6 @@ pub struct RestaurantState {
     pub catalog: Catalog,
     /// Checks the Order Service's tokens on stock moves.
     pub service_keys: ServiceKeys,
-}
-
-impl FromRef<RestaurantState> for ServiceKeys {
-    fn from_ref(state: &RestaurantState) -> Self {
-        state.service_keys.clone()
-    }
 }
 
 /// The service's routes, with what its OpenAPI document says about the service.
