@@ -14,6 +14,9 @@ use sea_orm::{
 };
 use testbed_common::db::Db;
 
+/// What a query answers: its value, or the database's error.
+pub type DbResult<T> = Result<T, DbErr>;
+
 /// Ledger entry kinds.
 pub const RESERVE: &str = "reserve";
 pub const RESTORE: &str = "restore";
@@ -50,10 +53,7 @@ where
 
 /// A menu row, locked for update (`FOR UPDATE` on PostgreSQL; on SQLite the write gate of
 /// [`in_write_transaction`] serializes writers instead).
-pub async fn lock_menu(
-    db: &impl ConnectionTrait,
-    menu_id: i64,
-) -> Result<Option<menus::Model>, sea_orm::DbErr> {
+pub async fn lock_menu(db: &impl ConnectionTrait, menu_id: i64) -> DbResult<Option<menus::Model>> {
     menus::Entity::find_by_id(menu_id)
         .lock_exclusive()
         .one(db)
@@ -63,7 +63,7 @@ pub async fn lock_menu(
 pub async fn find_menu(
     db: &impl ConnectionTrait,
     menu_id: i64,
-) -> Result<Option<(menus::Model, Option<restaurants::Model>)>, sea_orm::DbErr> {
+) -> DbResult<Option<(menus::Model, Option<restaurants::Model>)>> {
     menus::Entity::find_by_id(menu_id)
         .find_also_related(restaurants::Entity)
         .one(db)
@@ -72,7 +72,7 @@ pub async fn find_menu(
 
 pub async fn all_menus(
     db: &impl ConnectionTrait,
-) -> Result<Vec<(menus::Model, Option<restaurants::Model>)>, sea_orm::DbErr> {
+) -> DbResult<Vec<(menus::Model, Option<restaurants::Model>)>> {
     menus::Entity::find()
         .find_also_related(restaurants::Entity)
         .order_by_asc(menus::Column::Id)
@@ -80,9 +80,7 @@ pub async fn all_menus(
         .await
 }
 
-pub async fn all_restaurants(
-    db: &impl ConnectionTrait,
-) -> Result<Vec<restaurants::Model>, sea_orm::DbErr> {
+pub async fn all_restaurants(db: &impl ConnectionTrait) -> DbResult<Vec<restaurants::Model>> {
     restaurants::Entity::find()
         .order_by_asc(restaurants::Column::Id)
         .all(db)
@@ -101,7 +99,7 @@ pub async fn order_entries(
     db: &impl ConnectionTrait,
     menu_id: i64,
     order_id: i64,
-) -> Result<OrderEntries, sea_orm::DbErr> {
+) -> DbResult<OrderEntries> {
     let rows = ledger::Entity::find()
         .filter(ledger::Column::MenuId.eq(menu_id))
         .filter(ledger::Column::OrderId.eq(order_id))
@@ -149,7 +147,7 @@ pub async fn reserve_in_one_call(
     menu_id: i64,
     order_id: Option<i64>,
     quantity: i64,
-) -> Result<ReserveOutcome, sea_orm::DbErr> {
+) -> DbResult<ReserveOutcome> {
     let row = db
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -159,7 +157,7 @@ pub async fn reserve_in_one_call(
         .await?
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("reserve_stock returned no row".into()))?;
     let outcome: String = row.try_get("", "outcome")?;
-    let number = |column: &str| -> Result<i64, sea_orm::DbErr> {
+    let number = |column: &str| -> DbResult<i64> {
         Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
     };
     Ok(match outcome.as_str() {
@@ -186,11 +184,7 @@ pub async fn reserve_in_one_call(
 }
 
 /// Adds `delta` to a menu's stock.
-pub async fn add_stock(
-    db: &impl ConnectionTrait,
-    menu_id: i64,
-    delta: i64,
-) -> Result<(), sea_orm::DbErr> {
+pub async fn add_stock(db: &impl ConnectionTrait, menu_id: i64, delta: i64) -> DbResult<()> {
     menus::Entity::update_many()
         .col_expr(
             menus::Column::Stock,
@@ -208,7 +202,7 @@ pub async fn insert_ledger(
     order_id: Option<i64>,
     kind: &str,
     quantity: i64,
-) -> Result<ledger::Model, sea_orm::DbErr> {
+) -> DbResult<ledger::Model> {
     ledger::ActiveModel {
         menu_id: Set(menu_id),
         order_id: Set(order_id),
@@ -225,7 +219,7 @@ pub async fn insert_ledger(
 pub async fn ledger_totals(
     db: &impl ConnectionTrait,
     menu_id: Option<i64>,
-) -> Result<Vec<(i64, LedgerTotals)>, sea_orm::DbErr> {
+) -> DbResult<Vec<(i64, LedgerTotals)>> {
     #[derive(FromQueryResult)]
     struct Row {
         menu_id: i64,
@@ -266,7 +260,7 @@ pub async fn insert_menu(
     description: Option<&str>,
     price: i64,
     stock: i64,
-) -> Result<menus::Model, sea_orm::DbErr> {
+) -> DbResult<menus::Model> {
     let menu = menus::ActiveModel {
         restaurant_id: Set(restaurant_id),
         name: Set(name.to_string()),
@@ -283,16 +277,12 @@ pub async fn insert_menu(
 pub async fn find_restaurant(
     db: &impl ConnectionTrait,
     id: i64,
-) -> Result<Option<restaurants::Model>, sea_orm::DbErr> {
+) -> DbResult<Option<restaurants::Model>> {
     restaurants::Entity::find_by_id(id).one(db).await
 }
 
 /// Sets a menu's stock and starts its accounting afresh: initial = stock, ledger emptied.
-pub async fn reset_stock(
-    db: &impl ConnectionTrait,
-    menu_id: i64,
-    stock: i64,
-) -> Result<(), sea_orm::DbErr> {
+pub async fn reset_stock(db: &impl ConnectionTrait, menu_id: i64, stock: i64) -> DbResult<()> {
     ledger::Entity::delete_many()
         .filter(ledger::Column::MenuId.eq(menu_id))
         .exec(db)
