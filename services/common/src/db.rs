@@ -32,7 +32,8 @@ impl Db {
     }
 
     /// Held for the length of a write transaction on SQLite; nothing on PostgreSQL, where
-    /// row locks do the work.
+    /// row locks do the work. Each service's `store/` takes it in its write functions; the
+    /// layers above never do.
     pub async fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {
         match &self.write_gate {
             Some(gate) => Some(gate.lock().await),

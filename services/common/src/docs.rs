@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 static REDOC_JS: &[u8] = include_bytes!("../assets/redoc.standalone.js");
@@ -56,19 +57,9 @@ pub struct SecurityAddon {
 
 impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut OpenApi) {
-        use utoipa::openapi::security::{
-            Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
-        };
+        use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
+        components.add_security_scheme("bearer", bearer_scheme("JWT", None));
         components.add_security_scheme(
             "oauth2",
             SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
@@ -85,21 +76,86 @@ pub struct ServiceTokenAddon;
 
 impl utoipa::Modify for ServiceTokenAddon {
     fn modify(&self, openapi: &mut OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "service_token",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT (HS256, iss order-service, aud restaurant-service/stock)")
-                    .description(Some(
-                        "Internal: minted by the Order Service from SERVICE_TOKEN_SECRET; \
-                         operators mint one with `testbed service-token`.",
-                    ))
-                    .build(),
+            bearer_scheme(
+                "JWT (HS256, iss order-service, aud restaurant-service/stock)",
+                Some(
+                    "Internal: minted by the Order Service from SERVICE_TOKEN_SECRET; \
+                     operators mint one with `testbed service-token`.",
+                ),
             ),
         );
+    }
+}
+
+/// An HTTP bearer scheme whose token has the given format.
+fn bearer_scheme(
+    format: &str,
+    description: Option<&str>,
+) -> utoipa::openapi::security::SecurityScheme {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    SecurityScheme::Http(
+        HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format(format)
+            .description(description)
+            .build(),
+    )
+}
+
+/// What a service's OpenAPI document says about the service itself; the `chaos` and
+/// `operations` tags and the `ErrorBody` schema every service shares are added to it.
+pub struct ServiceDoc {
+    pub title: &'static str,
+    pub description: &'static str,
+    /// (name, description) of the tags of the service's own routes.
+    pub tags: &'static [(&'static str, &'static str)],
+}
+
+/// The tags of the routes `crate::ops` adds to every service.
+const SHARED_TAGS: [(&str, &str); 2] = [
+    ("chaos", "Fault injection switches"),
+    ("operations", "Health, readiness and metrics"),
+];
+
+impl ServiceDoc {
+    /// A router for the service's own routes, starting from this document with `security`
+    /// applied (the schemes its routes name).
+    pub fn router<S>(&self, security: impl utoipa::Modify) -> OpenApiRouter<S>
+    where
+        S: Send + Sync + Clone + 'static,
+    {
+        use utoipa::openapi::tag::TagBuilder;
+        use utoipa::openapi::{ComponentsBuilder, InfoBuilder, LicenseBuilder, OpenApiBuilder};
+        let tags = self.tags.iter().chain(&SHARED_TAGS).map(|(name, about)| {
+            TagBuilder::new()
+                .name(*name)
+                .description(Some(*about))
+                .build()
+        });
+        let mut openapi = OpenApiBuilder::new()
+            .info(
+                InfoBuilder::new()
+                    .title(self.title)
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .description(Some(self.description))
+                    .license(Some(
+                        LicenseBuilder::new()
+                            .name(env!("CARGO_PKG_LICENSE"))
+                            .build(),
+                    )),
+            )
+            .tags(Some(tags))
+            .components(Some(
+                ComponentsBuilder::new()
+                    .schema_from::<contract::ErrorBody>()
+                    .build(),
+            ))
+            .build();
+        security.modify(&mut openapi);
+        OpenApiRouter::with_openapi(openapi)
     }
 }
 

@@ -60,47 +60,55 @@ pub fn payload_too_large() -> ApiError {
     )
 }
 
-/// `Path<T>` with JSON errors.
-pub struct ApiPath<T>(pub T);
+/// An axum extractor of request parts, as a wrapper whose rejection answers as JSON: the
+/// wrapper's name, the axum extractor it wraps, and the function that words its rejection.
+macro_rules! json_rejecting {
+    ($($(#[doc = $doc:literal])* $name:ident wraps $axum:ident, rejected by $reject:ident;)*) => {$(
+        $(#[doc = $doc])*
+        pub struct $name<T>(pub T);
 
-impl<T, S> FromRequestParts<S> for ApiPath<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
+        impl<T, S> FromRequestParts<S> for $name<T>
+        where
+            T: DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(Self(value)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_path",
-                format!("invalid path parameter: {}", e.body_text()),
-            )),
-            Err(other) => Err(ApiError::bad_request(other.body_text())),
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                let axum::extract::$axum(value) =
+                    axum::extract::$axum::<T>::from_request_parts(parts, state)
+                        .await
+                        .map_err($reject)?;
+                Ok(Self(value))
+            }
         }
+    )*};
+}
+
+json_rejecting! {
+    /// `Path<T>` with JSON errors.
+    ApiPath wraps Path, rejected by path_rejection;
+    /// `Query<T>` with JSON errors.
+    ApiQuery wraps Query, rejected by query_rejection;
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            format!("invalid path parameter: {}", e.body_text()),
+        ),
+        other => ApiError::bad_request(other.body_text()),
     }
 }
 
-/// `Query<T>` with JSON errors.
-pub struct ApiQuery<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for ApiQuery<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::validation(
-                format!("invalid query string: {}", e.body_text()),
-            )),
-            Err(other) => Err(ApiError::bad_request(other.body_text())),
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    match rejection {
+        QueryRejection::FailedToDeserializeQueryString(e) => {
+            ApiError::validation(format!("invalid query string: {}", e.body_text()))
         }
+        other => ApiError::bad_request(other.body_text()),
     }
 }
 

@@ -14,12 +14,17 @@ use crate::config::ServiceConfig;
 use crate::db::Db;
 use crate::telemetry::Metrics;
 
-/// Shared, cheaply cloneable state of one service.
-#[derive(Clone)]
+/// Shared, cheaply cloneable state of one service. The switches, JWT keys, metrics and
+/// admin token can be extracted from it directly (`FromRef`).
+#[derive(Clone, FromRef)]
 pub struct Kit {
+    #[from_ref(skip)]
     pub service: &'static str,
+    #[from_ref(skip)]
     pub config: Arc<ServiceConfig>,
+    #[from_ref(skip)]
     pub db: Db,
+    #[from_ref(skip)]
     pub cache: Cache,
     pub chaos: Chaos,
     pub jwt: JwtKeys,
@@ -74,30 +79,6 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
-    }
-}
-
-impl FromRef<Kit> for JwtKeys {
-    fn from_ref(kit: &Kit) -> Self {
-        kit.jwt.clone()
-    }
-}
-
-impl FromRef<Kit> for Chaos {
-    fn from_ref(kit: &Kit) -> Self {
-        kit.chaos.clone()
-    }
-}
-
-impl FromRef<Kit> for Metrics {
-    fn from_ref(kit: &Kit) -> Self {
-        kit.metrics.clone()
-    }
-}
-
-impl FromRef<Kit> for AdminToken {
-    fn from_ref(kit: &Kit) -> Self {
-        kit.admin.clone()
     }
 }
 

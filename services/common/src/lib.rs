@@ -18,6 +18,7 @@ pub mod extract;
 pub mod kit;
 pub mod net;
 pub mod ops;
+pub mod responses;
 pub mod server;
 pub mod service_auth;
 pub mod signals;

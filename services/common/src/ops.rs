@@ -14,11 +14,28 @@ use crate::chaos::MAX_DELAY_MS;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::kit::Kit;
+use crate::response_set;
+use crate::responses::{AdminJsonRefused, AdminTokenRequired};
 
 /// Tag of the operational routes in the docs.
 pub const OPS_TAG: &str = "operations";
 /// Tag of the fault switches in the docs.
 pub const CHAOS_TAG: &str = "chaos";
+
+/// 200: the fault settings a change left in force.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 200, description = "new settings")]
+struct NewSettings(
+    #[expect(dead_code, reason = "the body type is read by the OpenAPI derive only")] ChaosSnapshot,
+);
+
+response_set! {
+    /// What every fault setter answers, but for its own 404 and 422.
+    SetterAnswers = NewSettings, AdminJsonRefused;
+}
+
+/// A fault setter's answer: the new settings, or why it refused.
+type Setting = Result<Json<ChaosSnapshot>, ApiError>;
 
 pub fn router() -> OpenApiRouter<Kit> {
     OpenApiRouter::new()
@@ -89,7 +106,7 @@ async fn metrics(State(kit): State<Kit>, headers: HeaderMap) -> Response {
 #[utoipa::path(get, path = "/chaos", tag = CHAOS_TAG,
     description = "The fault settings in force: global delay, random errors and this service's own switches.",
     responses((status = 200, description = "current settings", body = ChaosSnapshot),
-              (status = 401, description = "admin token required", body = ErrorBody)))]
+              AdminTokenRequired))]
 async fn get_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
     Json(kit.chaos.snapshot())
 }
@@ -98,7 +115,7 @@ async fn get_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
 #[utoipa::path(delete, path = "/chaos", tag = CHAOS_TAG,
     description = "Turns every fault of this service off and answers the resulting settings.",
     responses((status = 200, description = "all faults off", body = ChaosSnapshot),
-              (status = 401, description = "admin token required", body = ErrorBody)))]
+              AdminTokenRequired))]
 async fn reset_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
     kit.chaos.reset();
     tracing::warn!("all faults off");
@@ -111,14 +128,9 @@ async fn reset_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
                    /ready, /metrics, docs or /chaos). The delay is asynchronous: only the delayed \
                    requests wait.",
     request_body = DelayRequest,
-    responses((status = 200, description = "new settings", body = ChaosSnapshot),
-              (status = 400, description = "malformed JSON", body = ErrorBody),
-              (status = 401, description = "admin token required", body = ErrorBody),
+    responses(SetterAnswers,
               (status = 422, description = "delay out of range", body = ErrorBody)))]
-async fn set_delay(
-    State(kit): State<Kit>,
-    ApiJson(body): ApiJson<DelayRequest>,
-) -> Result<Json<ChaosSnapshot>, ApiError> {
+async fn set_delay(State(kit): State<Kit>, ApiJson(body): ApiJson<DelayRequest>) -> Setting {
     if !(0..=MAX_DELAY_MS as i64).contains(&body.delay_ms) {
         return Err(ApiError::validation(format!(
             "`delay_ms` must be from 0 to {MAX_DELAY_MS}"
@@ -134,14 +146,9 @@ async fn set_delay(
     description = "Makes every API call of this service answer 500 (JSON body, code \
                    `injected_fault`) with the given probability, 50 % by default.",
     request_body = ErrorRequest,
-    responses((status = 200, description = "new settings", body = ChaosSnapshot),
-              (status = 400, description = "malformed JSON", body = ErrorBody),
-              (status = 401, description = "admin token required", body = ErrorBody),
+    responses(SetterAnswers,
               (status = 422, description = "percent out of range", body = ErrorBody)))]
-async fn set_error(
-    State(kit): State<Kit>,
-    ApiJson(body): ApiJson<ErrorRequest>,
-) -> Result<Json<ChaosSnapshot>, ApiError> {
+async fn set_error(State(kit): State<Kit>, ApiJson(body): ApiJson<ErrorRequest>) -> Setting {
     let percent = body.percent.unwrap_or(50);
     if !(0..=100).contains(&percent) {
         return Err(ApiError::validation("`percent` must be from 0 to 100"));
@@ -159,16 +166,14 @@ async fn set_error(
                    on the Order Service.",
     params(("switch" = String, Path, description = "switch name, e.g. `payment_fail`")),
     request_body(content = Object, example = json!({"fail_percent": 30})),
-    responses((status = 200, description = "new settings", body = ChaosSnapshot),
-              (status = 400, description = "malformed JSON", body = ErrorBody),
-              (status = 401, description = "admin token required", body = ErrorBody),
+    responses(SetterAnswers,
               (status = 404, description = "no such switch", body = ErrorBody),
               (status = 422, description = "value out of range or wrong field", body = ErrorBody)))]
 async fn set_switch(
     State(kit): State<Kit>,
     ApiPath(switch): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<ChaosSnapshot>, ApiError> {
+) -> Setting {
     kit.chaos.set_switch_from_json(&switch, &body)?;
     Ok(Json(kit.chaos.snapshot()))
 }

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use axum::Router;
@@ -17,23 +18,40 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 use crate::kit::Kit;
 use crate::telemetry::REQUEST_ID;
 
-/// Builds the complete HTTP app of a service.
-///
-/// `base` carries the service's title, description and tags; `api` its routes on state `S`.
-pub fn build_app<S>(kit: &Kit, base: OpenApi, api: OpenApiRouter<S>, state: S) -> Router
+/// Binds a service's listener at its configured host and port (`default_port` when none is
+/// configured), serving [`build_app`] with its connection limits.
+pub async fn bind_service<S>(
+    kit: &Kit,
+    default_port: u16,
+    api: OpenApiRouter<S>,
+    state: S,
+) -> anyhow::Result<Server>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let (service_routes, mut openapi) = OpenApiRouter::with_openapi(base)
-        .merge(api)
-        .split_for_parts();
+    let config = &kit.config;
+    let addr = SocketAddr::new(config.host, config.port.unwrap_or(default_port));
+    let app = build_app(kit, api, state);
+    Ok(Server::bind(format!("{}-service", kit.service), addr, app)
+        .await?
+        .with_limits(ConnectionLimits::from_config(config)))
+}
+
+/// Builds the complete HTTP app of a service.
+///
+/// `api` is the service's routes on state `S`, its OpenAPI document carrying the service's
+/// title, description and tags (see [`crate::docs::ServiceDoc::router`]).
+pub fn build_app<S>(kit: &Kit, api: OpenApiRouter<S>, state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (service_routes, mut openapi) = api.split_for_parts();
     let (ops_routes, ops_api) = crate::ops::router().split_for_parts();
     openapi.merge(ops_api);
     crate::docs::document_body_errors(&mut openapi);
@@ -126,15 +144,22 @@ impl Default for ConnectionLimits {
 
 /// A bound, not yet running server.
 pub struct Server {
-    name: &'static str,
+    name: String,
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    /// What must still end after the last request was answered (see [`Server::finishing`]).
+    finishing: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl Server {
     /// Binds `addr` (port 0 picks a free port) with the default connection limits.
-    pub async fn bind(name: &'static str, addr: SocketAddr, app: Router) -> anyhow::Result<Self> {
+    pub async fn bind(
+        name: impl Into<String>,
+        addr: SocketAddr,
+        app: Router,
+    ) -> anyhow::Result<Self> {
+        let name = name.into();
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("{name}: cannot listen on {addr}: {e}"))?;
@@ -143,7 +168,15 @@ impl Server {
             listener,
             app,
             limits: ConnectionLimits::default(),
+            finishing: None,
         })
+    }
+
+    /// Work that [`Server::run`] waits for once serving has stopped and in-flight requests
+    /// are drained: e.g. tasks that requests started and that outlive their callers.
+    pub fn finishing(mut self, work: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.finishing = Some(Box::pin(work));
+        self
     }
 
     /// Replaces the connection limits (from the service's configuration).
@@ -158,15 +191,19 @@ impl Server {
             .expect("a bound TCP listener has a local address")
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests and waits for the
+    /// [`Server::finishing`] work.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        tracing::info!(service = self.name, %addr, "listening");
+        tracing::info!(service = %self.name, %addr, "listening");
         crate::connections::serve(self.listener, self.app, self.limits, shutdown).await;
-        tracing::info!(service = self.name, "stopped");
+        if let Some(work) = self.finishing {
+            work.await;
+        }
+        tracing::info!(service = %self.name, "stopped");
         Ok(())
     }
 }

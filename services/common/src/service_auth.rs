@@ -11,9 +11,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::StatusCode;
-use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -133,23 +131,12 @@ impl ServiceKeys {
         }
         Ok(claims)
     }
-}
 
-/// An extractor proving the caller is the Order Service, for the Restaurant Service's stock
-/// calls. Rejects with 401/403 JSON before the handler (and so before any stock moves).
-#[derive(Debug, Clone)]
-pub struct OrderServiceCaller;
-
-impl<S> FromRequestParts<S> for OrderServiceCaller
-where
-    ServiceKeys: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let keys = ServiceKeys::from_ref(state);
-        let token = bearer_token(&parts.headers).map_err(|_| {
+    /// Checks that a request to the Restaurant Service's stock calls comes from the Order
+    /// Service: 401/403 JSON otherwise, to be answered before anything else is read (and so
+    /// before any stock moves).
+    pub fn check_stock_caller(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let token = bearer_token(headers).map_err(|_| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "service_token_required",
@@ -157,8 +144,8 @@ where
                  (`Authorization: Bearer <service token>`)",
             )
         })?;
-        keys.verify(token, ORDER_SERVICE, RESTAURANT_STOCK)?;
-        Ok(OrderServiceCaller)
+        self.verify(token, ORDER_SERVICE, RESTAURANT_STOCK)?;
+        Ok(())
     }
 }
 
@@ -166,37 +153,58 @@ where
 mod tests {
     use super::*;
 
+    const SECRET: &str = "a-link-secret-of-enough-length";
+
+    /// How `keys` answer `token` for `audience`: `None` when it verifies, else the status.
+    fn refusal(keys: &ServiceKeys, token: &str, audience: &str) -> Option<StatusCode> {
+        let verdict = keys.verify(token, ORDER_SERVICE, audience);
+        verdict.err().map(|error| error.status)
+    }
+
     #[test]
     fn minted_token_verifies_for_its_audience_only() {
-        let keys = ServiceKeys::new("a-link-secret-of-enough-length");
+        let keys = ServiceKeys::new(SECRET);
         let token = keys.stock_token().expect("mint");
-        assert!(keys.verify(&token, ORDER_SERVICE, RESTAURANT_STOCK).is_ok());
-        let wrong = keys
-            .verify(&token, ORDER_SERVICE, "user-service")
-            .unwrap_err();
-        assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+        assert_eq!(refusal(&keys, &token, RESTAURANT_STOCK), None);
+        let wrong_audience = refusal(&keys, &token, "user-service");
+        assert_eq!(wrong_audience, Some(StatusCode::FORBIDDEN));
         let other = ServiceKeys::new("another-secret-of-enough-length");
-        let forged = other
-            .verify(&token, ORDER_SERVICE, RESTAURANT_STOCK)
-            .unwrap_err();
-        assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+        let forged = refusal(&other, &token, RESTAURANT_STOCK);
+        assert_eq!(forged, Some(StatusCode::UNAUTHORIZED));
     }
 
     #[test]
     fn expired_token_is_refused() {
-        let keys = ServiceKeys::new("a-link-secret-of-enough-length");
+        let keys = ServiceKeys::new(SECRET);
         let token = keys
             .mint(ORDER_SERVICE, RESTAURANT_STOCK, -10)
             .expect("mint");
-        let err = keys
-            .verify(&token, ORDER_SERVICE, RESTAURANT_STOCK)
-            .unwrap_err();
-        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        let expired = refusal(&keys, &token, RESTAURANT_STOCK);
+        assert_eq!(expired, Some(StatusCode::UNAUTHORIZED));
     }
 
     #[test]
     fn cached_token_is_reused() {
-        let keys = ServiceKeys::new("a-link-secret-of-enough-length");
+        let keys = ServiceKeys::new(SECRET);
         assert_eq!(keys.stock_token().unwrap(), keys.stock_token().unwrap());
+    }
+
+    #[test]
+    fn stock_callers_need_the_order_services_bearer_token() {
+        let keys = ServiceKeys::new(SECRET);
+        let with_bearer = |token: &str| {
+            let mut headers = HeaderMap::new();
+            let value = format!("Bearer {token}").parse().expect("header value");
+            headers.insert(axum::http::header::AUTHORIZATION, value);
+            headers
+        };
+        let missing = keys.check_stock_caller(&HeaderMap::new()).unwrap_err();
+        assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(missing.code, "service_token_required");
+        let token = keys.stock_token().expect("mint");
+        assert!(keys.check_stock_caller(&with_bearer(&token)).is_ok());
+        let other_audience = keys.mint(ORDER_SERVICE, "user-service", 60).expect("mint");
+        let refused = keys.check_stock_caller(&with_bearer(&other_audience));
+        assert_eq!(refused.unwrap_err().status, StatusCode::FORBIDDEN);
     }
 }

@@ -45,6 +45,25 @@ where
     result
 }
 
+/// The whole `main` of a service binary: [`run`], then logging, the configuration `C` from
+/// flags and environment, `build` (a signal meanwhile stops it cleanly), and serving until
+/// signalled.
+pub fn run_service<C, B, Fut>(build: B) -> anyhow::Result<()>
+where
+    C: clap::Parser,
+    B: FnOnce(C) -> Fut,
+    Fut: Future<Output = anyhow::Result<crate::server::Server>>,
+{
+    run(|shutdown| async move {
+        crate::telemetry::init_tracing();
+        let config = C::parse();
+        match unless_signalled(&shutdown, build(config)).await? {
+            Some(server) => server.run(shutdown.cancelled_owned()).await,
+            None => Ok(()),
+        }
+    })
+}
+
 /// The runtime's listeners for SIGTERM and SIGINT.
 struct Listener {
     #[cfg(unix)]

@@ -37,6 +37,27 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+impl LoginRequest {
+    /// The credentials `username` and `password`.
+    pub fn new(username: &str, password: &str) -> Self {
+        Self {
+            username: username.to_string(),
+            password: password.to_string(),
+        }
+    }
+}
+
+/// An account with these credentials and no email.
+impl From<LoginRequest> for SignupRequest {
+    fn from(credentials: LoginRequest) -> Self {
+        Self {
+            username: credentials.username,
+            password: credentials.password,
+            email: None,
+        }
+    }
+}
+
 /// `POST /login` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "bearer", "expires_in": 3600}))]

@@ -19,6 +19,10 @@ use crate::registry::{ProxyChange, ProxySpec, Registry};
 use crate::toxic::{Toxic, json_object, optional_bool, optional_str};
 
 type Shared = State<Arc<Registry>>;
+/// `/proxies/{proxy}`: the proxy's name.
+type ProxyPath = Path<String>;
+/// `/proxies/{proxy}/toxics/{toxic}`: the proxy's and the toxic's names.
+type ToxicPath = Path<(String, String)>;
 type ApiResult = Result<Response, ApiError>;
 
 /// The API router over a registry.
@@ -55,8 +59,7 @@ async fn stop_browsers(request: Request, next: Next) -> Response {
     let from_browser = request
         .headers()
         .get(header::USER_AGENT)
-        .and_then(|agent| agent.to_str().ok())
-        .is_some_and(|agent| agent.starts_with("Mozilla/"));
+        .is_some_and(|agent| agent.as_bytes().starts_with(b"Mozilla/"));
     if from_browser {
         return (StatusCode::FORBIDDEN, "User agent not allowed\n").into_response();
     }
@@ -91,13 +94,7 @@ async fn proxy_index(State(registry): Shared) -> Response {
 }
 
 async fn proxy_create(State(registry): Shared, body: Bytes) -> ApiResult {
-    let object = json_object(&body)?;
-    let spec = ProxySpec {
-        name: optional_str(&object, "name")?.unwrap_or_default(),
-        listen: optional_str(&object, "listen")?.unwrap_or_default(),
-        upstream: optional_str(&object, "upstream")?.unwrap_or_default(),
-        enabled: optional_bool(&object, "enabled")?.unwrap_or(true),
-    };
+    let spec = proxy_spec(&json_object(&body)?)?;
     let proxy = registry.create(spec).await?;
     Ok((StatusCode::CREATED, Json(proxy.to_json())).into_response())
 }
@@ -140,25 +137,27 @@ fn populate_specs(body: &[u8]) -> Result<Vec<ProxySpec>, ApiError> {
                     "expected a proxy object, got {item}"
                 )));
             };
-            Ok(ProxySpec {
-                name: optional_str(&object, "name")?.unwrap_or_default(),
-                listen: optional_str(&object, "listen")?.unwrap_or_default(),
-                upstream: optional_str(&object, "upstream")?.unwrap_or_default(),
-                enabled: optional_bool(&object, "enabled")?.unwrap_or(true),
-            })
+            proxy_spec(&object)
         })
         .collect()
 }
 
-async fn proxy_show(State(registry): Shared, Path(proxy): Path<String>) -> ApiResult {
+/// A proxy as a create or populate body describes it (missing fields empty, enabled unless
+/// said otherwise; the registry checks what is required).
+fn proxy_spec(object: &Map<String, Value>) -> Result<ProxySpec, ApiError> {
+    Ok(ProxySpec {
+        name: optional_str(object, "name")?.unwrap_or_default(),
+        listen: optional_str(object, "listen")?.unwrap_or_default(),
+        upstream: optional_str(object, "upstream")?.unwrap_or_default(),
+        enabled: optional_bool(object, "enabled")?.unwrap_or(true),
+    })
+}
+
+async fn proxy_show(State(registry): Shared, Path(proxy): ProxyPath) -> ApiResult {
     Ok(Json(registry.get(&proxy).await?.to_json()).into_response())
 }
 
-async fn proxy_update(
-    State(registry): Shared,
-    Path(proxy): Path<String>,
-    body: Bytes,
-) -> ApiResult {
+async fn proxy_update(State(registry): Shared, Path(proxy): ProxyPath, body: Bytes) -> ApiResult {
     // An unknown proxy is 404 before the body is looked at, as in Toxiproxy.
     registry.get(&proxy).await?;
     let object = json_object(&body)?;
@@ -170,12 +169,12 @@ async fn proxy_update(
     Ok(Json(registry.update(&proxy, change).await?.to_json()).into_response())
 }
 
-async fn proxy_delete(State(registry): Shared, Path(proxy): Path<String>) -> ApiResult {
+async fn proxy_delete(State(registry): Shared, Path(proxy): ProxyPath) -> ApiResult {
     registry.remove(&proxy).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn toxic_index(State(registry): Shared, Path(proxy): Path<String>) -> ApiResult {
+async fn toxic_index(State(registry): Shared, Path(proxy): ProxyPath) -> ApiResult {
     let toxics: Vec<Value> = registry
         .toxics(&proxy)
         .await?
@@ -185,11 +184,7 @@ async fn toxic_index(State(registry): Shared, Path(proxy): Path<String>) -> ApiR
     Ok(Json(toxics).into_response())
 }
 
-async fn toxic_create(
-    State(registry): Shared,
-    Path(proxy): Path<String>,
-    body: Bytes,
-) -> ApiResult {
+async fn toxic_create(State(registry): Shared, Path(proxy): ProxyPath, body: Bytes) -> ApiResult {
     registry.get(&proxy).await?;
     let toxic = Toxic::from_create_body(&body)?;
     let toxic = registry.add_toxic(&proxy, toxic).await?;
@@ -197,16 +192,13 @@ async fn toxic_create(
     Ok(Json(toxic.to_json()).into_response())
 }
 
-async fn toxic_show(
-    State(registry): Shared,
-    Path((proxy, toxic)): Path<(String, String)>,
-) -> ApiResult {
+async fn toxic_show(State(registry): Shared, Path((proxy, toxic)): ToxicPath) -> ApiResult {
     Ok(Json(registry.toxic(&proxy, &toxic).await?.to_json()).into_response())
 }
 
 async fn toxic_update(
     State(registry): Shared,
-    Path((proxy, toxic)): Path<(String, String)>,
+    Path((proxy, toxic)): ToxicPath,
     body: Bytes,
 ) -> ApiResult {
     let updated = registry
@@ -215,10 +207,7 @@ async fn toxic_update(
     Ok(Json(updated.to_json()).into_response())
 }
 
-async fn toxic_delete(
-    State(registry): Shared,
-    Path((proxy, toxic)): Path<(String, String)>,
-) -> ApiResult {
+async fn toxic_delete(State(registry): Shared, Path((proxy, toxic)): ToxicPath) -> ApiResult {
     registry.remove_toxic(&proxy, &toxic).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

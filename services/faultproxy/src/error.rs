@@ -38,33 +38,6 @@ impl ApiError {
         )
     }
 
-    pub fn proxy_not_found() -> Self {
-        Self::new("proxy not found", StatusCode::NOT_FOUND)
-    }
-
-    pub fn proxy_exists() -> Self {
-        Self::new("proxy already exists", StatusCode::CONFLICT)
-    }
-
-    pub fn invalid_stream() -> Self {
-        Self::new(
-            "stream was invalid, can be either upstream or downstream",
-            StatusCode::BAD_REQUEST,
-        )
-    }
-
-    pub fn invalid_toxic_type() -> Self {
-        Self::new("invalid toxic type", StatusCode::BAD_REQUEST)
-    }
-
-    pub fn toxic_exists() -> Self {
-        Self::new("toxic already exists", StatusCode::CONFLICT)
-    }
-
-    pub fn toxic_not_found() -> Self {
-        Self::new("toxic not found", StatusCode::NOT_FOUND)
-    }
-
     /// A server-side failure such as a listen address already in use (Toxiproxy: 500).
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::new(detail.to_string(), StatusCode::INTERNAL_SERVER_ERROR)
@@ -73,6 +46,29 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
+}
+
+/// One constructor per row: Toxiproxy's fixed errors, each a message and a status.
+macro_rules! fixed_errors {
+    ($($name:ident = $status:ident, $message:literal;)*) => {
+        impl ApiError {
+            $(
+                #[doc = concat!("`", $message, "`")]
+                pub fn $name() -> Self {
+                    Self::new($message, StatusCode::$status)
+                }
+            )*
+        }
+    };
+}
+
+fixed_errors! {
+    proxy_not_found = NOT_FOUND, "proxy not found";
+    proxy_exists = CONFLICT, "proxy already exists";
+    invalid_stream = BAD_REQUEST, "stream was invalid, can be either upstream or downstream";
+    invalid_toxic_type = BAD_REQUEST, "invalid toxic type";
+    toxic_exists = CONFLICT, "toxic already exists";
+    toxic_not_found = NOT_FOUND, "toxic not found";
 }
 
 impl IntoResponse for ApiError {

@@ -161,10 +161,12 @@ impl ProxyEntry {
         self.publish.send_replace(Arc::new(self.toxics.clone()));
     }
 
-    fn find_toxic(&self, name: &str) -> Option<usize> {
+    /// Where the toxic `name` is in the chain (404 when there is none).
+    fn toxic_index(&self, name: &str) -> Result<usize, ApiError> {
         self.toxics
             .iter()
             .position(|active| active.toxic.name == name)
+            .ok_or_else(ApiError::toxic_not_found)
     }
 }
 
@@ -247,22 +249,14 @@ impl Registry {
         if proxies.contains_key(&spec.name) {
             return Err(ApiError::proxy_exists());
         }
-        let mut entry = ProxyEntry::new(&spec);
-        if spec.enabled {
-            entry.start()?;
-        }
-        let info = entry.info();
-        proxies.insert(spec.name, entry);
-        Ok(info)
+        insert_started(&mut proxies, spec)
     }
 
     /// Toxiproxy's `Proxy.Update`: a new listen or upstream restarts the proxy; `enabled`
     /// starts or stops it. Toxics stay.
     pub async fn update(&self, name: &str, change: ProxyChange) -> Result<ProxyInfo, ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies
-            .get_mut(name)
-            .ok_or_else(ApiError::proxy_not_found)?;
+        let entry = proxy_mut(&mut proxies, name)?;
         let listen = change.listen.unwrap_or_else(|| entry.listen.clone());
         let upstream = change.upstream.unwrap_or_else(|| entry.upstream.clone());
         let enabled = change.enabled.unwrap_or(entry.listening.is_some());
@@ -330,19 +324,15 @@ impl Registry {
     pub async fn toxic(&self, proxy: &str, toxic: &str) -> Result<Toxic, ApiError> {
         let proxies = self.proxies.lock().await;
         let entry = proxies.get(proxy).ok_or_else(ApiError::proxy_not_found)?;
-        let index = entry
-            .find_toxic(toxic)
-            .ok_or_else(ApiError::toxic_not_found)?;
+        let index = entry.toxic_index(toxic)?;
         Ok(entry.toxics[index].toxic.clone())
     }
 
     /// Adds a toxic (409 if the proxy already has one of that name); open connections get it.
     pub async fn add_toxic(&self, proxy: &str, toxic: Toxic) -> Result<Toxic, ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies
-            .get_mut(proxy)
-            .ok_or_else(ApiError::proxy_not_found)?;
-        if entry.find_toxic(&toxic.name).is_some() {
+        let entry = proxy_mut(&mut proxies, proxy)?;
+        if entry.toxic_index(&toxic.name).is_ok() {
             return Err(ApiError::toxic_exists());
         }
         let id = self.next_toxic_id.fetch_add(1, Ordering::Relaxed);
@@ -362,12 +352,8 @@ impl Registry {
         change: impl FnOnce(&Toxic) -> Result<Toxic, ApiError>,
     ) -> Result<Toxic, ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies
-            .get_mut(proxy)
-            .ok_or_else(ApiError::proxy_not_found)?;
-        let index = entry
-            .find_toxic(name)
-            .ok_or_else(ApiError::toxic_not_found)?;
+        let entry = proxy_mut(&mut proxies, proxy)?;
+        let index = entry.toxic_index(name)?;
         let updated = change(&entry.toxics[index].toxic)?;
         let id = self.next_toxic_id.fetch_add(1, Ordering::Relaxed);
         entry.toxics[index] = ActiveToxic {
@@ -380,12 +366,8 @@ impl Registry {
 
     pub async fn remove_toxic(&self, proxy: &str, name: &str) -> Result<(), ApiError> {
         let mut proxies = self.proxies.lock().await;
-        let entry = proxies
-            .get_mut(proxy)
-            .ok_or_else(ApiError::proxy_not_found)?;
-        let index = entry
-            .find_toxic(name)
-            .ok_or_else(ApiError::toxic_not_found)?;
+        let entry = proxy_mut(&mut proxies, proxy)?;
+        let index = entry.toxic_index(name)?;
         entry.toxics.remove(index);
         entry.publish_toxics();
         Ok(())
@@ -398,6 +380,14 @@ impl Registry {
             entry.stop().await;
         }
     }
+}
+
+/// The proxy named `proxy` (404 when there is none).
+fn proxy_mut<'a>(
+    proxies: &'a mut BTreeMap<String, ProxyEntry>,
+    proxy: &str,
+) -> Result<&'a mut ProxyEntry, ApiError> {
+    proxies.get_mut(proxy).ok_or_else(ApiError::proxy_not_found)
 }
 
 fn validate_spec(spec: &ProxySpec) -> Result<(), ApiError> {
@@ -421,6 +411,14 @@ async fn populate_one(
         existing.stop().await;
     }
     resolve_listen(&spec.listen)?;
+    insert_started(proxies, spec)
+}
+
+/// Adds the proxy `spec` describes, listening at once when enabled.
+fn insert_started(
+    proxies: &mut BTreeMap<String, ProxyEntry>,
+    spec: ProxySpec,
+) -> Result<ProxyInfo, ApiError> {
     let mut entry = ProxyEntry::new(&spec);
     if spec.enabled {
         entry.start()?;

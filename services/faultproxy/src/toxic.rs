@@ -258,25 +258,31 @@ pub(crate) fn optional_str(
     object: &Map<String, Value>,
     key: &str,
 ) -> Result<Option<String>, ApiError> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(ApiError::bad_body(format!(
-            "{key} must be a string, got {other}"
-        ))),
-    }
+    optional(object, key, "a string", |value| {
+        value.as_str().map(str::to_string)
+    })
 }
 
 pub(crate) fn optional_bool(
     object: &Map<String, Value>,
     key: &str,
 ) -> Result<Option<bool>, ApiError> {
+    optional(object, key, "a boolean", Value::as_bool)
+}
+
+/// `object[key]` as `pick` reads it: absent and `null` are `None`, any other kind of
+/// value is a 400 that says it must be `kind`.
+fn optional<T>(
+    object: &Map<String, Value>,
+    key: &str,
+    kind: &str,
+    pick: impl Fn(&Value) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(other) => Err(ApiError::bad_body(format!(
-            "{key} must be a boolean, got {other}"
-        ))),
+        Some(value) => pick(value)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_body(format!("{key} must be {kind}, got {value}"))),
     }
 }
 

@@ -4,12 +4,9 @@
 use clap::Parser;
 use testbed_common::config::ServiceConfig;
 
+/// Order Service of the food-delivery chaos testbed.
 #[derive(Parser, Clone, Debug)]
-#[command(
-    name = "order-service",
-    version,
-    about = "Order Service of the food-delivery chaos testbed"
-)]
+#[command(version)]
 pub struct OrderConfig {
     #[command(flatten)]
     pub common: ServiceConfig,

@@ -16,4 +16,4 @@ pub mod startup;
 pub mod store;
 
 pub use config::OrderConfig;
-pub use startup::{DEFAULT_PORT, OrderServer, SERVICE, build};
+pub use startup::{DEFAULT_PORT, SERVICE, build};

@@ -1,17 +1,14 @@
 //! Building the Order Service: kit (with the `payment_fail` switch), clients, the saga,
 //! the recovery loop, routes, server. Tests and the launcher call [`build`] as `main` does.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use contract::ops::PAYMENT_FAIL;
 use testbed_common::Kit;
 use testbed_common::chaos::Chaos;
-use testbed_common::server::{ConnectionLimits, Server, build_app};
+use testbed_common::server::{Server, bind_service};
 use testbed_common::service_auth::ServiceKeys;
 use tokio_util::task::TaskTracker;
-use utoipa::OpenApi;
 
 use crate::clients::http_client;
 use crate::clients::restaurants::RestaurantsClient;
@@ -19,49 +16,14 @@ use crate::clients::users::UsersClient;
 use crate::config::OrderConfig;
 use crate::domain::recovery::Process;
 use crate::domain::saga::Orders;
-use crate::routes::{self, ApiDoc, OrderState};
+use crate::routes::{self, OrderState};
 use crate::store::migration::Migrator;
 
 pub const SERVICE: &str = "order";
 pub const DEFAULT_PORT: u16 = 8003;
 
-/// The bound Order Service: its HTTP server and the sagas it runs in tasks of their own.
-pub struct OrderServer {
-    server: Server,
-    sagas: TaskTracker,
-}
-
-impl OrderServer {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` completes, drains in-flight requests, then waits for the
-    /// sagas still running (their callers may have hung up; each step is bounded by the
-    /// upstream timeout), so no order is left PENDING by a graceful stop.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let served = self.server.run(shutdown).await;
-        self.sagas.close();
-        if !self.sagas.is_empty() {
-            tracing::info!(
-                sagas = self.sagas.len(),
-                "waiting for the sagas still running"
-            );
-        }
-        self.sagas.wait().await;
-        served
-    }
-}
-
 /// Connects storage, runs migrations, starts the recovery loop and binds the listener.
-pub async fn build(config: OrderConfig) -> anyhow::Result<OrderServer> {
-    let addr = SocketAddr::new(
-        config.common.host,
-        config.common.port.unwrap_or(DEFAULT_PORT),
-    );
+pub async fn build(config: OrderConfig) -> anyhow::Result<Server> {
     let chaos = Chaos::builder(SERVICE)
         .switch(PAYMENT_FAIL.name, PAYMENT_FAIL.field, 100)
         .build();
@@ -99,9 +61,17 @@ pub async fn build(config: OrderConfig) -> anyhow::Result<OrderServer> {
         orders,
         kit: kit.clone(),
     };
-    let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
-    let server = Server::bind("order-service", addr, app)
-        .await?
-        .with_limits(ConnectionLimits::from_config(&config.common));
-    Ok(OrderServer { server, sagas })
+    let server = bind_service(&kit, DEFAULT_PORT, routes::router(), state).await?;
+    Ok(server.finishing(finish_sagas(sagas)))
+}
+
+/// Waits for the sagas still running once the server has stopped (their callers may have
+/// hung up; each step is bounded by the upstream timeout), so no order is left PENDING by
+/// a graceful stop.
+async fn finish_sagas(sagas: TaskTracker) {
+    sagas.close();
+    if !sagas.is_empty() {
+        tracing::info!(sagas = sagas.len(), "waiting for the sagas still running");
+    }
+    sagas.wait().await;
 }

@@ -3,12 +3,9 @@
 use clap::Parser;
 use testbed_common::config::ServiceConfig;
 
+/// Restaurant Service of the food-delivery chaos testbed.
 #[derive(Parser, Clone, Debug)]
-#[command(
-    name = "restaurant-service",
-    version,
-    about = "Restaurant Service of the food-delivery chaos testbed"
-)]
+#[command(version)]
 pub struct RestaurantConfig {
     #[command(flatten)]
     pub common: ServiceConfig,

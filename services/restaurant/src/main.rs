@@ -1,17 +1,6 @@
-//! The Restaurant Service binary: SIGTERM/SIGINT handled from the first instruction, then parse
-//! configuration, build the app (a signal meanwhile stops it cleanly), serve until signalled.
-
-use clap::Parser;
-use testbed_common::signals;
+//! The Restaurant Service binary: `testbed_common::signals::run_service` handles SIGTERM/SIGINT
+//! from the first instruction, parses the configuration, builds the app and serves.
 
 fn main() -> anyhow::Result<()> {
-    signals::run(|shutdown| async move {
-        testbed_common::telemetry::init_tracing();
-        let config = restaurant_service::RestaurantConfig::parse();
-        let built = signals::unless_signalled(&shutdown, restaurant_service::build(config)).await?;
-        match built {
-            Some(server) => server.run(shutdown.cancelled_owned()).await,
-            None => Ok(()),
-        }
-    })
+    testbed_common::signals::run_service(restaurant_service::build)
 }

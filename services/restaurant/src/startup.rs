@@ -1,20 +1,18 @@
 //! Building the Restaurant Service: kit (with the `inventory_delay` switch), state, routes,
 //! server. Tests and the launcher call [`build`] exactly as `main` does.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use contract::ops::INVENTORY_DELAY;
 use testbed_common::Kit;
 use testbed_common::chaos::{Chaos, MAX_DELAY_MS};
-use testbed_common::server::{ConnectionLimits, Server, build_app};
+use testbed_common::server::{Server, bind_service};
 use testbed_common::service_auth::ServiceKeys;
-use utoipa::OpenApi;
 
 use crate::config::RestaurantConfig;
 use crate::domain::catalog::Catalog;
 use crate::domain::{Inventory, MenuLocks};
-use crate::routes::{self, ApiDoc, RestaurantState};
+use crate::routes::{self, RestaurantState};
 use crate::store::migration::Migrator;
 
 pub const SERVICE: &str = "restaurant";
@@ -22,10 +20,6 @@ pub const DEFAULT_PORT: u16 = 8002;
 
 /// Connects storage, runs migrations (and the seed), and binds the listener.
 pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
-    let addr = SocketAddr::new(
-        config.common.host,
-        config.common.port.unwrap_or(DEFAULT_PORT),
-    );
     let chaos = Chaos::builder(SERVICE)
         .switch(INVENTORY_DELAY.name, INVENTORY_DELAY.field, MAX_DELAY_MS)
         .build();
@@ -48,8 +42,5 @@ pub async fn build(config: RestaurantConfig) -> anyhow::Result<Server> {
         kit: kit.clone(),
     };
     crate::metrics::register(&kit.metrics, state.inventory.clone());
-    let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
-    Ok(Server::bind("restaurant-service", addr, app)
-        .await?
-        .with_limits(ConnectionLimits::from_config(&config.common)))
+    bind_service(&kit, DEFAULT_PORT, routes::router(), state).await
 }

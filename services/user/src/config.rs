@@ -4,12 +4,9 @@
 use clap::Parser;
 use testbed_common::config::ServiceConfig;
 
+/// User Service of the food-delivery chaos testbed.
 #[derive(Parser, Clone, Debug)]
-#[command(
-    name = "user-service",
-    version,
-    about = "User Service of the food-delivery chaos testbed"
-)]
+#[command(version)]
 pub struct UserConfig {
     #[command(flatten)]
     pub common: ServiceConfig,

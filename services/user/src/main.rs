@@ -1,17 +1,6 @@
-//! The User Service binary: SIGTERM/SIGINT handled from the first instruction, then parse
-//! configuration, build the app (a signal meanwhile stops it cleanly), serve until signalled.
-
-use clap::Parser;
-use testbed_common::signals;
+//! The User Service binary: `testbed_common::signals::run_service` handles SIGTERM/SIGINT
+//! from the first instruction, parses the configuration, builds the app and serves.
 
 fn main() -> anyhow::Result<()> {
-    signals::run(|shutdown| async move {
-        testbed_common::telemetry::init_tracing();
-        let config = user_service::UserConfig::parse();
-        let built = signals::unless_signalled(&shutdown, user_service::build(config)).await?;
-        match built {
-            Some(server) => server.run(shutdown.cancelled_owned()).await,
-            None => Ok(()),
-        }
-    })
+    testbed_common::signals::run_service(user_service::build)
 }

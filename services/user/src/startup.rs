@@ -1,16 +1,13 @@
 //! Building the User Service: kit, state, routes, server. Tests and the launcher call
 //! [`build`] exactly as `main` does.
 
-use std::net::SocketAddr;
-
 use testbed_common::Kit;
 use testbed_common::chaos::Chaos;
-use testbed_common::server::{ConnectionLimits, Server, build_app};
-use utoipa::OpenApi;
+use testbed_common::server::{Server, bind_service};
 
 use crate::config::UserConfig;
 use crate::domain::Accounts;
-use crate::routes::{self, ApiDoc, UserState};
+use crate::routes::{self, UserState};
 use crate::store::migration::Migrator;
 
 pub const SERVICE: &str = "user";
@@ -18,10 +15,6 @@ pub const DEFAULT_PORT: u16 = 8001;
 
 /// Connects storage, runs migrations and binds the listener.
 pub async fn build(config: UserConfig) -> anyhow::Result<Server> {
-    let addr = SocketAddr::new(
-        config.common.host,
-        config.common.port.unwrap_or(DEFAULT_PORT),
-    );
     let chaos = Chaos::builder(SERVICE).build();
     let kit = Kit::init::<Migrator>(SERVICE, config.common.clone(), chaos).await?;
     let state = UserState {
@@ -30,8 +23,5 @@ pub async fn build(config: UserConfig) -> anyhow::Result<Server> {
         trust_x_real_ip: config.trust_x_real_ip,
         kit: kit.clone(),
     };
-    let app = build_app(&kit, ApiDoc::openapi(), routes::router(), state);
-    Ok(Server::bind("user-service", addr, app)
-        .await?
-        .with_limits(ConnectionLimits::from_config(&config.common)))
+    bind_service(&kit, DEFAULT_PORT, routes::router(), state).await
 }

@@ -52,11 +52,9 @@ impl RestaurantClient {
         service_token: &str,
         request_id: Option<&str>,
     ) -> Result<Reservation, ClientError> {
-        let request = self
-            .request(Method::PUT, &format!("/inventory/{menu_id}"))
-            .bearer_auth(service_token)
-            .json(reserve);
-        self.body(with_request_id(request, request_id)).await
+        let path = format!("/inventory/{menu_id}");
+        let request = self.request(Method::PUT, &path).json(reserve);
+        self.signed(request, service_token, request_id).await
     }
 
     /// `POST /inventory/{menuId}/restore`: gives back what an order reserved, signed with
@@ -68,11 +66,21 @@ impl RestaurantClient {
         service_token: &str,
         request_id: Option<&str>,
     ) -> Result<Restoration, ClientError> {
-        let request = self
-            .request(Method::POST, &format!("/inventory/{menu_id}/restore"))
-            .bearer_auth(service_token)
-            .json(restore);
-        self.body(with_request_id(request, request_id)).await
+        let path = format!("/inventory/{menu_id}/restore");
+        let request = self.request(Method::POST, &path).json(restore);
+        self.signed(request, service_token, request_id).await
+    }
+
+    /// Sends a stock call signed with the Order Service's `service_token`, passing the
+    /// caller's request id on.
+    async fn signed<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        service_token: &str,
+        request_id: Option<&str>,
+    ) -> Result<T, ClientError> {
+        let request = with_request_id(request.bearer_auth(service_token), request_id);
+        self.body(request).await
     }
 
     /// `GET /inventory/{menuId}`: one menu's audit figures.

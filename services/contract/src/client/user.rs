@@ -27,20 +27,12 @@ impl UserClient {
         username: &str,
         password: &str,
     ) -> Result<String, ClientError> {
-        let signup = SignupRequest {
-            username: username.to_string(),
-            password: password.to_string(),
-            email: None,
-        };
-        match self.signup(&signup).await {
+        let login = LoginRequest::new(username, password);
+        match self.signup(&login.clone().into()).await {
             Ok(_) => {}
             Err(e) if e.code() == Some("username_taken") => {}
             Err(e) => return Err(e),
         }
-        let login = LoginRequest {
-            username: signup.username,
-            password: signup.password,
-        };
         Ok(self.login(&login).await?.access_token)
     }
 

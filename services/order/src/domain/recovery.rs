@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::FailureReason;
 use super::saga::Orders;
-use super::{FailureReason, OrderStatus};
 use crate::store::{self, Transition, instances};
 
 /// This process, as the liveness table knows it.
@@ -41,23 +41,9 @@ impl Orders {
         for order in store::stale_pending(&self.db.conn, cutoff, BATCH).await? {
             let items = store::items(&self.db.conn, order.id).await?;
             let restored = self.compensate(order.id, &items, None).await;
-            let moved = {
-                let _writer = self.db.write_guard().await;
-                store::transition(
-                    &self.db.conn,
-                    order.id,
-                    Transition {
-                        at: chrono::Utc::now(),
-                        from: OrderStatus::Pending,
-                        to: OrderStatus::Failed,
-                        total: Some(0),
-                        failure_reason: Some(FailureReason::Recovered.code()),
-                        compensation_pending: !restored,
-                        prices: &[],
-                    },
-                )
-                .await?
-            };
+            let reason = FailureReason::Recovered.code();
+            let change = Transition::failed(chrono::Utc::now(), reason, !restored, &[]);
+            let moved = store::transition(&self.db, order.id, change).await?;
             if moved {
                 self.cache.delete(&[super::order_key(order.id)]).await;
                 tracing::warn!(
@@ -120,8 +106,7 @@ impl Orders {
 
     /// Registers `me` as alive now (also the first beat, before any order is placed).
     pub async fn beat(&self, me: &Process) -> anyhow::Result<()> {
-        let _writer = self.db.write_guard().await;
-        instances::beat(&self.db.conn, &me.id, me.started_at, Utc::now()).await?;
+        instances::beat(&self.db, &me.id, me.started_at).await?;
         Ok(())
     }
 

@@ -146,21 +146,18 @@ impl Orders {
         }
         self.check_token(user_id, &token, request_id).await?;
 
-        let inserted = {
-            let _writer = self.db.write_guard().await;
-            store::insert_pending(
-                &self.db.conn,
-                NewOrder {
-                    user_id,
-                    address: body.address.trim(),
-                    phone: &body.phone,
-                    idempotency_key: key,
-                    request_fingerprint: fingerprint,
-                    items: &lines,
-                },
-            )
-            .await?
-        };
+        let inserted = store::insert_pending(
+            &self.db,
+            NewOrder {
+                user_id,
+                address: body.address.trim(),
+                phone: &body.phone,
+                idempotency_key: key,
+                request_fingerprint: fingerprint,
+                items: &lines,
+            },
+        )
+        .await?;
         let Some((order, items)) = inserted else {
             // Another request with the same key won the race: answer its order.
             let existing =
@@ -313,23 +310,12 @@ impl Orders {
     ) -> Result<OrderView, ApiError> {
         let paid_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         let prices = prices_of(&items);
-        let moved = {
-            let _writer = self.db.write_guard().await;
-            store::transition(
-                &self.db.conn,
-                order.id,
-                Transition {
-                    at: paid_at,
-                    from: OrderStatus::Pending,
-                    to: OrderStatus::Paid,
-                    total: Some(total),
-                    failure_reason: None,
-                    compensation_pending: false,
-                    prices: &prices,
-                },
-            )
-            .await?
-        };
+        let moved = store::transition(
+            &self.db,
+            order.id,
+            Transition::paid(paid_at, total, &prices),
+        )
+        .await?;
         if !moved {
             // The recovery loop finished this order first (and gave its stock back).
             tracing::warn!(
@@ -375,23 +361,8 @@ impl Orders {
         let restored = self.compensate(order_id, &items, request_id).await;
         let failed_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         let prices = prices_of(&items[..reserved]);
-        let moved = {
-            let _writer = self.db.write_guard().await;
-            store::transition(
-                &self.db.conn,
-                order_id,
-                Transition {
-                    at: failed_at,
-                    from: OrderStatus::Pending,
-                    to: OrderStatus::Failed,
-                    total: Some(0),
-                    failure_reason: Some(reason.code()),
-                    compensation_pending: !restored,
-                    prices: &prices,
-                },
-            )
-            .await?
-        };
+        let change = Transition::failed(failed_at, reason.code(), !restored, &prices);
+        let moved = store::transition(&self.db, order_id, change).await?;
         tracing::info!(order_id, reason = reason.code(), restored, "order FAILED");
         if !restored {
             self.retry_compensation_later(order_id);
@@ -468,10 +439,7 @@ impl Orders {
         if !self.compensate(order_id, &items, None).await {
             return Ok(false);
         }
-        {
-            let _writer = self.db.write_guard().await;
-            store::compensation_done(&self.db.conn, order_id).await?;
-        }
+        store::compensation_done(&self.db, order_id).await?;
         self.invalidate(order_id).await;
         tracing::info!(order_id, "compensation completed");
         Ok(true)
@@ -488,23 +456,8 @@ impl Orders {
         if order.user_id != user_id {
             return Err(not_yours(order_id));
         }
-        let moved = {
-            let _writer = self.db.write_guard().await;
-            store::transition(
-                &self.db.conn,
-                order_id,
-                Transition {
-                    at: chrono::Utc::now(),
-                    from: OrderStatus::Paid,
-                    to: OrderStatus::Cancelled,
-                    total: None,
-                    failure_reason: None,
-                    compensation_pending: true,
-                    prices: &[],
-                },
-            )
-            .await?
-        };
+        let change = Transition::cancelled(chrono::Utc::now());
+        let moved = store::transition(&self.db, order_id, change).await?;
         if !moved {
             let current = order_view(self.load(order_id).await?);
             return Err(ApiError::conflict(
@@ -519,8 +472,7 @@ impl Orders {
         }
         self.invalidate(order_id).await;
         if self.compensate(order_id, &items, request_id).await {
-            let _writer = self.db.write_guard().await;
-            store::compensation_done(&self.db.conn, order_id).await?;
+            store::compensation_done(&self.db, order_id).await?;
         } else {
             self.retry_compensation_later(order_id);
         }

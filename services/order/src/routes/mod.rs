@@ -3,11 +3,9 @@
 mod orders;
 
 use axum::extract::FromRef;
-use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::auth::JwtKeys;
-use testbed_common::docs::SecurityAddon;
-use utoipa::OpenApi;
+use testbed_common::docs::{SecurityAddon, ServiceDoc};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -30,29 +28,20 @@ const SECURITY: SecurityAddon = SecurityAddon {
     token_url: "http://127.0.0.1:8001/login",
 };
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Order Service",
-        version = "0.1.0",
-        description = "Orders as a saga across the User Service (token validation), the Restaurant \
+/// The service's routes, with what its OpenAPI document says about the service.
+pub fn router() -> OpenApiRouter<OrderState> {
+    ServiceDoc {
+        title: "Order Service",
+        description: "Orders as a saga across the User Service (token validation), the Restaurant \
                        Service (stock) and a simulated payment. Every failure gives the stock back \
                        and ends the order FAILED with a reason; a cancelled PAID order gets its stock \
                        back and ends CANCELLED. Log in at the User Service (`POST /login`) for a \
-                       bearer token."
-    ),
-    tags(
-        (name = "orders", description = "Placing, reading and cancelling orders"),
-        (name = "chaos", description = "Fault injection switches"),
-        (name = "operations", description = "Health, readiness and metrics"),
-    ),
-    components(schemas(ErrorBody)),
-    modifiers(&SECURITY)
-)]
-pub struct ApiDoc;
-
-pub fn router() -> OpenApiRouter<OrderState> {
-    OpenApiRouter::new()
+                       bearer token.",
+        tags: &[
+            ("orders", "Placing, reading and cancelling orders"),
+        ],
+    }
+    .router(SECURITY)
         .routes(routes!(orders::create_order))
         .routes(routes!(orders::order_stats))
         .routes(routes!(orders::get_order))

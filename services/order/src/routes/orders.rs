@@ -8,6 +8,7 @@ use contract::{CreateOrder, ErrorBody, OrderStats, OrderView};
 use testbed_common::auth::BearerUser;
 use testbed_common::cache::cached_json;
 use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::responses::{BearerPathRefused, DatabaseUnavailable, MalformedJson};
 use testbed_common::telemetry::request_id;
 use testbed_common::{ApiError, ApiResult};
 
@@ -16,6 +17,19 @@ use crate::domain::failure;
 use crate::domain::saga::{PlaceOrder, Placed};
 
 pub const TAG: &str = "orders";
+
+testbed_common::error_responses! {
+    /// The order is another user's.
+    OtherUsersOrder = 403, "another user's order";
+    /// No order has the id.
+    NoSuchOrder = 404, "no such order";
+}
+
+testbed_common::response_set! {
+    /// 400, 401, 403 and 404: an owner-only call on an order id, refused for the id, the
+    /// token, the owner or the order.
+    OwnOrderRefused = BearerPathRefused, OtherUsersOrder, NoSuchOrder;
+}
 
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -36,7 +50,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 128;
     responses(
         (status = 201, description = "PAID", body = OrderView),
         (status = 200, description = "replayed: the order an earlier request with this Idempotency-Key created", body = OrderView),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
+        MalformedJson,
         (status = 401, description = "no, invalid or expired token", body = ErrorBody,
             example = json!({"error": "missing_token", "message": "a bearer token is needed: send `Authorization: Bearer <access_token>` from POST /login"})),
         (status = 402, description = "payment declined; order FAILED, stock given back", body = ErrorBody,
@@ -100,10 +114,7 @@ pub async fn create_order(
     responses(
         (status = 200, description = "the order", body = OrderView,
             headers(("X-Cache" = String, description = "HIT or MISS"))),
-        (status = 400, description = "the id is not a number", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
-        (status = 403, description = "another user's order", body = ErrorBody),
-        (status = 404, description = "no such order", body = ErrorBody),
+        OwnOrderRefused,
     ))]
 pub async fn get_order(
     State(state): State<OrderState>,
@@ -123,10 +134,7 @@ pub async fn get_order(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "cancelled", body = OrderView),
-        (status = 400, description = "the id is not a number", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
-        (status = 403, description = "another user's order", body = ErrorBody),
-        (status = 404, description = "no such order", body = ErrorBody),
+        OwnOrderRefused,
         (status = 409, description = "not PAID", body = ErrorBody,
             example = json!({"error": "not_cancellable", "message": "order 42 is CANCELLED and cannot be cancelled; only PAID orders can", "order_id": 42, "status": "CANCELLED"})),
     ))]
@@ -151,7 +159,7 @@ pub async fn cancel_order(
                    can tell orders in flight from orders left behind.",
     responses(
         (status = 200, description = "counts", body = OrderStats),
-        (status = 503, description = "the database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ))]
 pub async fn order_stats(State(state): State<OrderState>) -> ApiResult<Json<OrderStats>> {
     Ok(Json(state.orders.stats().await?))

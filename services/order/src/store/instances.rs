@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{QueryOrder, Set};
+use testbed_common::db::Db;
 
 /// How often a process says it is alive.
 pub const BEAT_EVERY: Duration = Duration::from_millis(250);
@@ -35,13 +36,11 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Registers the process or records its beat (one upsert).
-pub async fn beat(
-    db: &impl ConnectionTrait,
-    id: &str,
-    started_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+/// Registers the process or records its beat now (one upsert, on SQLite under the write
+/// gate; the beat's time is taken once the gate is held).
+pub async fn beat(db: &Db, id: &str, started_at: DateTime<Utc>) -> Result<(), DbErr> {
+    let _writer = db.write_guard().await;
+    let now = Utc::now();
     let row = ActiveModel {
         id: Set(id.to_string()),
         started_at: Set(started_at),
@@ -53,7 +52,7 @@ pub async fn beat(
                 .update_column(Column::BeatAt)
                 .to_owned(),
         )
-        .exec(db)
+        .exec(&db.conn)
         .await?;
     Ok(())
 }

@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use contract::OrderStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+use testbed_common::db::Db;
 
 /// An order with its items.
 pub type OrderWithItems = (orders::Model, Vec<order_items::Model>);
@@ -35,19 +36,21 @@ pub struct NewOrder<'a> {
 }
 
 /// Inserts an order as PENDING with its items, atomically (one statement on PostgreSQL, a
-/// transaction on SQLite), and answers what was written without reading it back. A
-/// repeated idempotency key surfaces as `Ok(None)`.
+/// transaction on SQLite, under the write gate), and answers what was written without
+/// reading it back. A repeated idempotency key surfaces as `Ok(None)`.
 pub async fn insert_pending(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &Db,
     new: NewOrder<'_>,
 ) -> Result<Option<OrderWithItems>, sea_orm::DbErr> {
+    let writer = db.write_guard().await;
     // Microseconds, as PostgreSQL stores them: the answer equals what a read would show.
     let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
-    let inserted = if db.get_database_backend() == DbBackend::Postgres {
-        postgres::insert_pending(db, &new, now).await
+    let inserted = if db.is_sqlite() {
+        insert_pending_step_by_step(&db.conn, &new, now).await
     } else {
-        insert_pending_step_by_step(db, &new, now).await
+        postgres::insert_pending(&db.conn, &new, now).await
     };
+    drop(writer);
     let (order_id, ids) = match inserted {
         Ok(inserted) => inserted,
         Err(e)
@@ -205,21 +208,66 @@ pub struct Transition<'a> {
     pub prices: &'a [(i64, i64)],
 }
 
+impl<'a> Transition<'a> {
+    /// PENDING → PAID at `total`, recording the reserved lines' `prices`.
+    pub fn paid(at: chrono::DateTime<chrono::Utc>, total: i64, prices: &'a [(i64, i64)]) -> Self {
+        Self {
+            at,
+            from: OrderStatus::Pending,
+            to: OrderStatus::Paid,
+            total: Some(total),
+            failure_reason: None,
+            compensation_pending: false,
+            prices,
+        }
+    }
+
+    /// PENDING → FAILED for `reason` (total 0), recording the prices of the lines reserved
+    /// before it failed; `compensation_pending` while stock is still to be given back.
+    pub fn failed(
+        at: chrono::DateTime<chrono::Utc>,
+        reason: &'a str,
+        compensation_pending: bool,
+        prices: &'a [(i64, i64)],
+    ) -> Self {
+        Self {
+            at,
+            from: OrderStatus::Pending,
+            to: OrderStatus::Failed,
+            total: Some(0),
+            failure_reason: Some(reason),
+            compensation_pending,
+            prices,
+        }
+    }
+
+    /// PAID → CANCELLED; its stock is still to be given back.
+    pub fn cancelled(at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            at,
+            from: OrderStatus::Paid,
+            to: OrderStatus::Cancelled,
+            total: None,
+            failure_reason: None,
+            compensation_pending: true,
+            prices: &[],
+        }
+    }
+}
+
 /// Moves an order from one status to another; false when it was not in `from` any more.
 /// With prices and a total on PostgreSQL this is one statement; otherwise the prices, then
-/// the status change.
-pub async fn transition(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    id: i64,
-    change: Transition<'_>,
-) -> Result<bool, sea_orm::DbErr> {
+/// the status change, in a transaction (on SQLite under the write gate).
+pub async fn transition(db: &Db, id: i64, change: Transition<'_>) -> Result<bool, sea_orm::DbErr> {
+    let _writer = db.write_guard().await;
+    let conn = &db.conn;
     if change.prices.is_empty() {
-        return update_status(db, id, &change).await;
+        return update_status(conn, id, &change).await;
     }
-    if db.get_database_backend() == DbBackend::Postgres && change.total.is_some() {
-        return postgres::transition_with_prices(db, id, &change).await;
+    if !db.is_sqlite() && change.total.is_some() {
+        return postgres::transition_with_prices(conn, id, &change).await;
     }
-    let txn = db.begin().await?;
+    let txn = conn.begin().await?;
     for &(item_id, price) in change.prices {
         set_unit_price(&txn, item_id, price).await?;
     }
@@ -251,13 +299,14 @@ async fn update_status(
     Ok(update.exec(db).await?.rows_affected == 1)
 }
 
-/// Marks an order's compensation as done.
-pub async fn compensation_done(db: &impl ConnectionTrait, id: i64) -> Result<(), sea_orm::DbErr> {
+/// Marks an order's compensation as done (on SQLite under the write gate).
+pub async fn compensation_done(db: &Db, id: i64) -> Result<(), sea_orm::DbErr> {
+    let _writer = db.write_guard().await;
     orders::Entity::update_many()
         .col_expr(orders::Column::CompensationPending, Expr::value(false))
         .col_expr(orders::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
         .filter(orders::Column::Id.eq(id))
-        .exec(db)
+        .exec(&db.conn)
         .await?;
     Ok(())
 }
@@ -268,23 +317,29 @@ pub async fn stale_pending(
     older_than: chrono::DateTime<chrono::Utc>,
     limit: u64,
 ) -> Result<Vec<orders::Model>, sea_orm::DbErr> {
-    orders::Entity::find()
-        .filter(orders::Column::Status.eq(OrderStatus::Pending.as_str()))
-        .filter(orders::Column::CreatedAt.lt(older_than))
-        .order_by_asc(orders::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    let pending = orders::Column::Status.eq(OrderStatus::Pending.as_str());
+    let stale = orders::Column::CreatedAt.lt(older_than);
+    oldest_orders(db, pending.and(stale), limit).await
 }
 
-/// Settled orders whose stock still has to be given back.
+/// Settled orders whose stock still has to be given back, oldest first.
 pub async fn pending_compensations(
     db: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<Vec<orders::Model>, sea_orm::DbErr> {
+    let owed = orders::Column::CompensationPending.eq(true);
+    let settled = orders::Column::Status.ne(OrderStatus::Pending.as_str());
+    oldest_orders(db, owed.and(settled), limit).await
+}
+
+/// Up to `limit` orders that meet `condition`, oldest first.
+async fn oldest_orders(
+    db: &impl ConnectionTrait,
+    condition: sea_orm::sea_query::SimpleExpr,
+    limit: u64,
+) -> Result<Vec<orders::Model>, sea_orm::DbErr> {
     orders::Entity::find()
-        .filter(orders::Column::CompensationPending.eq(true))
-        .filter(orders::Column::Status.ne(OrderStatus::Pending.as_str()))
+        .filter(condition)
         .order_by_asc(orders::Column::Id)
         .limit(limit)
         .all(db)

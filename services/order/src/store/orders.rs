@@ -24,16 +24,8 @@ pub struct Model {
     pub updated_at: ChronoDateTimeUtc,
 }
 
+/// Nothing is read through this table's relations; the other side declares the link.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::order_items::Entity")]
-    Items,
-}
-
-impl Related<super::order_items::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Items.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -58,13 +58,7 @@ pub async fn insert_pending(
         values.push(quantity.into());
     }
     let sql = insert_pending_sql(new.items.len());
-    let rows = db
-        .query_all(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?;
+    let rows = db.query_all(postgres(sql, values)).await?;
     let mut order_id = None;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
@@ -133,18 +127,17 @@ pub async fn transition_with_prices(
         values.push(price.into());
     }
     let sql = transition_sql(change.prices.len(), change.failure_reason.is_some());
-    let row = db
-        .query_one(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?;
+    let row = db.query_one(postgres(sql, values)).await?;
     let moved = match row {
         Some(row) => row.try_get::<i64>("", "moved")?,
         None => 0,
     };
     Ok(moved == 1)
+}
+
+/// A PostgreSQL statement with its values.
+fn postgres(sql: String, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 #[cfg(test)]

@@ -63,18 +63,15 @@ impl Catalog {
             .ok_or_else(|| {
                 ApiError::not_found(format!("restaurant {restaurant_id} does not exist"))
             })?;
-        let menu = {
-            let _writer = self.db.write_guard().await;
-            store::insert_menu(
-                &self.db.conn,
-                restaurant_id,
-                name,
-                request.description.as_deref(),
-                request.price,
-                request.stock,
-            )
-            .await?
-        };
+        let menu = store::insert_menu(
+            &self.db,
+            restaurant_id,
+            name,
+            request.description.as_deref(),
+            request.price,
+            request.stock,
+        )
+        .await?;
         self.cache.delete(&[MENUS_KEY.to_string()]).await;
         Ok(menu_detail(menu, Some(restaurant)))
     }

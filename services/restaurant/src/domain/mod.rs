@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use contract::{Reservation, Restoration, StockAudit};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use testbed_common::ApiError;
 use testbed_common::cache::Cache;
 use testbed_common::chaos::Switch;
@@ -88,7 +88,8 @@ impl Inventory {
     }
 
     /// Runs `work` with the menu row exclusively held (404 when it does not exist), the
-    /// injected delay spent inside the hold, in one transaction committed on success.
+    /// injected delay spent inside the hold, in one write transaction committed on success
+    /// (`store` takes the SQLite write gate around it).
     async fn with_menu_locked<T, F>(&self, menu_id: i64, work: F) -> Result<T, ApiError>
     where
         F: for<'t> AsyncFnOnce(&'t DatabaseTransaction, menus::Model) -> Result<T, ApiError>,
@@ -102,20 +103,17 @@ impl Inventory {
         if sqlite_lock.is_some() && !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let _writer = self.db.write_guard().await;
-        let txn = self.db.conn.begin().await?;
-        let result = async {
-            let menu = store::lock_menu(&txn, menu_id)
+        store::in_write_transaction(&self.db, async |txn| {
+            let menu = store::lock_menu(txn, menu_id)
                 .await?
                 .ok_or_else(|| menu_not_found(menu_id))?;
             if sqlite_lock.is_none() && !delay.is_zero() {
                 // PostgreSQL: the row lock is held now, so the delay shows contention.
                 tokio::time::sleep(delay).await;
             }
-            work(&txn, menu).await
-        }
-        .await;
-        finish(txn, result).await
+            work(txn, menu).await
+        })
+        .await
     }
 
     /// Takes `quantity` from a menu's stock for an order (idempotent per order and menu).
@@ -254,21 +252,6 @@ impl Inventory {
         .await?;
         self.invalidate_menu(menu_id).await;
         Ok(())
-    }
-}
-
-async fn finish<T>(txn: DatabaseTransaction, result: Result<T, ApiError>) -> Result<T, ApiError> {
-    match result {
-        Ok(value) => {
-            txn.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            // Rolling back a failed business rule is the normal path; a failed rollback is
-            // harmless too (the connection drops the transaction).
-            let _ = txn.rollback().await;
-            Err(e)
-        }
     }
 }
 

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use contract::{CreateMenuRequest, ErrorBody, MenuDetail, SetStockRequest, StockAudit};
 use testbed_common::ApiResult;
 use testbed_common::extract::{ApiJson, ApiPath};
+use testbed_common::responses::AdminJsonRefused;
 
-use super::RestaurantState;
+use super::{NoSuchMenu, RestaurantState};
 
 pub const TAG: &str = "admin";
 
@@ -19,8 +20,7 @@ pub const TAG: &str = "admin";
     request_body = CreateMenuRequest,
     responses(
         (status = 201, description = "created", body = MenuDetail),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
-        (status = 401, description = "admin token required", body = ErrorBody),
+        AdminJsonRefused,
         (status = 404, description = "no such restaurant", body = ErrorBody),
         (status = 422, description = "empty name, negative price or stock", body = ErrorBody),
     ))]
@@ -40,9 +40,8 @@ pub async fn create_menu(
     request_body = SetStockRequest,
     responses(
         (status = 200, description = "the menu's fresh audit figures", body = StockAudit),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
-        (status = 401, description = "admin token required", body = ErrorBody),
-        (status = 404, description = "no such menu", body = ErrorBody),
+        AdminJsonRefused,
+        NoSuchMenu,
         (status = 422, description = "stock out of range", body = ErrorBody),
     ))]
 pub async fn set_stock(

@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use contract::{ErrorBody, MenuDetail, MenuSummary, RestaurantView};
+use contract::{MenuDetail, MenuSummary, RestaurantView};
 use testbed_common::ApiResult;
 use testbed_common::cache::cached_json;
 use testbed_common::extract::ApiPath;
+use testbed_common::responses::{DatabaseUnavailable, IdNotANumber};
 
-use super::RestaurantState;
+use super::{NoSuchMenu, RestaurantState};
 
 pub const TAG: &str = "menus";
 
@@ -16,7 +17,7 @@ pub const TAG: &str = "menus";
 #[utoipa::path(get, path = "/restaurants", tag = TAG,
     description = "Every restaurant.",
     responses((status = 200, description = "restaurants", body = [RestaurantView]),
-              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+              DatabaseUnavailable))]
 pub async fn list_restaurants(
     State(state): State<RestaurantState>,
 ) -> ApiResult<Json<Vec<RestaurantView>>> {
@@ -29,7 +30,7 @@ pub async fn list_restaurants(
                    header `X-Cache` says HIT or MISS. A stock change removes the cached list.",
     responses((status = 200, description = "menus", body = [MenuSummary],
                 headers(("X-Cache" = String, description = "HIT or MISS"))),
-              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+              DatabaseUnavailable))]
 pub async fn list_menus(State(state): State<RestaurantState>) -> ApiResult<Response> {
     let (bytes, status) = state.catalog.menus().await?;
     Ok(cached_json(bytes, status))
@@ -42,9 +43,9 @@ pub async fn list_menus(State(state): State<RestaurantState>) -> ApiResult<Respo
     params(("id" = i64, Path, description = "menu id")),
     responses((status = 200, description = "the menu", body = MenuDetail,
                 headers(("X-Cache" = String, description = "HIT or MISS"))),
-              (status = 400, description = "the id is not a number", body = ErrorBody),
-              (status = 404, description = "no such menu", body = ErrorBody),
-              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+              IdNotANumber,
+              NoSuchMenu,
+              DatabaseUnavailable))]
 pub async fn get_menu(
     State(state): State<RestaurantState>,
     ApiPath(id): ApiPath<i64>,

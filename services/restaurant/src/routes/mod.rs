@@ -4,17 +4,19 @@ mod admin;
 mod inventory;
 mod menus;
 
-use axum::extract::FromRef;
-use contract::ErrorBody;
 use testbed_common::Kit;
-use testbed_common::docs::ServiceTokenAddon;
+use testbed_common::docs::{ServiceDoc, ServiceTokenAddon};
 use testbed_common::service_auth::ServiceKeys;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::Inventory;
 use crate::domain::catalog::Catalog;
+
+testbed_common::error_responses! {
+    /// No menu has the id (the routes on one menu).
+    NoSuchMenu = 404, "no such menu";
+}
 
 /// State of the Restaurant Service handlers.
 #[derive(Clone)]
@@ -26,44 +28,30 @@ pub struct RestaurantState {
     pub service_keys: ServiceKeys,
 }
 
-impl FromRef<RestaurantState> for ServiceKeys {
-    fn from_ref(state: &RestaurantState) -> Self {
-        state.service_keys.clone()
-    }
-}
-
-const SERVICE_TOKEN: ServiceTokenAddon = ServiceTokenAddon;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Restaurant Service",
-        version = "0.1.0",
-        description = "Restaurants, menus (cached: list 10 s, detail 30 s, `X-Cache: HIT|MISS`) and \
+/// The service's routes, with what its OpenAPI document says about the service.
+pub fn router() -> OpenApiRouter<RestaurantState> {
+    ServiceDoc {
+        title: "Restaurant Service",
+        description: "Restaurants, menus (cached: list 10 s, detail 30 s, `X-Cache: HIT|MISS`) and \
                        stock. Stock changes run under a pessimistic row lock and are written to an \
                        inventory ledger, idempotent per order, so anyone can check \
-                       stock = initial − reserved + restored."
-    ),
-    tags(
-        (name = "menus", description = "Restaurants and menus (cached reads)"),
-        (name = "inventory", description = "Stock reservations, compensation and audit"),
-        (name = "admin", description = "Scenario setup: create menus, set stock (admin token when configured)"),
-        (name = "chaos", description = "Fault injection switches"),
-        (name = "operations", description = "Health, readiness and metrics"),
-    ),
-    components(schemas(ErrorBody)),
-    modifiers(&SERVICE_TOKEN)
-)]
-pub struct ApiDoc;
-
-pub fn router() -> OpenApiRouter<RestaurantState> {
-    OpenApiRouter::new()
-        .routes(routes!(menus::list_restaurants))
-        .routes(routes!(menus::list_menus))
-        .routes(routes!(menus::get_menu))
-        .routes(routes!(inventory::audit_all))
-        .routes(routes!(inventory::audit_one, inventory::reserve))
-        .routes(routes!(inventory::restore))
-        .routes(routes!(admin::create_menu))
-        .routes(routes!(admin::set_stock))
+                       stock = initial − reserved + restored.",
+        tags: &[
+            ("menus", "Restaurants and menus (cached reads)"),
+            ("inventory", "Stock reservations, compensation and audit"),
+            (
+                "admin",
+                "Scenario setup: create menus, set stock (admin token when configured)",
+            ),
+        ],
+    }
+    .router(ServiceTokenAddon)
+    .routes(routes!(menus::list_restaurants))
+    .routes(routes!(menus::list_menus))
+    .routes(routes!(menus::get_menu))
+    .routes(routes!(inventory::audit_all))
+    .routes(routes!(inventory::audit_one, inventory::reserve))
+    .routes(routes!(inventory::restore))
+    .routes(routes!(admin::create_menu))
+    .routes(routes!(admin::set_stock))
 }

@@ -8,9 +8,14 @@ pub mod restaurants;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    TransactionTrait,
 };
+use testbed_common::db::Db;
+
+/// What a query answers: its value, or the database's error.
+pub type DbResult<T> = Result<T, DbErr>;
 
 /// Ledger entry kinds.
 pub const RESERVE: &str = "reserve";
@@ -23,12 +28,32 @@ pub struct LedgerTotals {
     pub restored: i64,
 }
 
-/// A menu row, locked for update (`FOR UPDATE` on PostgreSQL; SQLite callers serialize
-/// writers themselves).
-pub async fn lock_menu(
-    db: &impl ConnectionTrait,
-    menu_id: i64,
-) -> Result<Option<menus::Model>, sea_orm::DbErr> {
+/// Runs `work` in one write transaction, committed when it succeeds and rolled back when it
+/// fails; on SQLite the whole transaction holds the write gate.
+pub async fn in_write_transaction<T, E, F>(db: &Db, work: F) -> Result<T, E>
+where
+    E: From<DbErr>,
+    F: for<'t> AsyncFnOnce(&'t DatabaseTransaction) -> Result<T, E>,
+{
+    let _writer = db.write_guard().await;
+    let txn = db.conn.begin().await?;
+    match work(&txn).await {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // Rolling back a failed business rule is the normal path; a failed rollback is
+            // harmless too (the connection drops the transaction).
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// A menu row, locked for update (`FOR UPDATE` on PostgreSQL; on SQLite the write gate of
+/// [`in_write_transaction`] serializes writers instead).
+pub async fn lock_menu(db: &impl ConnectionTrait, menu_id: i64) -> DbResult<Option<menus::Model>> {
     menus::Entity::find_by_id(menu_id)
         .lock_exclusive()
         .one(db)
@@ -38,7 +63,7 @@ pub async fn lock_menu(
 pub async fn find_menu(
     db: &impl ConnectionTrait,
     menu_id: i64,
-) -> Result<Option<(menus::Model, Option<restaurants::Model>)>, sea_orm::DbErr> {
+) -> DbResult<Option<(menus::Model, Option<restaurants::Model>)>> {
     menus::Entity::find_by_id(menu_id)
         .find_also_related(restaurants::Entity)
         .one(db)
@@ -47,7 +72,7 @@ pub async fn find_menu(
 
 pub async fn all_menus(
     db: &impl ConnectionTrait,
-) -> Result<Vec<(menus::Model, Option<restaurants::Model>)>, sea_orm::DbErr> {
+) -> DbResult<Vec<(menus::Model, Option<restaurants::Model>)>> {
     menus::Entity::find()
         .find_also_related(restaurants::Entity)
         .order_by_asc(menus::Column::Id)
@@ -55,9 +80,7 @@ pub async fn all_menus(
         .await
 }
 
-pub async fn all_restaurants(
-    db: &impl ConnectionTrait,
-) -> Result<Vec<restaurants::Model>, sea_orm::DbErr> {
+pub async fn all_restaurants(db: &impl ConnectionTrait) -> DbResult<Vec<restaurants::Model>> {
     restaurants::Entity::find()
         .order_by_asc(restaurants::Column::Id)
         .all(db)
@@ -76,7 +99,7 @@ pub async fn order_entries(
     db: &impl ConnectionTrait,
     menu_id: i64,
     order_id: i64,
-) -> Result<OrderEntries, sea_orm::DbErr> {
+) -> DbResult<OrderEntries> {
     let rows = ledger::Entity::find()
         .filter(ledger::Column::MenuId.eq(menu_id))
         .filter(ledger::Column::OrderId.eq(order_id))
@@ -124,7 +147,7 @@ pub async fn reserve_in_one_call(
     menu_id: i64,
     order_id: Option<i64>,
     quantity: i64,
-) -> Result<ReserveOutcome, sea_orm::DbErr> {
+) -> DbResult<ReserveOutcome> {
     let row = db
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -134,7 +157,7 @@ pub async fn reserve_in_one_call(
         .await?
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("reserve_stock returned no row".into()))?;
     let outcome: String = row.try_get("", "outcome")?;
-    let number = |column: &str| -> Result<i64, sea_orm::DbErr> {
+    let number = |column: &str| -> DbResult<i64> {
         Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
     };
     Ok(match outcome.as_str() {
@@ -161,11 +184,7 @@ pub async fn reserve_in_one_call(
 }
 
 /// Adds `delta` to a menu's stock.
-pub async fn add_stock(
-    db: &impl ConnectionTrait,
-    menu_id: i64,
-    delta: i64,
-) -> Result<(), sea_orm::DbErr> {
+pub async fn add_stock(db: &impl ConnectionTrait, menu_id: i64, delta: i64) -> DbResult<()> {
     menus::Entity::update_many()
         .col_expr(
             menus::Column::Stock,
@@ -183,7 +202,7 @@ pub async fn insert_ledger(
     order_id: Option<i64>,
     kind: &str,
     quantity: i64,
-) -> Result<ledger::Model, sea_orm::DbErr> {
+) -> DbResult<ledger::Model> {
     ledger::ActiveModel {
         menu_id: Set(menu_id),
         order_id: Set(order_id),
@@ -200,7 +219,7 @@ pub async fn insert_ledger(
 pub async fn ledger_totals(
     db: &impl ConnectionTrait,
     menu_id: Option<i64>,
-) -> Result<Vec<(i64, LedgerTotals)>, sea_orm::DbErr> {
+) -> DbResult<Vec<(i64, LedgerTotals)>> {
     #[derive(FromQueryResult)]
     struct Row {
         menu_id: i64,
@@ -233,15 +252,16 @@ pub async fn ledger_totals(
     Ok(totals.into_iter().collect())
 }
 
+/// A new menu whose accounting starts at its stock (on SQLite under the write gate).
 pub async fn insert_menu(
-    db: &impl ConnectionTrait,
+    db: &Db,
     restaurant_id: i64,
     name: &str,
     description: Option<&str>,
     price: i64,
     stock: i64,
-) -> Result<menus::Model, sea_orm::DbErr> {
-    menus::ActiveModel {
+) -> DbResult<menus::Model> {
+    let menu = menus::ActiveModel {
         restaurant_id: Set(restaurant_id),
         name: Set(name.to_string()),
         description: Set(description.map(str::to_string)),
@@ -249,24 +269,20 @@ pub async fn insert_menu(
         stock: Set(stock),
         initial_stock: Set(stock),
         ..Default::default()
-    }
-    .insert(db)
-    .await
+    };
+    let _writer = db.write_guard().await;
+    menu.insert(&db.conn).await
 }
 
 pub async fn find_restaurant(
     db: &impl ConnectionTrait,
     id: i64,
-) -> Result<Option<restaurants::Model>, sea_orm::DbErr> {
+) -> DbResult<Option<restaurants::Model>> {
     restaurants::Entity::find_by_id(id).one(db).await
 }
 
 /// Sets a menu's stock and starts its accounting afresh: initial = stock, ledger emptied.
-pub async fn reset_stock(
-    db: &impl ConnectionTrait,
-    menu_id: i64,
-    stock: i64,
-) -> Result<(), sea_orm::DbErr> {
+pub async fn reset_stock(db: &impl ConnectionTrait, menu_id: i64, stock: i64) -> DbResult<()> {
     ledger::Entity::delete_many()
         .filter(ledger::Column::MenuId.eq(menu_id))
         .exec(db)

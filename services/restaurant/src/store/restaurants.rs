@@ -12,16 +12,8 @@ pub struct Model {
     pub address: String,
 }
 
+/// Nothing is read through this table's relations; the other side declares the link.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::menus::Entity")]
-    Menus,
-}
-
-impl Related<super::menus::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Menus.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

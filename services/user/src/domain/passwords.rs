@@ -204,13 +204,15 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        assert!(
-            hasher
-                .verify("correct horse".into(), hash.clone())
-                .await
-                .unwrap()
-        );
-        assert!(!hasher.verify("wrong horse".into(), hash).await.unwrap());
+        assert_verifies_only(&hasher, "correct horse", hash).await;
+    }
+
+    /// `stored` verifies `password`, and refuses another one.
+    async fn assert_verifies_only(hasher: &PasswordHasher, password: &str, stored: String) {
+        let right = hasher.verify(password.into(), stored.clone()).await;
+        assert!(right.unwrap(), "`{password}` verifies against {stored}");
+        let wrong = hasher.verify(format!("not {password}"), stored).await;
+        assert!(!wrong.unwrap(), "another password does not");
     }
 
     #[tokio::test]
@@ -221,13 +223,7 @@ mod tests {
             .unwrap()
             .to_string();
         let hasher = PasswordHasher::start(1, 4).unwrap();
-        assert!(
-            hasher
-                .verify("an older hash".into(), stored.clone())
-                .await
-                .unwrap()
-        );
-        assert!(!hasher.verify("another".into(), stored).await.unwrap());
+        assert_verifies_only(&hasher, "an older hash", stored).await;
     }
 
     #[tokio::test]

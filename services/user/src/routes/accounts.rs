@@ -6,9 +6,23 @@ use axum::http::{StatusCode, header};
 use contract::{ErrorBody, LoginRequest, LoginResponse, SignupRequest, UserProfile};
 use testbed_common::auth::BearerUser;
 use testbed_common::extract::{ApiJson, ApiPath, ClientAddr};
+use testbed_common::responses::{BearerPathRefused, MalformedJson};
 use testbed_common::{ApiError, ApiResult};
 
 use super::{TAG, UserState};
+
+testbed_common::error_responses! {
+    /// The body is sent as neither JSON nor (login only) the OAuth2 password form.
+    UnsupportedBody = 415, "not JSON (login also takes the OAuth2 password form)";
+    /// The password hashing pool is full.
+    HashingPoolFull = 503, "the password hashing pool is full; retry after `Retry-After`";
+}
+
+testbed_common::response_set! {
+    /// 400, 415 and 503: signup and login, which both hash a password, refused before the
+    /// credentials are looked at: an unreadable body, or no room to hash.
+    PasswordCallRefused = MalformedJson, UnsupportedBody, HashingPoolFull;
+}
 
 /// Create an account.
 #[utoipa::path(post, path = "/signup", tag = TAG,
@@ -16,12 +30,10 @@ use super::{TAG, UserState};
     request_body = SignupRequest,
     responses(
         (status = 201, description = "created", body = UserProfile),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
         (status = 409, description = "the name is taken", body = ErrorBody,
             example = json!({"error": "username_taken", "message": "the user name `kim` is taken"})),
-        (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "empty or over-long name, short password, bad email", body = ErrorBody),
-        (status = 503, description = "the password hashing pool is full; retry after `Retry-After`", body = ErrorBody),
+        PasswordCallRefused,
     ))]
 pub async fn signup(
     State(state): State<UserState>,
@@ -42,11 +54,10 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let is_form = req.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(b"application/x-www-form-urlencoded")
+        });
         if is_form {
             let axum::Form(body) = axum::Form::<LoginRequest>::from_request(req, state)
                 .await
@@ -78,12 +89,11 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     )),
     responses(
         (status = 200, description = "logged in", body = LoginResponse),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
         (status = 401, description = "wrong name or password", body = ErrorBody,
             example = json!({"error": "invalid_credentials", "message": "wrong user name or password"})),
         (status = 422, description = "missing fields", body = ErrorBody),
         (status = 429, description = "too many attempts for this name, or failures from this address", body = ErrorBody),
-        (status = 503, description = "the password hashing pool is full; retry after `Retry-After`", body = ErrorBody),
+        PasswordCallRefused,
     ))]
 pub async fn login(
     State(state): State<UserState>,
@@ -110,8 +120,7 @@ pub async fn login(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "the profile", body = UserProfile),
-        (status = 400, description = "the id is not a number", body = ErrorBody),
-        (status = 401, description = "no, invalid or expired token", body = ErrorBody),
+        BearerPathRefused,
         (status = 404, description = "no such user", body = ErrorBody),
     ))]
 pub async fn get_user(

@@ -4,11 +4,9 @@ mod accounts;
 mod validate;
 
 use axum::extract::FromRef;
-use contract::ErrorBody;
 use testbed_common::Kit;
 use testbed_common::auth::JwtKeys;
-use testbed_common::docs::SecurityAddon;
-use utoipa::OpenApi;
+use testbed_common::docs::{SecurityAddon, ServiceDoc};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,29 +33,18 @@ const SECURITY: SecurityAddon = SecurityAddon {
     token_url: "/login",
 };
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "User Service",
-        version = "0.1.0",
-        description = "Accounts, login (JWT, HS256) and token validation for the food-delivery \
-                       chaos testbed. The Order Service calls `POST /validate` at order time; \
-                       `?delay=ms` on that call and the `/chaos` switches inject faults."
-    ),
-    tags(
-        (name = "users", description = "Accounts and tokens"),
-        (name = "chaos", description = "Fault injection switches"),
-        (name = "operations", description = "Health, readiness and metrics"),
-    ),
-    components(schemas(ErrorBody)),
-    modifiers(&SECURITY)
-)]
-pub struct ApiDoc;
-
+/// The service's routes, with what its OpenAPI document says about the service.
 pub fn router() -> OpenApiRouter<UserState> {
-    OpenApiRouter::new()
-        .routes(routes!(accounts::signup))
-        .routes(routes!(accounts::login))
-        .routes(routes!(accounts::get_user))
-        .routes(routes!(validate::validate))
+    ServiceDoc {
+        title: "User Service",
+        description: "Accounts, login (JWT, HS256) and token validation for the food-delivery \
+                       chaos testbed. The Order Service calls `POST /validate` at order time; \
+                       `?delay=ms` on that call and the `/chaos` switches inject faults.",
+        tags: &[("users", "Accounts and tokens")],
+    }
+    .router(SECURITY)
+    .routes(routes!(accounts::signup))
+    .routes(routes!(accounts::login))
+    .routes(routes!(accounts::get_user))
+    .routes(routes!(validate::validate))
 }

@@ -11,13 +11,6 @@ use user_service::UserConfig;
 
 use crate::app::spawn;
 
-fn credentials(username: &str, password: &str) -> LoginRequest {
-    LoginRequest {
-        username: username.to_string(),
-        password: password.to_string(),
-    }
-}
-
 async fn account_flow(backend: Backend) {
     let app = spawn(backend).await;
     let name = unique("kim");
@@ -47,13 +40,13 @@ async fn account_flow(backend: Backend) {
 
     let wrong = app
         .client
-        .login(&credentials(&name, "wrong-pass"))
+        .login(&LoginRequest::new(&name, "wrong-pass"))
         .await
         .expect_err("wrong password");
     assert_eq!(wrong.status(), Some(StatusCode::UNAUTHORIZED));
     let unknown = app
         .client
-        .login(&credentials(&unique("ghost"), "wrong-pass"))
+        .login(&LoginRequest::new(&unique("ghost"), "wrong-pass"))
         .await
         .expect_err("unknown name");
     assert_eq!(unknown.status(), Some(StatusCode::UNAUTHORIZED));
@@ -65,7 +58,7 @@ async fn account_flow(backend: Backend) {
 
     let login = app
         .client
-        .login(&credentials(&name, "s3cret-pass"))
+        .login(&LoginRequest::new(&name, "s3cret-pass"))
         .await
         .expect("logged in");
     assert_eq!(login.token_type, "bearer");
