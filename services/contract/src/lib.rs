@@ -17,7 +17,9 @@ pub mod order;
 pub mod restaurant;
 pub mod user;
 
-pub use client::{Answer, ClientError, OrderClient, RestaurantClient, ServiceClient, UserClient};
+pub use client::{
+    Answer, ClientError, OrderClient, RestaurantClient, ServiceClient, StockCaller, UserClient,
+};
 pub use error::ErrorBody;
 pub use ops::{ChaosSnapshot, DelayRequest, ErrorRequest, Health, Readiness, SwitchName};
 pub use order::{

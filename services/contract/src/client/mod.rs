@@ -52,7 +52,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use order::OrderClient;
-pub use restaurant::RestaurantClient;
+pub use restaurant::{RestaurantClient, StockCaller};
 pub use user::UserClient;
 
 use crate::error::ErrorBody;

@@ -43,44 +43,18 @@ impl RestaurantClient {
         self.body(request).await
     }
 
-    /// `PUT /inventory/{menuId}`: takes stock for an order, signed with the Order
-    /// Service's `service_token`.
-    pub async fn reserve_stock(
-        &self,
-        menu_id: i64,
-        reserve: &ReserveRequest,
-        service_token: &str,
-        request_id: Option<&str>,
-    ) -> Result<Reservation, ClientError> {
-        let path = format!("/inventory/{menu_id}");
-        let request = self.request(Method::PUT, &path).json(reserve);
-        self.signed(request, service_token, request_id).await
-    }
-
-    /// `POST /inventory/{menuId}/restore`: gives back what an order reserved, signed with
-    /// the Order Service's `service_token`.
-    pub async fn restore_stock(
-        &self,
-        menu_id: i64,
-        restore: &RestoreRequest,
-        service_token: &str,
-        request_id: Option<&str>,
-    ) -> Result<Restoration, ClientError> {
-        let path = format!("/inventory/{menu_id}/restore");
-        let request = self.request(Method::POST, &path).json(restore);
-        self.signed(request, service_token, request_id).await
-    }
-
-    /// Sends a stock call signed with the Order Service's `service_token`, passing the
-    /// caller's request id on.
-    async fn signed<T: serde::de::DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-        service_token: &str,
-        request_id: Option<&str>,
-    ) -> Result<T, ClientError> {
-        let request = with_request_id(request.bearer_auth(service_token), request_id);
-        self.body(request).await
+    /// The stock calls (reserve, restore), signed with the Order Service's `service_token`
+    /// and passing the caller's request id on.
+    pub fn stock_caller<'a>(
+        &'a self,
+        service_token: &'a str,
+        request_id: Option<&'a str>,
+    ) -> StockCaller<'a> {
+        StockCaller {
+            client: self,
+            service_token,
+            request_id,
+        }
     }
 
     /// `GET /inventory/{menuId}`: one menu's audit figures.
@@ -92,5 +66,50 @@ impl RestaurantClient {
     /// `GET /inventory`: every menu's audit figures.
     pub async fn inventories(&self) -> Result<Vec<StockAudit>, ClientError> {
         self.body(self.request(Method::GET, "/inventory")).await
+    }
+}
+
+/// The Restaurant Service's stock calls as the Order Service makes them: every call carries
+/// its service token and the caller's request id (from [`RestaurantClient::stock_caller`]).
+pub struct StockCaller<'a> {
+    client: &'a RestaurantClient,
+    service_token: &'a str,
+    request_id: Option<&'a str>,
+}
+
+impl StockCaller<'_> {
+    /// `PUT /inventory/{menuId}`: takes stock for an order.
+    pub async fn reserve(
+        &self,
+        menu_id: i64,
+        reserve: &ReserveRequest,
+    ) -> Result<Reservation, ClientError> {
+        self.send(Method::PUT, &format!("/inventory/{menu_id}"), reserve)
+            .await
+    }
+
+    /// `POST /inventory/{menuId}/restore`: gives back what an order reserved.
+    pub async fn restore(
+        &self,
+        menu_id: i64,
+        restore: &RestoreRequest,
+    ) -> Result<Restoration, ClientError> {
+        self.send(
+            Method::POST,
+            &format!("/inventory/{menu_id}/restore"),
+            restore,
+        )
+        .await
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let request = self.client.request(method, path).json(body);
+        let request = with_request_id(request.bearer_auth(self.service_token), self.request_id);
+        self.client.body(request).await
     }
 }

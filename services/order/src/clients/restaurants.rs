@@ -64,7 +64,8 @@ impl RestaurantsClient {
         };
         let reservation = self
             .client
-            .reserve_stock(menu_id, &reserve, &self.token()?, request_id)
+            .stock_caller(&self.token()?, request_id)
+            .reserve(menu_id, &reserve)
             .await
             .map_err(|e| upstream_error("restaurant", e))?;
         Ok(Reserved {
@@ -87,7 +88,8 @@ impl RestaurantsClient {
             };
             let restored = self
                 .client
-                .restore_stock(menu_id, &restore, &self.token()?, request_id)
+                .stock_caller(&self.token()?, request_id)
+                .restore(menu_id, &restore)
                 .await
                 .map_err(|e| upstream_error("restaurant", e));
             match restored {

@@ -73,7 +73,8 @@ impl App {
     ) -> Result<Reservation, ClientError> {
         let reserve = ReserveRequest { quantity, order_id };
         self.client
-            .reserve_stock(menu, &reserve, &self.service_token, None)
+            .stock_caller(&self.service_token, None)
+            .reserve(menu, &reserve)
             .await
     }
 
@@ -83,7 +84,8 @@ impl App {
             quantity: None,
         };
         self.client
-            .restore_stock(menu, &restore, &self.service_token, None)
+            .stock_caller(&self.service_token, None)
+            .restore(menu, &restore)
             .await
     }
 

@@ -35,7 +35,8 @@ async fn business_metrics_after_a_reservation() {
         order_id: Some(1),
     };
     restaurants
-        .reserve_stock(id, &three, &service_token, None)
+        .stock_caller(&service_token, None)
+        .reserve(id, &three)
         .await
         .expect("reserved");
     for _ in 0..2 {

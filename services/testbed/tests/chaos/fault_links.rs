@@ -263,7 +263,8 @@ async fn postgres_latency_slows_stock_reservations() {
     let reserve = async || {
         let started = Instant::now();
         restaurants
-            .reserve_stock(menu, &one, &service_token, None)
+            .stock_caller(&service_token, None)
+            .reserve(menu, &one)
             .await
             .expect("reserve");
         started.elapsed()
