@@ -254,96 +254,176 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
         &stack.restaurant_url,
         &stack.order_url,
     );
-    let token = clients.new_user().await;
-    let menu = clients.create_menu(1_000, 3_000).await;
-    let place = async |http: &reqwest::Client| {
+    let reads = CachedReads::start(&clients, &http, &stack).await;
+    let bases = [&stack.user_url, &stack.restaurant_url, &stack.order_url];
+    reads.assert_served_from_redis().await;
+
+    redis.kill9();
+    let (requests, down_for, mean_read) = reads.assert_reads_fall_back_while_redis_is_down().await;
+    assert_ready_with_the_cache_down(&http, bases).await;
+    // A dead Redis must not tax every read with a reconnect attempt (about 300 ms each
+    // before the cache's cool-down existed).
+    assert!(
+        mean_read < Duration::from_millis(250),
+        "reads without Redis stay fast: mean {mean_read:?}"
+    );
+
+    redis.restart();
+    let resumed = reads.wait_for_caching_to_resume().await;
+    wait_for_the_cache_reported_up(&http, bases).await;
+    let stats = clients.settle(Duration::from_secs(20)).await;
+    clients.assert_books_balance(&[reads.menu]).await;
+    println!(
+        "reliability: Redis killed: {requests} requests in {:.1}s without it (reads from the \
+         database, X-Cache MISS, no 5xx, mean read {mean_read:.1?}), /ready 200 with cache down; \
+         Redis restarted: caching resumed (X-Cache HIT) after {resumed:.1?}; {} PAID orders, \
+         drift 0",
+        down_for.as_secs_f64(),
+        stats.count(OrderStatus::Paid),
+    );
+    stack.stop().await.expect("stack stops");
+}
+
+/// The cacheable reads of the Redis test: the menu list and one PAID order of one user.
+struct CachedReads {
+    http: reqwest::Client,
+    order_url: String,
+    menus_url: String,
+    token: String,
+    menu: i64,
+    id: i64,
+}
+
+impl CachedReads {
+    /// A new user, a menu, and one order of it placed (201).
+    async fn start(clients: &Clients, http: &reqwest::Client, stack: &testbed::Stack) -> Self {
+        let token = clients.new_user().await;
+        let menu = clients.create_menu(1_000, 3_000).await;
+        let mut reads = Self {
+            http: http.clone(),
+            order_url: stack.order_url.clone(),
+            menus_url: format!("{}/menus", stack.restaurant_url),
+            token,
+            menu,
+            id: 0,
+        };
+        let placed = reads.place().await;
+        assert_eq!(placed.status, 201, "{}", placed.body);
+        reads.id = placed.order().id;
+        reads
+    }
+
+    async fn place(&self) -> Response {
         call(
-            http,
+            &self.http,
             reqwest::Method::POST,
-            format!("{}/orders", stack.order_url),
-            Some(&token),
-            Some(json!(CreateOrder::of(&[(menu, 1)]))),
+            format!("{}/orders", self.order_url),
+            Some(&self.token),
+            Some(json!(CreateOrder::of(&[(self.menu, 1)]))),
         )
         .await
-    };
-    let placed = place(&http).await;
-    assert_eq!(placed.status, 201, "{}", placed.body);
-    let id = placed.order().id;
-    let read_order = async |http: &reqwest::Client| {
+    }
+
+    async fn read_order(&self) -> Response {
         call(
-            http,
+            &self.http,
             reqwest::Method::GET,
-            format!("{}/orders/{id}", stack.order_url),
-            Some(&token),
+            format!("{}/orders/{}", self.order_url, self.id),
+            Some(&self.token),
             None,
         )
         .await
-    };
-    let menus_url = format!("{}/menus", stack.restaurant_url);
-    // Warm: the second read of each is served by Redis.
-    for _ in 0..2 {
-        try_get(&http, menus_url.clone()).await;
-        read_order(&http).await;
     }
-    assert_eq!(
-        try_get(&http, menus_url.clone())
-            .await
-            .and_then(|r| r.cache)
-            .as_deref(),
-        Some("HIT")
-    );
-    assert_eq!(read_order(&http).await.cache.as_deref(), Some("HIT"));
 
-    redis.kill9();
-    let mut requests = 0;
-    let mut reads = Duration::ZERO;
-    let started = Instant::now();
-    for round in 0..10 {
-        let t = Instant::now();
-        let Response {
-            status,
-            body,
-            cache,
-        } = try_get(&http, menus_url.clone())
-            .await
-            .expect("menus answer");
+    async fn read_menus(&self) -> Option<Response> {
+        try_get(&self.http, self.menus_url.clone()).await
+    }
+
+    /// Warm: the second read of each is served by Redis.
+    async fn assert_served_from_redis(&self) {
+        for _ in 0..2 {
+            self.read_menus().await;
+            self.read_order().await;
+        }
         assert_eq!(
-            (status.as_u16(), cache.as_deref()),
-            (200, Some("MISS")),
-            "GET /menus without Redis: {body}"
+            self.read_menus().await.and_then(|r| r.cache).as_deref(),
+            Some("HIT")
         );
-        let Response {
-            status,
-            body,
-            cache,
-        } = read_order(&http).await;
-        assert_eq!(
-            (status.as_u16(), cache.as_deref()),
-            (200, Some("MISS")),
-            "GET /orders/{id} without Redis: {body}"
-        );
-        let order: OrderView = serde_json::from_value(body).expect("an order");
-        assert_eq!(order.status, OrderStatus::Paid);
-        reads += t.elapsed();
-        requests += 2;
-        if round % 3 == 0 {
-            let placed = place(&http).await;
+        assert_eq!(self.read_order().await.cache.as_deref(), Some("HIT"));
+    }
+
+    /// Ten rounds of reads (and an order every third round) with Redis dead: all answered
+    /// from the database. Returns the requests made, the time taken and the mean read time.
+    async fn assert_reads_fall_back_while_redis_is_down(&self) -> (u32, Duration, Duration) {
+        let id = self.id;
+        let mut requests = 0;
+        let mut reads = Duration::ZERO;
+        let started = Instant::now();
+        for round in 0..10 {
+            let t = Instant::now();
+            let Response {
+                status,
+                body,
+                cache,
+            } = self.read_menus().await.expect("menus answer");
             assert_eq!(
-                placed.status, 201,
-                "an order without Redis: {}",
-                placed.body
+                (status.as_u16(), cache.as_deref()),
+                (200, Some("MISS")),
+                "GET /menus without Redis: {body}"
             );
-            requests += 1;
+            let Response {
+                status,
+                body,
+                cache,
+            } = self.read_order().await;
+            assert_eq!(
+                (status.as_u16(), cache.as_deref()),
+                (200, Some("MISS")),
+                "GET /orders/{id} without Redis: {body}"
+            );
+            let order: OrderView = serde_json::from_value(body).expect("an order");
+            assert_eq!(order.status, OrderStatus::Paid);
+            reads += t.elapsed();
+            requests += 2;
+            if round % 3 == 0 {
+                let placed = self.place().await;
+                assert_eq!(
+                    placed.status, 201,
+                    "an order without Redis: {}",
+                    placed.body
+                );
+                requests += 1;
+            }
+        }
+        (requests, started.elapsed(), reads / 20)
+    }
+
+    /// Both reads are served by Redis again (within 20 s); returns how long that took.
+    async fn wait_for_caching_to_resume(&self) -> Duration {
+        let back = Instant::now();
+        loop {
+            let menus = self.read_menus().await.and_then(|r| r.cache);
+            let order = self.read_order().await.cache;
+            if menus.as_deref() == Some("HIT") && order.as_deref() == Some("HIT") {
+                return back.elapsed();
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(20),
+                "caching did not resume after Redis came back (menus {menus:?}, order {order:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let down_for = started.elapsed();
-    let mean_read = reads / 20;
-    for base in [&stack.user_url, &stack.restaurant_url, &stack.order_url] {
+}
+
+/// A cache outage alone keeps every service ready, with `/ready` naming the cache as down.
+async fn assert_ready_with_the_cache_down(http: &reqwest::Client, bases: [&String; 3]) {
+    for base in bases {
         let Response {
             status,
             body: ready,
             ..
-        } = try_get(&http, format!("{base}/ready"))
+        } = try_get(http, format!("{base}/ready"))
             .await
             .expect("ready answers");
         assert_eq!(
@@ -358,35 +438,15 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
         );
         assert_eq!(ready.database, "ok", "{ready:?}");
     }
-    // A dead Redis must not tax every read with a reconnect attempt (about 300 ms each
-    // before the cache's cool-down existed).
-    assert!(
-        mean_read < Duration::from_millis(250),
-        "reads without Redis stay fast: mean {mean_read:?}"
-    );
+}
 
-    redis.restart();
-    let back = Instant::now();
-    let resumed = loop {
-        let menus = try_get(&http, menus_url.clone())
-            .await
-            .and_then(|r| r.cache);
-        let order = read_order(&http).await.cache;
-        if menus.as_deref() == Some("HIT") && order.as_deref() == Some("HIT") {
-            break back.elapsed();
-        }
-        assert!(
-            back.elapsed() < Duration::from_secs(20),
-            "caching did not resume after Redis came back (menus {menus:?}, order {order:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    // Every service reports the cache up again by itself (the user service uses Redis only
-    // for this check, so its connection must come back without any traffic).
-    for base in [&stack.user_url, &stack.restaurant_url, &stack.order_url] {
+/// Every service reports the cache up again by itself (the user service uses Redis only
+/// for this check, so its connection must come back without any traffic).
+async fn wait_for_the_cache_reported_up(http: &reqwest::Client, bases: [&String; 3]) {
+    for base in bases {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let ready = wait_ready_status(&http, base, 200, Duration::from_secs(10)).await;
+            let ready = wait_ready_status(http, base, 200, Duration::from_secs(10)).await;
             if ready.cache == "ok" {
                 break;
             }
@@ -397,17 +457,6 @@ async fn redis_stopped_reads_fall_back_and_caching_resumes() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let stats = clients.settle(Duration::from_secs(20)).await;
-    clients.assert_books_balance(&[menu]).await;
-    println!(
-        "reliability: Redis killed: {requests} requests in {:.1}s without it (reads from the \
-         database, X-Cache MISS, no 5xx, mean read {mean_read:.1?}), /ready 200 with cache down; \
-         Redis restarted: caching resumed (X-Cache HIT) after {resumed:.1?}; {} PAID orders, \
-         drift 0",
-        down_for.as_secs_f64(),
-        stats.count(OrderStatus::Paid),
-    );
-    stack.stop().await.expect("stack stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,27 +492,7 @@ async fn postgres_restarted_services_recover_and_lose_nothing() {
     .await;
 
     tokio::time::sleep(Duration::from_millis(2000)).await;
-    cluster.pg_stop_immediate();
-    let stopped_at = Instant::now();
-    let unready = async |base: &str| {
-        let ready = wait_ready_status(&http, base, 503, Duration::from_secs(15)).await;
-        assert_eq!(ready.status, "not_ready", "{ready:?}");
-        assert_ne!(ready.database, "ok", "{ready:?}");
-        stopped_at.elapsed()
-    };
-    let (a, b, c) = tokio::join!(
-        unready(&stack.user_url),
-        unready(&stack.restaurant_url),
-        unready(&stack.order_url)
-    );
-    let unready_after = a.max(b).max(c);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    cluster.pg_start();
-    let started_at = Instant::now();
-    for base in [&stack.user_url, &stack.restaurant_url, &stack.order_url] {
-        wait_ready_status(&http, base, 200, Duration::from_secs(30)).await;
-    }
-    let ready_after = started_at.elapsed();
+    let (unready_after, ready_after) = stop_and_start_postgres(&http, &cluster, &stack).await;
     let back_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let tally = load.finish().await;
@@ -494,4 +523,35 @@ async fn postgres_restarted_services_recover_and_lose_nothing() {
         stats.count(OrderStatus::Failed),
     );
     stack.stop().await.expect("stack stops");
+}
+
+/// Stops the cluster (immediate mode): every service turns unready (503, database down)
+/// within 15 s; a second later starts it again: every service is ready again within 30 s,
+/// without a restart. Returns how long each took.
+async fn stop_and_start_postgres(
+    http: &reqwest::Client,
+    cluster: &PrivateCluster,
+    stack: &testbed::Stack,
+) -> (Duration, Duration) {
+    cluster.pg_stop_immediate();
+    let stopped_at = Instant::now();
+    let unready = async |base: &str| {
+        let ready = wait_ready_status(http, base, 503, Duration::from_secs(15)).await;
+        assert_eq!(ready.status, "not_ready", "{ready:?}");
+        assert_ne!(ready.database, "ok", "{ready:?}");
+        stopped_at.elapsed()
+    };
+    let (a, b, c) = tokio::join!(
+        unready(&stack.user_url),
+        unready(&stack.restaurant_url),
+        unready(&stack.order_url)
+    );
+    let unready_after = a.max(b).max(c);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cluster.pg_start();
+    let started_at = Instant::now();
+    for base in [&stack.user_url, &stack.restaurant_url, &stack.order_url] {
+        wait_ready_status(http, base, 200, Duration::from_secs(30)).await;
+    }
+    (unready_after, started_at.elapsed())
 }

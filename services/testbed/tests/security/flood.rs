@@ -76,11 +76,23 @@ async fn login_and_signup_flood_is_bounded() {
         .expect("signup");
     assert_eq!(signup.status(), 201);
 
+    let (statuses, peak_kb, latencies) = flood_while_watching(&http, &url, pid).await;
+    assert_the_flood_stayed_bounded(&statuses, peak_kb, &latencies);
+    assert_the_legitimate_user_logs_in(&url, &credentials).await;
+}
+
+/// Sends the flood while a watcher samples RSS and `/health`; returns every flood answer's
+/// status (0 for no answer), the peak RSS (kB) and the sorted probe latencies.
+async fn flood_while_watching(
+    http: &reqwest::Client,
+    url: &str,
+    pid: u32,
+) -> (Vec<u16>, u64, Vec<Duration>) {
     let stop = Arc::new(AtomicBool::new(false));
     // The watcher has a thread and runtime of its own, so the flood's own futures in this
     // process never delay a probe's timing.
     let watcher = {
-        let (url, stop) = (url.clone(), stop.clone());
+        let (url, stop) = (url.to_string(), stop.clone());
         std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -91,7 +103,7 @@ async fn login_and_signup_flood_is_bounded() {
     };
     let flood = (0..FLOOD).map(|i| {
         let http = http.clone();
-        let url = url.clone();
+        let url = url.to_string();
         async move {
             let path = if i % 2 == 0 { "login" } else { "signup" };
             let body = json!({"username": unique("flood"), "password": "random-password"});
@@ -107,6 +119,12 @@ async fn login_and_signup_flood_is_bounded() {
     let statuses = futures::future::join_all(flood).await;
     stop.store(true, Ordering::Relaxed);
     let (peak_kb, latencies) = watcher.join().expect("watcher");
+    (statuses, peak_kb, latencies)
+}
+
+/// Every flood request got a clear answer, some were refused, RSS stayed under its bound and
+/// `/health` stayed quick throughout.
+fn assert_the_flood_stayed_bounded(statuses: &[u16], peak_kb: u64, latencies: &[Duration]) {
     let probes = latencies.len();
     // Nearest rank: with n probes the p95 is the ⌈0.95·n⌉-th fastest (with 20 probes the
     // 19th, not the slowest).
@@ -150,16 +168,18 @@ async fn login_and_signup_flood_is_bounded() {
         p95 < HEALTH_LIMIT,
         "/health p95 {p95:?} during the flood (slowest {slowest:?})"
     );
+}
 
-    // Once the flood ends, the legitimate user logs in — from another client address (the
-    // flood's address has used up its failed-login budget, as it should).
+/// Once the flood ends, the legitimate user logs in — from another client address (the
+/// flood's address has used up its failed-login budget, as it should).
+async fn assert_the_legitimate_user_logs_in(url: &str, credentials: &serde_json::Value) {
     let legit = reqwest::Client::builder()
         .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
         .build()
         .expect("client on 127.0.0.2");
     let login = legit
         .post(format!("{url}/login"))
-        .json(&credentials)
+        .json(credentials)
         .send()
         .await
         .expect("login");

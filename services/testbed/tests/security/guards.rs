@@ -19,7 +19,31 @@ async fn admin_calls_and_fault_switches_need_the_admin_token_everywhere() {
         g.stack.restaurant_url.clone(),
         g.stack.order_url.clone(),
     );
-    let calls: Vec<(Method, String, Option<Value>)> = vec![
+    for (method, url, body) in &guarded_calls(&user, &restaurant, &order) {
+        for admin in [None, Some("wrong-token")] {
+            let (status, answer) = g
+                .send(method.clone(), url.clone(), admin, None, body.clone())
+                .await;
+            assert_eq!(
+                (status, answer["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("admin_token_required")),
+                "{method} {url} with admin token {admin:?}: {answer}"
+            );
+        }
+    }
+    assert_nothing_the_refused_calls_asked_for_happened(&g, &restaurant, &order).await;
+    assert_the_same_calls_work_with_the_token(&g, &restaurant, &order).await;
+    g.stop().await;
+}
+
+/// Admin calls and fault switches on every service, with bodies that would change something
+/// if let through.
+fn guarded_calls(
+    user: &str,
+    restaurant: &str,
+    order: &str,
+) -> Vec<(Method, String, Option<Value>)> {
+    vec![
         (
             Method::POST,
             format!("{restaurant}/admin/menus"),
@@ -54,21 +78,15 @@ async fn admin_calls_and_fault_switches_need_the_admin_token_everywhere() {
             format!("{user}/chaos/error"),
             Some(json!({"enable": true})),
         ),
-    ];
-    for (method, url, body) in &calls {
-        for admin in [None, Some("wrong-token")] {
-            let (status, answer) = g
-                .send(method.clone(), url.clone(), admin, None, body.clone())
-                .await;
-            assert_eq!(
-                (status, answer["error"].as_str()),
-                (StatusCode::UNAUTHORIZED, Some("admin_token_required")),
-                "{method} {url} with admin token {admin:?}: {answer}"
-            );
-        }
-    }
+    ]
+}
 
-    // Nothing the refused calls asked for happened: stock intact, orders still pay.
+/// Nothing the refused calls asked for happened: stock intact, orders still pay.
+async fn assert_nothing_the_refused_calls_asked_for_happened(
+    g: &AdminStack,
+    restaurant: &str,
+    order: &str,
+) {
     let token = g.clients().new_user().await;
     let (status, menu) = g
         .send(
@@ -92,8 +110,10 @@ async fn admin_calls_and_fault_switches_need_the_admin_token_everywhere() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     assert_eq!(placed["status"], "PAID");
+}
 
-    // With the token, the same calls work.
+/// With the token, the same calls work.
+async fn assert_the_same_calls_work_with_the_token(g: &AdminStack, restaurant: &str, order: &str) {
     let (status, created) = g
         .send(
             Method::POST,
@@ -128,71 +148,23 @@ async fn admin_calls_and_fault_switches_need_the_admin_token_everywhere() {
             "{method} {url} with the token: {answer}"
         );
     }
-    g.stop().await;
 }
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_json_everywhere() {
     let g = AdminStack::start(ADMIN, Backend::Embedded).await;
     let token = g.clients().new_user().await;
-    let (user, restaurant, order) = (
-        g.stack.user_url.clone(),
-        g.stack.restaurant_url.clone(),
-        g.stack.order_url.clone(),
-    );
+    let (user, order) = (g.stack.user_url.clone(), g.stack.order_url.clone());
     let big = "x".repeat(70 * 1024);
-    // Stock calls check the caller before reading the body: give them the service's token.
-    let service_token =
-        testbed::mint_service_token(&g.stack.service_token_secret, 60).expect("service token");
-    // (method, URL, admin token, bearer token, body)
-    type Case<'a> = (Method, String, Option<&'a str>, Option<&'a str>, Value);
-    let cases: Vec<Case> = vec![
-        (
-            Method::POST,
-            format!("{user}/signup"),
-            None,
-            None,
-            json!({"username": "big", "password": big}),
-        ),
-        (
-            Method::POST,
-            format!("{user}/login"),
-            None,
-            None,
-            json!({"username": "big", "password": big}),
-        ),
-        (
-            Method::PUT,
-            format!("{restaurant}/inventory/1"),
-            None,
-            Some(&service_token),
-            json!({"quantity": 1, "padding": big}),
-        ),
-        (
-            Method::POST,
-            format!("{restaurant}/admin/menus"),
-            Some(ADMIN),
-            None,
-            json!({"name": big, "price": 1, "stock": 1}),
-        ),
-        (
-            Method::POST,
-            format!("{order}/orders"),
-            None,
-            Some(&token),
-            json!({"items": [{"menu_id": 1, "quantity": 1}], "address": big, "phone": "010-1234-5678"}),
-        ),
-        (
-            Method::POST,
-            format!("{order}/chaos/payment_fail"),
-            Some(ADMIN),
-            None,
-            json!({"fail_percent": 1, "padding": big}),
-        ),
-    ];
-    for (method, url, admin, bearer, body) in cases {
+    for (method, url, admin, bearer, body) in oversized_calls(&g, &token, &big) {
         let (status, answer) = g
-            .send(method.clone(), url.clone(), admin, bearer, Some(body))
+            .send(
+                method.clone(),
+                url.clone(),
+                admin,
+                bearer.as_deref(),
+                Some(body),
+            )
             .await;
         assert_eq!(
             (status, answer["error"].as_str()),
@@ -226,6 +198,66 @@ async fn bodies_over_the_limit_are_413_json_everywhere() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     g.stop().await;
+}
+
+/// (method, URL, admin token, bearer token, body)
+type Case = (Method, String, Option<&'static str>, Option<String>, Value);
+
+/// Every body-taking endpoint, each called with `big` in its body and whatever tokens it
+/// checks before reading the body.
+fn oversized_calls(g: &AdminStack, token: &str, big: &str) -> Vec<Case> {
+    let (user, restaurant, order) = (
+        &g.stack.user_url,
+        &g.stack.restaurant_url,
+        &g.stack.order_url,
+    );
+    // Stock calls check the caller before reading the body: give them the service's token.
+    let service_token =
+        testbed::mint_service_token(&g.stack.service_token_secret, 60).expect("service token");
+    vec![
+        (
+            Method::POST,
+            format!("{user}/signup"),
+            None,
+            None,
+            json!({"username": "big", "password": big}),
+        ),
+        (
+            Method::POST,
+            format!("{user}/login"),
+            None,
+            None,
+            json!({"username": "big", "password": big}),
+        ),
+        (
+            Method::PUT,
+            format!("{restaurant}/inventory/1"),
+            None,
+            Some(service_token),
+            json!({"quantity": 1, "padding": big}),
+        ),
+        (
+            Method::POST,
+            format!("{restaurant}/admin/menus"),
+            Some(ADMIN),
+            None,
+            json!({"name": big, "price": 1, "stock": 1}),
+        ),
+        (
+            Method::POST,
+            format!("{order}/orders"),
+            None,
+            Some(token.to_string()),
+            json!({"items": [{"menu_id": 1, "quantity": 1}], "address": big, "phone": "010-1234-5678"}),
+        ),
+        (
+            Method::POST,
+            format!("{order}/chaos/payment_fail"),
+            Some(ADMIN),
+            None,
+            json!({"fail_percent": 1, "padding": big}),
+        ),
+    ]
 }
 
 /// PostgreSQL cannot store a NUL character in text (the fuzzer found menu names that gave
