@@ -21,27 +21,7 @@ async fn a_missed_invalidation_is_replayed_before_the_next_read() {
         .await;
     assert_eq!(cache.get("menu:1").await.as_deref(), Some(&b"old"[..]));
 
-    // A partition that keeps Redis's data: writes are held (CLIENT PAUSE WRITE), the delete
-    // times out, then its connection is cut, so the held DEL is never executed.
-    let admin = redis::Client::open(redis.url()).unwrap();
-    let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(1500)
-        .arg("WRITE")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    cache.delete(&["menu:1".to_string()]).await; // times out
-    let _: redis::Value = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    lose_a_delete_in_a_partition(&redis, &cache).await;
     tokio::time::sleep(Duration::from_millis(2200)).await; // pause and cool-down over
     let mut check = redis::Client::open(redis.url())
         .unwrap()
@@ -91,4 +71,28 @@ async fn a_missed_invalidation_is_replayed_before_the_next_read() {
         Some(&b"new"[..]),
         "caching resumed"
     );
+}
+
+/// A partition that keeps Redis's data: writes are held (CLIENT PAUSE WRITE), the delete
+/// times out, then its connection is cut, so the held DEL is never executed.
+async fn lose_a_delete_in_a_partition(redis: &PrivateRedis, cache: &Cache) {
+    let admin = redis::Client::open(redis.url()).unwrap();
+    let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    cache.delete(&["menu:1".to_string()]).await; // times out
+    let _: redis::Value = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
 }

@@ -164,34 +164,7 @@ async fn toxics_follow_toxiproxy_shapes_and_errors() {
         json!({"attributes": {"latency": 100, "jitter": 10}, "name": "latency_downstream",
                "type": "latency", "stream": "downstream", "toxicity": 1.0})
     );
-    assert_error(
-        add(json!({"type": "latency"})).await,
-        409,
-        "toxic already exists",
-    )
-    .await;
-    assert_error(
-        add(json!({"type": "teleport"})).await,
-        400,
-        "invalid toxic type",
-    )
-    .await;
-    assert_error(
-        add(json!({"type": "latency", "stream": "sideways"})).await,
-        400,
-        "stream was invalid",
-    )
-    .await;
-    for bad in [
-        json!({"name": "a", "type": "latency", "attributes": {"latency": -5}}),
-        json!({"name": "b", "type": "timeout", "attributes": {"timeout": 86_400_000_000i64}}),
-        json!({"name": "c", "type": "bandwidth", "attributes": {"rate": -1}}),
-        json!({"name": "d", "type": "limit_data", "attributes": {"bytes": -1}}),
-        json!({"name": "e", "type": "slow_close", "attributes": {"delay": "soon"}}),
-        json!({"name": "f", "type": "latency", "toxicity": 1.5}),
-    ] {
-        assert_error(add(bad).await, 400, "bad request body").await;
-    }
+    assert_bad_toxics_are_refused(&toxics).await;
 
     let upstream =
         add(json!({"name": "cut", "type": "reset_peer", "stream": "upstream", "toxicity": 0.5}))
@@ -235,6 +208,47 @@ async fn toxics_follow_toxiproxy_shapes_and_errors() {
     .expect("json");
     assert_eq!(shown, updated);
 
+    assert_unknown_toxics_are_404(&toxics).await;
+    let deleted = call(reqwest::Method::DELETE, format!("{toxics}/cut"), None).await;
+    assert_eq!(deleted.status(), 204);
+}
+
+/// A duplicate name is 409; an unknown type, an unknown stream and every out-of-range or
+/// mistyped value are 400. `toxics` already holds `latency_downstream`.
+async fn assert_bad_toxics_are_refused(toxics: &str) {
+    let add = |body: Value| call(reqwest::Method::POST, toxics.to_string(), Some(body));
+    assert_error(
+        add(json!({"type": "latency"})).await,
+        409,
+        "toxic already exists",
+    )
+    .await;
+    assert_error(
+        add(json!({"type": "teleport"})).await,
+        400,
+        "invalid toxic type",
+    )
+    .await;
+    assert_error(
+        add(json!({"type": "latency", "stream": "sideways"})).await,
+        400,
+        "stream was invalid",
+    )
+    .await;
+    for bad in [
+        json!({"name": "a", "type": "latency", "attributes": {"latency": -5}}),
+        json!({"name": "b", "type": "timeout", "attributes": {"timeout": 86_400_000_000i64}}),
+        json!({"name": "c", "type": "bandwidth", "attributes": {"rate": -1}}),
+        json!({"name": "d", "type": "limit_data", "attributes": {"bytes": -1}}),
+        json!({"name": "e", "type": "slow_close", "attributes": {"delay": "soon"}}),
+        json!({"name": "f", "type": "latency", "toxicity": 1.5}),
+    ] {
+        assert_error(add(bad).await, 400, "bad request body").await;
+    }
+}
+
+/// Reading, deleting or updating a toxic the proxy does not have is 404.
+async fn assert_unknown_toxics_are_404(toxics: &str) {
     assert_error(
         call(reqwest::Method::GET, format!("{toxics}/nope"), None).await,
         404,
@@ -258,8 +272,6 @@ async fn toxics_follow_toxiproxy_shapes_and_errors() {
         "toxic not found",
     )
     .await;
-    let deleted = call(reqwest::Method::DELETE, format!("{toxics}/cut"), None).await;
-    assert_eq!(deleted.status(), 204);
 }
 
 #[tokio::test]

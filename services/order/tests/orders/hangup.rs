@@ -25,6 +25,8 @@ const HANG_UP_AFTER: Duration = Duration::from_millis(300);
 const SETTLE_WITHIN: Duration = Duration::from_secs(10);
 const STOCK: i64 = 50;
 const QUANTITY: i64 = 2;
+// Callers that hang up, each on a menu of its own.
+const CALLERS: usize = 5;
 
 /// A client that gives up (closes the connection) `HANG_UP_AFTER` into a request.
 fn impatient() -> reqwest::Client {
@@ -73,8 +75,46 @@ async fn settled_stats(stack: &Stack, hung_up: Instant) -> OrderStats {
     }
 }
 
+/// Each caller retries with its key. A retry with the same key answers the caller's one
+/// order: the first attempt's outcome (200, a replay) when that attempt's order was written,
+/// or, for a caller gone before it was, the order the retry itself places (201). Never a
+/// second order for a key. Returns how many retries placed the order themselves (201).
+async fn retry_with_the_same_keys(
+    stack: &Stack,
+    tokens: &[String],
+    keys: &[String],
+    menus: &[i64],
+) -> i64 {
+    let mut ids = Vec::new();
+    let mut placed_by_retries = 0;
+    for i in 0..CALLERS {
+        let retry = stack
+            .orders
+            .create_order_keyed(
+                &tokens[i],
+                &CreateOrder::of(&[(menus[i], QUANTITY)]),
+                &keys[i],
+            )
+            .await
+            .expect("retry");
+        match retry.status {
+            StatusCode::OK => {}
+            StatusCode::CREATED => placed_by_retries += 1,
+            other => panic!("retry {i} answered {other}: {:?}", retry.body),
+        }
+        let order = retry.body;
+        let settled = [OrderStatus::Paid, OrderStatus::Failed];
+        assert!(settled.contains(&order.status), "{order:?}");
+        assert_eq!(order.items[0].menu_id, menus[i]);
+        ids.push(order.id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), CALLERS, "one order per caller");
+    placed_by_retries
+}
+
 async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
-    const CALLERS: usize = 5;
     let stack = Stack::start(backend).await;
     let mut menus = Vec::new();
     let mut tokens = Vec::new();
@@ -116,35 +156,7 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
         assert_eq!(stack.stock(menu).await, STOCK - stats.sold(menu));
     }
 
-    // A retry with the same key answers the caller's one order: the first attempt's outcome
-    // (200, a replay) when that attempt's order was written, or, for a caller gone before it
-    // was, the order the retry itself places (201). Never a second order for a key.
-    let mut ids = Vec::new();
-    let mut placed_by_retries = 0;
-    for i in 0..CALLERS {
-        let retry = stack
-            .orders
-            .create_order_keyed(
-                &tokens[i],
-                &CreateOrder::of(&[(menus[i], QUANTITY)]),
-                &keys[i],
-            )
-            .await
-            .expect("retry");
-        match retry.status {
-            StatusCode::OK => {}
-            StatusCode::CREATED => placed_by_retries += 1,
-            other => panic!("retry {i} answered {other}: {:?}", retry.body),
-        }
-        let order = retry.body;
-        let settled = [OrderStatus::Paid, OrderStatus::Failed];
-        assert!(settled.contains(&order.status), "{order:?}");
-        assert_eq!(order.items[0].menu_id, menus[i]);
-        ids.push(order.id);
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), CALLERS, "one order per caller");
+    let placed_by_retries = retry_with_the_same_keys(&stack, &tokens, &keys, &menus).await;
 
     let after = stack.stats().await;
     let orders = CALLERS as i64 + 1; // the warm-up's and one per caller

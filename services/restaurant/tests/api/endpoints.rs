@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::Backend;
 
-use crate::app::{spawn, spawn_with};
+use crate::app::{App, spawn, spawn_with};
 
 /// The status of a refused call.
 fn refused<T: std::fmt::Debug>(result: Result<T, ClientError>) -> StatusCode {
@@ -281,6 +281,40 @@ async fn seed_data_and_bad_input() {
             "quantity {quantity}"
         );
     }
+    assert_malformed_inventory_bodies_are_refused(&app).await;
+    let (status, _, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/chaos/inventory_delay",
+            Some(json!({"delay_ms": -5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/chaos/nonexistent",
+            Some(json!({"x": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Restoring more than reserved is refused and moves nothing.
+    let menu = app.create_menu(5).await;
+    app.reserve(menu, 2, Some(99)).await.expect("reserved");
+    let (status, _, _) = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/inventory/{menu}/restore"),
+            Some(json!({"order_id": 99, "quantity": 3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(app.audit(menu).await.stock, 3);
+}
+
+/// A stock update with an unknown field is 422 naming it, one without a JSON content type
+/// 415 with an error body, one with truncated JSON 400.
+async fn assert_malformed_inventory_bodies_are_refused(app: &App) {
     let (status, body, _) = app
         .send(
             reqwest::Method::PUT,
@@ -313,34 +347,6 @@ async fn seed_data_and_bad_input() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let (status, _, _) = app
-        .send(
-            reqwest::Method::POST,
-            "/chaos/inventory_delay",
-            Some(json!({"delay_ms": -5})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _, _) = app
-        .send(
-            reqwest::Method::POST,
-            "/chaos/nonexistent",
-            Some(json!({"x": 1})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    // Restoring more than reserved is refused and moves nothing.
-    let menu = app.create_menu(5).await;
-    app.reserve(menu, 2, Some(99)).await.expect("reserved");
-    let (status, _, _) = app
-        .send(
-            reqwest::Method::POST,
-            &format!("/inventory/{menu}/restore"),
-            Some(json!({"order_id": 99, "quantity": 3})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(app.audit(menu).await.stock, 3);
 }
 
 #[tokio::test]

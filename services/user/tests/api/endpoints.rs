@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use testkit::{Backend, Served, TestStorage, unique};
 use user_service::UserConfig;
 
-use crate::app::spawn;
+use crate::app::{App, spawn};
 
 async fn account_flow(backend: Backend) {
     let app = spawn(backend).await;
@@ -38,24 +38,7 @@ async fn account_flow(backend: Backend) {
     assert_eq!(taken.status(), Some(StatusCode::CONFLICT));
     assert_eq!(taken.code(), Some("username_taken"));
 
-    let wrong = app
-        .client
-        .login(&LoginRequest::new(&name, "wrong-pass"))
-        .await
-        .expect_err("wrong password");
-    assert_eq!(wrong.status(), Some(StatusCode::UNAUTHORIZED));
-    let unknown = app
-        .client
-        .login(&LoginRequest::new(&unique("ghost"), "wrong-pass"))
-        .await
-        .expect_err("unknown name");
-    assert_eq!(unknown.status(), Some(StatusCode::UNAUTHORIZED));
-    assert_eq!(
-        wrong.body().map(|b| &b.message),
-        unknown.body().map(|b| &b.message),
-        "same message for both"
-    );
-
+    assert_bad_logins_are_refused_alike(&app, &name).await;
     let login = app
         .client
         .login(&LoginRequest::new(&name, "s3cret-pass"))
@@ -88,14 +71,40 @@ async fn account_flow(backend: Backend) {
             username: name.clone(),
         }
     );
+    assert_profiles_need_the_token(&app, id, &token, &name).await;
+}
 
+/// A wrong password and an unknown name are both 401, with the same message (no hint which
+/// names exist).
+async fn assert_bad_logins_are_refused_alike(app: &App, name: &str) {
+    let wrong = app
+        .client
+        .login(&LoginRequest::new(name, "wrong-pass"))
+        .await
+        .expect_err("wrong password");
+    assert_eq!(wrong.status(), Some(StatusCode::UNAUTHORIZED));
+    let unknown = app
+        .client
+        .login(&LoginRequest::new(&unique("ghost"), "wrong-pass"))
+        .await
+        .expect_err("unknown name");
+    assert_eq!(unknown.status(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        wrong.body().map(|b| &b.message),
+        unknown.body().map(|b| &b.message),
+        "same message for both"
+    );
+}
+
+/// Profiles need a token; the owner sees the email; unknown ids are 404, malformed ones 400.
+async fn assert_profiles_need_the_token(app: &App, id: i64, token: &str, name: &str) {
     let (status, body) = app.get(&format!("/users/{id}")).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
         "profiles need a token: {body}"
     );
-    let (status, profile) = app.get_as(&format!("/users/{id}"), &token).await;
+    let (status, profile) = app.get_as(&format!("/users/{id}"), token).await;
     assert_eq!(status, StatusCode::OK);
     assert!(profile.get("password_hash").is_none());
     let profile: UserProfile = serde_json::from_value(profile).expect("a profile");
@@ -107,11 +116,11 @@ async fn account_flow(backend: Backend) {
     );
     let missing = app
         .client
-        .profile(&token, 999_999_999)
+        .profile(token, 999_999_999)
         .await
         .expect_err("no such user");
     assert_eq!(missing.status(), Some(StatusCode::NOT_FOUND));
-    let (status, body) = app.get_as("/users/abc", &token).await;
+    let (status, body) = app.get_as("/users/abc", token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_path");
 }
@@ -389,7 +398,11 @@ async fn docs_work_offline() {
         .unwrap();
     assert_eq!(js.status(), StatusCode::OK);
     assert!(js.bytes().await.unwrap().len() > 500_000);
+}
 
+#[tokio::test]
+async fn openapi_spec_lists_every_path_and_its_errors() {
+    let app = spawn(Backend::Embedded).await;
     let (status, spec) = app.get("/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
