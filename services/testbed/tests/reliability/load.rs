@@ -49,6 +49,21 @@ impl Tally {
     pub fn acknowledged_after(&self, t: Instant) -> usize {
         self.acknowledged.iter().filter(|a| a.at > t).count()
     }
+
+    /// After a fault ended at `back_at`: orders were acknowledged again (`how` says how the
+    /// service came back), and no order was ever answered with a 500.
+    pub fn assert_orders_resumed(&self, back_at: Instant, how: &str) {
+        assert!(
+            self.acknowledged_after(back_at) > 0,
+            "orders succeed again {how}: {self:?}"
+        );
+        assert_eq!(
+            self.count(500),
+            0,
+            "no 500 for an order: {:?}",
+            self.order_statuses
+        );
+    }
 }
 
 /// A running order load: `workers` users each placing orders one after another, over the
