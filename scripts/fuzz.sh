@@ -50,13 +50,8 @@ work="$STACK_WORK"
 up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
 
 name="fuzzer_$RANDOM$RANDOM"
-curl -fsS --max-time 10 -o /dev/null -H 'Content-Type: application/json' \
-    -d "{\"username\":\"$name\",\"password\":\"fuzz-pass-123\"}" "http://127.0.0.1:$up/signup" ||
-    { echo "fuzz: signup failed" >&2; exit 1; }
-token="$(curl -fsS --max-time 10 -H 'Content-Type: application/json' \
-    -d "{\"username\":\"$name\",\"password\":\"fuzz-pass-123\"}" "http://127.0.0.1:$up/login" |
-    sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')"
-[[ -n "$token" ]] || { echo "fuzz: login failed" >&2; exit 1; }
+token="$("$root/target/debug/testbed" user-token --user-url "http://127.0.0.1:$up" \
+    --username "$name" --password fuzz-pass-123)" || { echo "fuzz: signup or login failed" >&2; exit 1; }
 
 mkdir -p "$reports"
 for service in user:$up restaurant:$rp order:$op; do

@@ -37,9 +37,7 @@ stack_cleanup_hooks+=("rm -rf '$W'")
 
 # ---- traffic, so that every metric has samples ---------------------------------------------
 json=(-H 'Content-Type: application/json')
-curl -fsS "${json[@]}" -d '{"username":"metrics_check","password":"s3cret-pass"}' "$USER_URL/signup" >/dev/null
-token=$(curl -fsS "${json[@]}" -d '{"username":"metrics_check","password":"s3cret-pass"}' "$USER_URL/login" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+token=$("$root/target/debug/testbed" user-token --user-url "$USER_URL" --username metrics_check --password s3cret-pass)
 curl -fsS "${json[@]}" -H "Authorization: Bearer $token" "$ORDER_URL/orders" \
     -d '{"items":[{"menu_id":1,"quantity":1}],"address":"Seoul Gangnam-gu 123-45","phone":"010-1234-5678"}' >/dev/null \
     || fail "placing an order"

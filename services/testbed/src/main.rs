@@ -42,6 +42,17 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         ttl_secs: i64,
     },
+    /// Print a user's bearer token: signs the name up (a taken name is fine) and logs in
+    /// through the contract's client, for scripts that call the API with curl.
+    UserToken {
+        /// The User Service, e.g. http://127.0.0.1:8001.
+        #[arg(long)]
+        user_url: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+    },
     /// Check the books of a running stack: every menu's stock at drift 0 (`GET /inventory`),
     /// optionally one menu's reserved units, and nothing PENDING (`GET /orders/stats`).
     /// Prints a one-line verdict; exits 0 when they balance, 1 when not, 2 when they cannot
@@ -90,6 +101,15 @@ fn main() -> anyhow::Result<ExitCode> {
             Command::Serve { role } => testbed::roles::serve(role, shutdown).await,
             Command::ServiceToken { secret, ttl_secs } => {
                 println!("{}", testbed::mint_service_token(&secret, ttl_secs)?);
+                Ok(())
+            }
+            Command::UserToken {
+                user_url,
+                username,
+                password,
+            } => {
+                let users = contract::UserClient::new(&user_url);
+                println!("{}", users.signup_and_login(&username, &password).await?);
                 Ok(())
             }
             Command::Audit(args) => {

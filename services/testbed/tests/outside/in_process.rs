@@ -1,5 +1,5 @@
 //! The whole stack in the test's own process (embedded storage in a private directory,
-//! free ports), for the tests that drive it from outside: `audit` and `gateway`.
+//! free ports), for the tests that drive it from outside: `user_token`, `audit` and `gateway`.
 
 use std::path::PathBuf;
 
