@@ -24,9 +24,10 @@ prefix="chaosci_$(date +%s)_${RANDOM}${RANDOM}_"
 export ADMIN_TOKEN="chaos-ci-$RANDOM$RANDOM$RANDOM"
 # The default PENDING_TIMEOUT_SECS (30 s): a crash's orders are recovered by liveness, not age.
 stack_args=(--database-server "$server" --database-prefix "$prefix" --redis-url "$redis" --cache-prefix "$prefix")
+# Registered before the stack starts: a start that fails still drops what it created.
+stack_cleanup_hooks=("drop_databases '$server' '${prefix}users' '${prefix}restaurants' '${prefix}orders'")
 STACK_PROCESSES=1 STACK_FAULT_PROXY=1 source "$root/scripts/stack.sh"
 work="$STACK_WORK"
-stack_cleanup_hooks+=("drop_databases '$server' '${prefix}users' '${prefix}restaurants' '${prefix}orders'")
 echo "stack: testbed up --processes --fault-proxy, databases ${prefix}*, control $CONTROL_API_URL, proxy $FAULT_PROXY_URL"
 
 reports="$root/target/ci/chaos-scenarios"

@@ -43,26 +43,26 @@ prefix="fuzz_$(date +%s)_${RANDOM}_"
 stack_args=()
 if [[ "${FUZZ_EMBEDDED:-0}" != 1 ]]; then
     stack_args=(--database-server "$server" --database-prefix "$prefix" --redis-url "$redis" --cache-prefix "$prefix")
+    # Registered before the stack starts: a start that fails still drops what it created.
+    stack_cleanup_hooks=("drop_databases '$server' '${prefix}users' '${prefix}restaurants' '${prefix}orders'")
 fi
 source "$root/scripts/stack.sh"
 work="$STACK_WORK"
-[[ "${FUZZ_EMBEDDED:-0}" == 1 ]] || stack_cleanup_hooks+=("drop_databases '$server' '${prefix}users' '${prefix}restaurants' '${prefix}orders'")
-up=${stack_ports[0]}; rp=${stack_ports[1]}; op=${stack_ports[2]}
 
 name="fuzzer_$RANDOM$RANDOM"
-token="$("$root/target/debug/testbed" user-token --user-url "http://127.0.0.1:$up" \
+token="$("$root/target/debug/testbed" user-token --user-url "$USER_URL" \
     --username "$name" --password fuzz-pass-123)" || { echo "fuzz: signup or login failed" >&2; exit 1; }
 
 mkdir -p "$reports"
-for service in user:$up restaurant:$rp order:$op; do
-    svc="${service%%:*}"
-    port="${service##*:}"
+for service in "user=$USER_URL" "restaurant=$RESTAURANT_URL" "order=$ORDER_URL"; do
+    svc="${service%%=*}"
+    url="${service#*=}"
     echo
-    echo "==== fuzzing the $svc service (http://127.0.0.1:$port/openapi.json, $examples examples per operation, seed $seed)"
+    echo "==== fuzzing the $svc service ($url/openapi.json, $examples examples per operation, seed $seed)"
     exclude=(--exclude-path-regex '^/chaos/')
     [[ "$svc" == user ]] && exclude+=(--exclude-path /validate)
     # Run from the work directory: schemathesis keeps a .schemathesis/ cache in the current one.
-    if (cd "$work" && "$st" run "http://127.0.0.1:$port/openapi.json" \
+    if (cd "$work" && "$st" run "$url/openapi.json" \
         --checks not_a_server_error,response_schema_conformance,status_code_conformance \
         --max-examples "$examples" --seed "$seed" --workers 1 --request-timeout 20 \
         --phases examples,coverage,fuzzing,stateful --suppress-health-check all \

@@ -25,12 +25,14 @@ fi
   "${stack_extra[@]}") \
   >"$STACK_WORK/launcher.log" 2>&1 &
 stack_pid=$!
-# Callers add their own clean-up commands to stack_cleanup_hooks; they run first.
-stack_cleanup_hooks=()
+# Callers add clean-up commands to stack_cleanup_hooks, before sourcing (so a failed start
+# still runs them) or after; they run once the launcher has stopped, so nothing they remove
+# (e.g. its databases) is still in use or brought back by a restarting service.
+stack_cleanup_hooks=("${stack_cleanup_hooks[@]+"${stack_cleanup_hooks[@]}"}")
 stack_stop() {
   local hook
-  for hook in "${stack_cleanup_hooks[@]}"; do eval "$hook"; done
   stop_quietly "$stack_pid"
+  for hook in "${stack_cleanup_hooks[@]+"${stack_cleanup_hooks[@]}"}"; do eval "$hook"; done
   rm -rf "$STACK_WORK"
 }
 trap stack_stop EXIT

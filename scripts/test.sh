@@ -44,11 +44,12 @@ cargo build -p user-service -p restaurant-service -p order-service --bins
 # The CI scripts in order: each script, then what it proves.
 while IFS='|' read -r script proves; do
   say "$proves"
-  bash "scripts/$script" </dev/null
+  # shellcheck disable=SC2086 # a step may carry arguments after the script's name
+  bash scripts/$script </dev/null
 done <<'STEPS'
 validate-compose.sh|docker-compose.yml and the gateway config (compose client's config, nginx -t)
 validate-k8s.sh|Kubernetes manifests (kustomize render, strict schema validation, nginx -t)
-gateway-ci.sh|the NGINX gateway in front of the real services (Rust tests testbed/tests/outside/gateway.rs)
+gateway-ci.sh --install-only|nginx for the gateway tests (testbed/tests/outside/gateway.rs: the real services behind a real nginx), which run with the workspace tests below
 gateway-replicas.sh|the gateway with two Restaurant Service replicas, one killed
 fuzz.sh|API fuzzing: schemathesis against every service's /openapi.json, then testbed audit
 report-ci.sh|a scenario run end to end: reports written, HTML rendered in headless Chromium
