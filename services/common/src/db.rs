@@ -32,8 +32,9 @@ impl Db {
     }
 
     /// Held for the length of a write transaction on SQLite; nothing on PostgreSQL, where
-    /// row locks do the work. Each service's `store/` takes it in its write functions; the
-    /// layers above never do.
+    /// row locks do the work. The Restaurant and Order Services' `store/` take it in their
+    /// write functions; the layers above never do. (The User Service writes one row per
+    /// statement on a table nothing else locks, and needs none.)
     pub async fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {
         match &self.write_gate {
             Some(gate) => Some(gate.lock().await),

@@ -116,8 +116,8 @@ pub struct ServiceDoc {
 
 /// The tags of the routes `crate::ops` adds to every service.
 const SHARED_TAGS: [(&str, &str); 2] = [
-    ("chaos", "Fault injection switches"),
-    ("operations", "Health, readiness and metrics"),
+    (crate::ops::CHAOS_TAG, "Fault injection switches"),
+    (crate::ops::OPS_TAG, "Health, readiness and metrics"),
 ];
 
 impl ServiceDoc {

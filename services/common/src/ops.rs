@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::chaos::MAX_DELAY_MS;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::kit::Kit;
 use crate::response_set;
@@ -33,9 +33,6 @@ response_set! {
     /// What every fault setter answers, but for its own 404 and 422.
     SetterAnswers = NewSettings, AdminJsonRefused;
 }
-
-/// A fault setter's answer: the new settings, or why it refused.
-type Setting = Result<Json<ChaosSnapshot>, ApiError>;
 
 pub fn router() -> OpenApiRouter<Kit> {
     OpenApiRouter::new()
@@ -130,7 +127,10 @@ async fn reset_chaos(State(kit): State<Kit>) -> Json<ChaosSnapshot> {
     request_body = DelayRequest,
     responses(SetterAnswers,
               (status = 422, description = "delay out of range", body = ErrorBody)))]
-async fn set_delay(State(kit): State<Kit>, ApiJson(body): ApiJson<DelayRequest>) -> Setting {
+async fn set_delay(
+    State(kit): State<Kit>,
+    ApiJson(body): ApiJson<DelayRequest>,
+) -> ApiResult<Json<ChaosSnapshot>> {
     if !(0..=MAX_DELAY_MS as i64).contains(&body.delay_ms) {
         return Err(ApiError::validation(format!(
             "`delay_ms` must be from 0 to {MAX_DELAY_MS}"
@@ -148,7 +148,10 @@ async fn set_delay(State(kit): State<Kit>, ApiJson(body): ApiJson<DelayRequest>)
     request_body = ErrorRequest,
     responses(SetterAnswers,
               (status = 422, description = "percent out of range", body = ErrorBody)))]
-async fn set_error(State(kit): State<Kit>, ApiJson(body): ApiJson<ErrorRequest>) -> Setting {
+async fn set_error(
+    State(kit): State<Kit>,
+    ApiJson(body): ApiJson<ErrorRequest>,
+) -> ApiResult<Json<ChaosSnapshot>> {
     let percent = body.percent.unwrap_or(50);
     if !(0..=100).contains(&percent) {
         return Err(ApiError::validation("`percent` must be from 0 to 100"));
@@ -173,7 +176,7 @@ async fn set_switch(
     State(kit): State<Kit>,
     ApiPath(switch): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
-) -> Setting {
+) -> ApiResult<Json<ChaosSnapshot>> {
     kit.chaos.set_switch_from_json(&switch, &body)?;
     Ok(Json(kit.chaos.snapshot()))
 }

@@ -43,7 +43,8 @@ pub enum ServiceTokenRefused {
 }
 
 /// The responses of several response types that always go together, as one name a route
-/// lists once. The parts' statuses differ, so none hides another.
+/// lists once. The parts' statuses must differ: a status two parts share would hide one of
+/// them, so building the document (at every service start) panics naming the set.
 #[macro_export]
 macro_rules! response_set {
     ($($(#[doc = $doc:literal])* $vis:vis $name:ident = $($part:ty),+;)*) => {$(
@@ -56,7 +57,10 @@ macro_rules! response_set {
                 utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
             > {
                 let mut all = std::collections::BTreeMap::new();
-                $(all.append(&mut <$part as utoipa::IntoResponses>::responses());)+
+                $(for (status, response) in <$part as utoipa::IntoResponses>::responses() {
+                    let hidden = all.insert(status.clone(), response);
+                    assert!(hidden.is_none(), "{} lists status {status} twice", stringify!($name));
+                })+
                 all
             }
         }
@@ -69,4 +73,31 @@ response_set! {
     pub AdminJsonRefused = MalformedJson, AdminTokenRequired;
     /// 400 and 401: a user's call on a numeric path id, refused for the id or the token.
     pub BearerPathRefused = IdNotANumber, TokenRefused;
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::IntoResponses;
+
+    use super::*;
+
+    fn statuses<R: IntoResponses>() -> Vec<String> {
+        R::responses().into_keys().collect()
+    }
+
+    #[test]
+    fn sets_list_every_part() {
+        assert_eq!(statuses::<AdminJsonRefused>(), ["400", "401"]);
+        assert_eq!(statuses::<BearerPathRefused>(), ["400", "401"]);
+    }
+
+    response_set! {
+        Clashing = MalformedJson, IdNotANumber;
+    }
+
+    #[test]
+    #[should_panic(expected = "Clashing lists status 400 twice")]
+    fn a_status_two_parts_share_is_refused() {
+        Clashing::responses();
+    }
 }

@@ -20,10 +20,10 @@ use tokio_util::sync::CancellationToken;
 ///
 /// Call it before anything else in `main`. The token passed to `body` is cancelled on the
 /// first SIGTERM or SIGINT.
-pub fn run<F, Fut>(body: F) -> anyhow::Result<()>
+pub fn run<T, F, Fut>(body: F) -> anyhow::Result<T>
 where
     F: FnOnce(CancellationToken) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
+    Fut: Future<Output = anyhow::Result<T>>,
 {
     let blocked = block_termination_signals()?;
     // Threads the runtime creates inherit the blocked mask, so only this (main) thread
@@ -57,11 +57,20 @@ where
     run(|shutdown| async move {
         crate::telemetry::init_tracing();
         let config = C::parse();
-        match unless_signalled(&shutdown, build(config)).await? {
-            Some(server) => server.run(shutdown.cancelled_owned()).await,
-            None => Ok(()),
-        }
+        build_and_serve(&shutdown, build(config)).await
     })
+}
+
+/// Builds a service (unless a signal comes first) and serves it until `shutdown`: what a
+/// service binary and `testbed serve` both do once configured.
+pub async fn build_and_serve(
+    shutdown: &CancellationToken,
+    build: impl Future<Output = anyhow::Result<crate::server::Server>>,
+) -> anyhow::Result<()> {
+    match unless_signalled(shutdown, build).await? {
+        Some(server) => server.run(shutdown.clone().cancelled_owned()).await,
+        None => Ok(()),
+    }
 }
 
 /// The runtime's listeners for SIGTERM and SIGINT.

@@ -332,7 +332,11 @@ impl Registry {
     pub async fn add_toxic(&self, proxy: &str, toxic: Toxic) -> Result<Toxic, ApiError> {
         let mut proxies = self.proxies.lock().await;
         let entry = proxy_mut(&mut proxies, proxy)?;
-        if entry.toxic_index(&toxic.name).is_ok() {
+        if entry
+            .toxics
+            .iter()
+            .any(|active| active.toxic.name == toxic.name)
+        {
             return Err(ApiError::toxic_exists());
         }
         let id = self.next_toxic_id.fetch_add(1, Ordering::Relaxed);

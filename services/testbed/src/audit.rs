@@ -64,8 +64,13 @@ pub fn problems(books: &Books, expect: Expectations) -> Vec<String> {
     let mut found: Vec<String> = books
         .audits
         .iter()
-        .filter(|audit| audit.drift != 0)
-        .map(|audit| format!("menu {} drift {:+}", audit.menu_id, audit.drift))
+        .flat_map(|audit| {
+            let drift = (audit.drift != 0)
+                .then(|| format!("menu {} drift {:+}", audit.menu_id, audit.drift));
+            let oversold = (audit.stock < 0)
+                .then(|| format!("menu {} oversold: stock {}", audit.menu_id, audit.stock));
+            drift.into_iter().chain(oversold)
+        })
         .collect();
     if let Some(menu) = expect.menu {
         match books.audits.iter().find(|audit| audit.menu_id == menu) {
@@ -79,7 +84,7 @@ pub fn problems(books: &Books, expect: Expectations) -> Vec<String> {
             },
         }
     }
-    if let Some(stats) = &books.stats {
+    if let Some(stats) = books.stats.as_ref().filter(|stats| !stats.settled()) {
         let pending = stats.count(OrderStatus::Pending);
         if pending != 0 {
             found.push(format!("{pending} orders PENDING"));
@@ -141,10 +146,7 @@ pub async fn read_books(
 /// `testbed audit`: 0 when the books balance, 1 when they do not, 2 when they cannot be
 /// read (a service unreachable, or refusing the operator view).
 pub async fn run(args: &AuditArgs) -> ExitCode {
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
+    let http = match crate::operator_http() {
         Ok(http) => http,
         Err(error) => {
             eprintln!("audit: no HTTP client: {error}");
@@ -234,6 +236,21 @@ mod tests {
             verdict(&books, Expectations::default())
                 .1
                 .starts_with("audit: FAIL: menu 7")
+        );
+    }
+
+    #[test]
+    fn negative_stock_fails_even_when_the_ledger_agrees() {
+        let mut oversold = audit(3, 12, 0);
+        assert_eq!(oversold.stock, -2);
+        oversold.drift = 0;
+        let books = Books {
+            audits: vec![oversold],
+            stats: None,
+        };
+        assert_eq!(
+            problems(&books, Expectations::default()),
+            ["menu 3 oversold: stock -2"]
         );
     }
 

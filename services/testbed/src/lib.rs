@@ -371,3 +371,18 @@ pub fn mint_service_token(secret: &str, ttl_secs: i64) -> anyhow::Result<String>
         .mint(ORDER_SERVICE, RESTAURANT_STOCK, ttl_secs)
         .map_err(|e| anyhow::anyhow!("{}", e.message))
 }
+
+/// An HTTP client for the operator commands (`audit`, `user-token`): a service that hangs
+/// makes them fail after 10 s instead of holding a CI script.
+pub fn operator_http() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+}
+
+/// A user's bearer token: signs `username` up (a taken name is fine) and logs in, through
+/// the contract's client (`testbed user-token`).
+pub async fn user_token(user_url: &str, username: &str, password: &str) -> anyhow::Result<String> {
+    let users = contract::UserClient::with_http(operator_http()?, user_url);
+    Ok(users.signup_and_login(username, password).await?)
+}

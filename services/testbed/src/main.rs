@@ -89,13 +89,10 @@ fn main() -> anyhow::Result<ExitCode> {
         let loadgen_args = std::iter::once("loadgen".into()).chain(args);
         return Ok(loadgen::cli::main_from(loadgen_args));
     }
-    // `testbed audit` answers with its own exit code.
-    let mut exit = ExitCode::SUCCESS;
-    let exit_slot = &mut exit;
     // First: SIGTERM/SIGINT are handled from here on, also during start-up.
     signals::run(|shutdown| async move {
         testbed_common::telemetry::init_tracing();
-        match Cli::parse().command {
+        let served = match Cli::parse().command {
             Command::Up(args) if args.processes => up_processes(args, shutdown).await,
             Command::Up(args) => up(args.stack, shutdown).await,
             Command::Serve { role } => testbed::roles::serve(role, shutdown).await,
@@ -108,20 +105,20 @@ fn main() -> anyhow::Result<ExitCode> {
                 username,
                 password,
             } => {
-                let users = contract::UserClient::new(&user_url);
-                println!("{}", users.signup_and_login(&username, &password).await?);
+                println!(
+                    "{}",
+                    testbed::user_token(&user_url, &username, &password).await?
+                );
                 Ok(())
             }
-            Command::Audit(args) => {
-                *exit_slot = testbed::audit::run(&args).await;
-                Ok(())
-            }
+            // `testbed audit` answers with its own exit code.
+            Command::Audit(args) => return Ok(testbed::audit::run(&args).await),
             Command::Loadgen { .. } => {
                 anyhow::bail!("the load generator runs as `testbed loadgen …`")
             }
-        }
-    })?;
-    Ok(exit)
+        };
+        served.map(|()| ExitCode::SUCCESS)
+    })
 }
 
 /// `testbed up`: start, print where everything is, serve until signalled, stop.

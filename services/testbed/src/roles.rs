@@ -25,26 +25,13 @@ pub enum Role {
 
 /// Builds the role's service (unless signalled first) and serves until `shutdown`.
 pub async fn serve(role: Role, shutdown: CancellationToken) -> anyhow::Result<()> {
-    use testbed_common::signals::unless_signalled;
-    let stop = shutdown.clone().cancelled_owned();
+    use testbed_common::signals::build_and_serve;
     match role {
-        Role::User(config) => match unless_signalled(&shutdown, user_service::build(config)).await?
-        {
-            Some(server) => server.run(stop).await,
-            None => Ok(()),
-        },
+        Role::User(config) => build_and_serve(&shutdown, user_service::build(config)).await,
         Role::Restaurant(config) => {
-            match unless_signalled(&shutdown, restaurant_service::build(config)).await? {
-                Some(server) => server.run(stop).await,
-                None => Ok(()),
-            }
+            build_and_serve(&shutdown, restaurant_service::build(config)).await
         }
-        Role::Order(config) => {
-            match unless_signalled(&shutdown, order_service::build(config)).await? {
-                Some(server) => server.run(stop).await,
-                None => Ok(()),
-            }
-        }
+        Role::Order(config) => build_and_serve(&shutdown, order_service::build(config)).await,
     }
 }
 

@@ -99,7 +99,7 @@ impl Orders {
                 tracing::warn!(error = %e, "recovery of a dead process's orders failed");
             }
             if beat % 14_400 == 0 {
-                let _ = instances::forget_dead(&self.db.conn, Utc::now()).await;
+                let _ = instances::forget_dead(&self.db, Utc::now()).await;
             }
         }
     }

@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<OrderState> {
                        back and ends CANCELLED. Log in at the User Service (`POST /login`) for a \
                        bearer token.",
         tags: &[
-            ("orders", "Placing, reading and cancelling orders"),
+            (orders::TAG, "Placing, reading and cancelling orders"),
         ],
     }
     .router(SECURITY)

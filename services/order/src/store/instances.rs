@@ -72,11 +72,12 @@ pub async fn oldest_live_start(
 }
 
 /// Removes the rows of processes long dead.
-pub async fn forget_dead(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn forget_dead(db: &Db, now: DateTime<Utc>) -> Result<(), DbErr> {
     let before = now - chrono::Duration::from_std(FORGET_AFTER).unwrap_or_default();
+    let _writer = db.write_guard().await;
     Entity::delete_many()
         .filter(Column::BeatAt.lt(before))
-        .exec(db)
+        .exec(&db.conn)
         .await?;
     Ok(())
 }

@@ -151,10 +151,8 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
         ended >= 2,
         "the warm-up and at least one hung-up caller's saga ended: {stats:?}"
     );
-    for &menu in &menus {
-        stack.assert_books_balance(&[menu]).await;
-        assert_eq!(stack.stock(menu).await, STOCK - stats.sold(menu));
-    }
+    // Stock = initial − PAID units on every menu, drift 0, nothing pending.
+    stack.assert_books_balance(&menus).await;
 
     let placed_by_retries = retry_with_the_same_keys(&stack, &tokens, &keys, &menus).await;
 
@@ -176,12 +174,8 @@ async fn callers_hanging_up_leave_nothing_pending(backend: Backend) {
             "every first attempt was written: the retries created nothing"
         );
     }
-    assert_eq!(after.count(OrderStatus::Pending), 0, "{after:?}");
-    assert_eq!(after.compensation_pending, 0, "{after:?}");
+    // Nothing pending, no compensation owed, stock = initial − PAID units, drift 0.
     stack.assert_books_balance(&menus).await;
-    for &menu in &menus {
-        assert_eq!(stack.stock(menu).await, STOCK - after.sold(menu));
-    }
 }
 
 #[tokio::test]

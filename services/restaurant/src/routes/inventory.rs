@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use contract::{ErrorBody, Reservation, ReserveRequest, Restoration, RestoreRequest, StockAudit};
 use testbed_common::extract::{ApiJson, ApiPath};
-use testbed_common::responses::{DatabaseUnavailable, ServiceTokenRefused};
+use testbed_common::responses::{DatabaseUnavailable, IdNotANumber, ServiceTokenRefused};
 use testbed_common::{ApiError, ApiResult};
 
 use super::{NoSuchMenu, RestaurantState};
@@ -74,7 +74,7 @@ pub async fn audit_all(State(state): State<RestaurantState>) -> ApiResult<Json<V
     params(("menuId" = i64, Path, description = "menu id")),
     responses(
         (status = 200, description = "audit figures", body = StockAudit),
-        (status = 400, description = "non-numeric id", body = ErrorBody),
+        IdNotANumber,
         NoSuchMenu,
         DatabaseUnavailable,
     ))]

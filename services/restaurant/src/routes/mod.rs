@@ -37,10 +37,10 @@ pub fn router() -> OpenApiRouter<RestaurantState> {
                        inventory ledger, idempotent per order, so anyone can check \
                        stock = initial − reserved + restored.",
         tags: &[
-            ("menus", "Restaurants and menus (cached reads)"),
-            ("inventory", "Stock reservations, compensation and audit"),
+            (menus::TAG, "Restaurants and menus (cached reads)"),
+            (inventory::TAG, "Stock reservations, compensation and audit"),
             (
-                "admin",
+                admin::TAG,
                 "Scenario setup: create menus, set stock (admin token when configured)",
             ),
         ],

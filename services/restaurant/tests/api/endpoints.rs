@@ -370,3 +370,80 @@ async fn set_stock_resets_accounting() {
     let all = app.client.inventories().await.expect("audit figures");
     assert!(all.iter().all(|m| m.drift == 0));
 }
+
+/// The stock calls check the Order Service's credential before they read the path or the
+/// body: a caller without it learns nothing (no 400/404/415/422 about the menu or the body)
+/// and moves nothing.
+#[tokio::test]
+async fn stock_calls_check_the_credential_before_path_and_body() {
+    let app = spawn(Backend::Embedded).await;
+    let menu = app.create_menu(10).await;
+    let before = app.audit(menu).await;
+    let unknown_field = || json!({"quantity": 1, "colour": "red"});
+    let cases: [(reqwest::Method, String, Option<Value>, Option<&str>); 6] = [
+        (
+            reqwest::Method::PUT,
+            "/inventory/abc".into(),
+            Some(json!({"quantity": 1})),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            "/inventory/987654".into(),
+            Some(json!({"quantity": 1})),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/inventory/{menu}"),
+            Some(unknown_field()),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/inventory/{menu}"),
+            None,
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/inventory/{menu}/restore"),
+            Some(unknown_field()),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/inventory/{menu}"),
+            Some(json!({"quantity": 1})),
+            Some("not-a-token"),
+        ),
+    ];
+    for (method, path, body, token) in cases {
+        let mut request = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the service answers");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without the credential"
+        );
+    }
+    // Truncated JSON, no credential: still 401, not 400.
+    let response = app
+        .http
+        .put(format!("{}/inventory/{menu}", app.base))
+        .header("content-type", "application/json")
+        .body("{\"quantity\": ")
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit(menu).await, before, "nothing moved");
+}

@@ -75,6 +75,19 @@ async fn balanced_books_pass_and_wrong_expectations_fail() {
     let (code, out) = audit(&["--restaurant-url", restaurant, "--menu", "987654"]).await;
     assert_eq!(code, 1, "a menu not in the audit: {out}");
     assert!(out.contains("menu 987654 is not in the audit"), "{out}");
+
+    // `--within-secs`: books that never balance are read again until the time is up, then
+    // fail with the last reading.
+    let started = std::time::Instant::now();
+    let mut patient = expecting("0");
+    patient.extend(["--within-secs", "1"]);
+    let (code, out) = audit(&patient).await;
+    assert_eq!(code, 1, "still reserved 2 after waiting: {out}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "it waited the second it was given"
+    );
+    assert_eq!(out.lines().count(), 1, "one verdict line: {out}");
     stack.stop().await;
 }
 

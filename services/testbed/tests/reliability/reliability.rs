@@ -127,12 +127,12 @@ async fn order_service_killed_under_load_recovers_with_zero_drift() {
     let stats = clients.settle(Duration::from_secs(3)).await;
     let settled_after_restart = back_at.elapsed();
     clients.assert_books_balance(&menus).await;
-    let lost = assert_none_lost(&http, &order_url, &tally.acknowledged).await;
+    let checked = assert_none_lost(&http, &order_url, &tally.acknowledged).await;
     tally.assert_orders_resumed(back_at, "after the restart");
     println!(
         "reliability: order service kill -9 under load: {} order requests ({} answered 201, {} \
          unanswered around the kill), down {:.1}s; afterwards {} PAID, {} CANCELLED, {} FAILED \
-         (interrupted, recovered), PENDING 0, compensation pending 0, drift 0, lost {lost}; \
+         (interrupted, recovered), PENDING 0, compensation pending 0, drift 0, lost 0 of {checked} acknowledged; \
          settled {:.1}s after the restart (load included)",
         tally.attempts(),
         tally.count(201),
@@ -180,7 +180,7 @@ async fn restaurant_service_killed_mid_update_settles_with_zero_drift() {
 
     let stats = clients.settle(Duration::from_secs(40)).await;
     clients.assert_books_balance(&menus).await;
-    let lost = assert_none_lost(&http, &order_url, &tally.acknowledged).await;
+    let checked = assert_none_lost(&http, &order_url, &tally.acknowledged).await;
     assert!(
         tally.count(503) + tally.count(504) > 0,
         "orders during the outage are refused as unavailable: {:?}",
@@ -191,7 +191,7 @@ async fn restaurant_service_killed_mid_update_settles_with_zero_drift() {
         "reliability: restaurant service kill -9 mid-update (150 ms row-lock delay): {} order \
          requests ({} answered 201, {} answered 503/504 while it was down {:.1}s); {} \
          compensations pending during the outage, all finished after the restart; afterwards \
-         {} PAID, {} CANCELLED, {} FAILED, PENDING 0, drift 0, lost {lost}",
+         {} PAID, {} CANCELLED, {} FAILED, PENDING 0, drift 0, lost 0 of {checked} acknowledged",
         tally.attempts(),
         tally.count(201),
         tally.count(503) + tally.count(504),
@@ -481,13 +481,13 @@ async fn postgres_restarted_services_recover_and_lose_nothing() {
 
     let stats = clients.settle(Duration::from_secs(40)).await;
     clients.assert_books_balance(&menus).await;
-    let lost = assert_none_lost(&http, &stack.order_url, &tally.acknowledged).await;
+    let checked = assert_none_lost(&http, &stack.order_url, &tally.acknowledged).await;
     tally.assert_orders_resumed(back_at, "without restarting the services");
     println!(
         "reliability: PostgreSQL stopped (immediate) and started: {} order requests ({} answered \
          201, {} answered 503/504 during the outage); all three services /ready 503 within \
          {unready_after:.1?}, ready again {ready_after:.1?} after the database, no restart; \
-         afterwards {} PAID, {} CANCELLED, {} FAILED, PENDING 0, drift 0, lost {lost}",
+         afterwards {} PAID, {} CANCELLED, {} FAILED, PENDING 0, drift 0, lost 0 of {checked} acknowledged",
         tally.attempts(),
         tally.count(201),
         tally.count(503) + tally.count(504),

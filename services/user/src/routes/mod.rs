@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<UserState> {
         description: "Accounts, login (JWT, HS256) and token validation for the food-delivery \
                        chaos testbed. The Order Service calls `POST /validate` at order time; \
                        `?delay=ms` on that call and the `/chaos` switches inject faults.",
-        tags: &[("users", "Accounts and tokens")],
+        tags: &[(TAG, "Accounts and tokens")],
     }
     .router(SECURITY)
     .routes(routes!(accounts::signup))
